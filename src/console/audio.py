@@ -1,0 +1,120 @@
+"""Reading a folder of stems and writing mixes, with errors that name the file."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio
+
+from console.atomic import atomic_write
+from console.errors import AudioInputError
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff")
+
+
+@attrs.frozen
+class Stems:
+    """Mono tracks ``(K, T)`` at one sample rate, with their names and source files."""
+
+    audio: torch.Tensor
+    sample_rate: int
+    names: list[str]
+    paths: list[Path]
+    notes: list[str] = attrs.field(factory=list)
+
+
+def list_audio_files(directory: str | Path) -> list[Path]:
+    """Audio files directly inside ``directory``, sorted by name; hidden files are skipped."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise AudioInputError(f"The stems folder {directory} does not exist or is not a folder.")
+    files = sorted(
+        p for p in directory.iterdir()
+        if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES and not p.name.startswith(".")
+    )
+    if not files:
+        raise AudioInputError(
+            f"No audio files in {directory}; put one file per stem there "
+            f"({', '.join(AUDIO_SUFFIXES)})."
+        )
+    return files
+
+
+def read_audio(path: str | Path) -> tuple[torch.Tensor, int]:
+    """Read any soundfile-readable file as ``(channels, samples)`` float32."""
+    path = Path(path)
+    try:
+        data, sample_rate = sf.read(path, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise AudioInputError(
+            f"Cannot read {path} as audio ({exc}); convert it to WAV or FLAC or remove it."
+        ) from exc
+    if data.shape[0] == 0:
+        raise AudioInputError(f"{path} contains no samples; remove it or replace it.")
+    if not np.isfinite(data).all():
+        raise AudioInputError(f"{path} contains NaN or infinite samples; re-export it.")
+    return torch.from_numpy(np.ascontiguousarray(data.T)), int(sample_rate)
+
+
+def resample(audio: torch.Tensor, orig: int, target: int) -> torch.Tensor:
+    """Band-limited resampling (torchaudio's windowed sinc)."""
+    if orig == target:
+        return audio
+    return torchaudio.functional.resample(audio, orig, target)
+
+
+def load_stems(
+    directory: str | Path,
+    sample_rate: int | None = None,
+    pad: bool = True,
+    files: Sequence[str | Path] | None = None,
+) -> Stems:
+    """Load every stem of a folder as mono tracks at one sample rate.
+
+    Multichannel stems are averaged to mono; stems at other rates are
+    resampled to ``sample_rate`` (default: the highest rate among the stems).
+    Stems of different lengths are padded with silence to the longest, or
+    refused when ``pad=False``.
+    """
+    paths = [Path(f) for f in files] if files is not None else list_audio_files(directory)
+    loaded = [(p, *read_audio(p)) for p in paths]
+    target = int(sample_rate or max(sr for _, _, sr in loaded))
+    notes: list[str] = []
+    tracks = []
+    for path, audio, sr in loaded:
+        if audio.shape[0] > 1:
+            notes.append(f"{path.name}: {audio.shape[0]} channels averaged to mono")
+            audio = audio.mean(dim=0, keepdim=True)
+        if sr != target:
+            notes.append(f"{path.name}: resampled from {sr} Hz to {target} Hz")
+            audio = resample(audio, sr, target)
+        tracks.append(audio[0])
+    lengths = [t.shape[-1] for t in tracks]
+    longest = max(lengths)
+    if min(lengths) != longest:
+        if not pad:
+            detail = ", ".join(f"{p.name}: {n}" for p, n in zip(paths, lengths, strict=True))
+            raise AudioInputError(
+                f"The stems have different lengths in samples ({detail}); trim them to one "
+                f"length or allow padding with silence."
+            )
+        notes.append(f"shorter stems padded with silence to {longest} samples")
+    audio = torch.stack([torch.nn.functional.pad(t, (0, longest - t.shape[-1])) for t in tracks])
+    return Stems(audio, target, [p.name for p in paths], paths, notes)
+
+
+def write_audio(path: str | Path, audio: torch.Tensor, sample_rate: int) -> None:
+    """Write ``(channels, samples)`` atomically; WAV is written as 32-bit float, never clipped."""
+    path = Path(path)
+    if path.suffix.lower() not in AUDIO_SUFFIXES:
+        raise AudioInputError(
+            f"Cannot write {path}: use one of the suffixes {', '.join(AUDIO_SUFFIXES)}."
+        )
+    data = audio.detach().cpu().float().numpy().T
+    subtype = "FLOAT" if path.suffix.lower() == ".wav" else None
+    atomic_write(path, lambda tmp: sf.write(tmp, data, int(sample_rate), subtype=subtype))

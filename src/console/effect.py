@@ -1,0 +1,62 @@
+"""The base class every console effect derives from."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from console.params import ParamSpec
+
+
+class Effect(nn.Module):
+    """A differentiable channel-strip effect driven by physical parameters.
+
+    Subclasses set :attr:`name` and :attr:`params` and implement
+    :meth:`process`. Audio is ``(N, C, T)`` with one row per track, parameters
+    are ``(N, P)`` in the units their :class:`ParamSpec` declares, in the
+    declared order. An effect holds no per-track state, so one batched call
+    serves every track of every song.
+    """
+
+    #: Registry name, optionally with a variant: ``"gain"``, ``"eq:dsp"``.
+    name: ClassVar[str] = ""
+    #: The parameters :meth:`process` reads, in column order.
+    params: ClassVar[tuple[ParamSpec, ...]] = ()
+    #: One sentence for ``console plugins`` and the docs.
+    description: ClassVar[str] = ""
+
+    @property
+    def num_params(self) -> int:
+        return len(self.params)
+
+    def output_channels(self, in_channels: int) -> int:
+        """Channels produced for ``in_channels`` input; raise ``ValueError`` if unsupported.
+
+        The default is a channel-wise effect: as many out as in.
+        """
+        return in_channels
+
+    def default_params(self, n: int = 1) -> torch.Tensor:
+        """``(n, P)`` tensor of every parameter at its default."""
+        return torch.tensor([[p.default for p in self.params]] * n, dtype=torch.float32)
+
+    def unpack(self, params: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Split ``(N, P)`` into ``{name: (N, 1, 1)}`` columns that broadcast over audio."""
+        return {p.name: params[:, i, None, None] for i, p in enumerate(self.params)}
+
+    def forward(self, x: torch.Tensor, params: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        if x.dim() != 3:
+            raise ValueError(f"{self.name}: audio must be (N, C, T), got shape {tuple(x.shape)}.")
+        if params.shape != (x.shape[0], self.num_params):
+            raise ValueError(
+                f"{self.name}: parameters must be (N={x.shape[0]}, P={self.num_params}), "
+                f"got {tuple(params.shape)}."
+            )
+        self.output_channels(x.shape[1])
+        return self.process(x, params.to(x.dtype), sample_rate)
+
+    def process(self, x: torch.Tensor, params: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """Apply the effect; inputs are already checked by :meth:`forward`."""
+        raise NotImplementedError

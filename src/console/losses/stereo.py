@@ -1,0 +1,50 @@
+"""Sum/difference multi-resolution STFT loss, after Steinmetz et al. (2021)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import auraloss
+import torch
+
+from console.losses.base import Loss
+
+
+class StereoSTFTLoss(Loss):
+    """MR-STFT on ``L+R`` plus MR-STFT on ``L-R``.
+
+    The sum carries the spectral balance, the difference the stereo image; the
+    difference's magnitude is blind to its sign, so swapping L and R in both
+    mixes changes nothing.
+    """
+
+    name = "stereo"
+    description = "Sum and difference multi-resolution STFT loss (auraloss)."
+
+    def __init__(
+        self,
+        fft_sizes: Sequence[int] = (512, 2048, 8192),
+        hop_sizes: Sequence[int] = (128, 512, 2048),
+        win_lengths: Sequence[int] = (512, 2048, 8192),
+        w_sum: float = 1.0,
+        w_diff: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.min_length = max(fft_sizes) // 2 + 1
+        self.loss = auraloss.freq.SumAndDifferenceSTFTLoss(
+            fft_sizes=list(fft_sizes),
+            hop_sizes=list(hop_sizes),
+            win_lengths=list(win_lengths),
+            w_sum=w_sum,
+            w_diff=w_diff,
+        )
+
+    def compare(self, mix: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        if mix.dim() != 3 or mix.shape[1] != 2:
+            raise ValueError(f"stereo: mixes must be (B, 2, T), got {tuple(mix.shape)}.")
+        if mix.shape[-1] < self.min_length:
+            raise ValueError(
+                f"stereo: mixes of {mix.shape[-1]} samples are too short for the largest "
+                f"FFT; give at least {self.min_length} samples or smaller fft_sizes."
+            )
+        return self.loss(mix, reference)

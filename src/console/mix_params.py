@@ -1,0 +1,197 @@
+"""A mix's decisions in physical units, as a JSON file a user can read and edit.
+
+The layout of the parameter tensor ``(B, K, P)`` comes from the chain's
+:class:`~console.params.ParamSpec` declarations; this module converts between
+that tensor and :class:`MixParams`, and is the one place that reads and
+writes ``params.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+import cattrs
+import torch
+
+from console.atomic import atomic_write_text
+from console.effect import Effect
+from console.errors import ConsoleError
+from console.params import ParamSpec
+
+FORMAT = "console-mix-params"
+FORMAT_VERSION = 1
+
+
+class MixParamsError(ConsoleError, ValueError):
+    """A ``params.json`` that is malformed or does not fit the console's chain."""
+
+
+@attrs.frozen
+class ParamSlot:
+    """Column ``index`` of the parameter tensor: which effect and which parameter."""
+
+    effect_key: str
+    spec: ParamSpec
+    index: int
+
+
+def chain_keys(items: Sequence[str]) -> list[str]:
+    """JSON keys of the effects in a chain: the family name, numbered when repeated."""
+    keys: list[str] = []
+    for item in items:
+        base = item.split("@", 1)[0].split(":", 1)[0]
+        key, n = base, 2
+        while key in keys:
+            key, n = f"{base}.{n}", n + 1
+        keys.append(key)
+    return keys
+
+
+def param_layout(items: Sequence[str], effects: Sequence[Effect]) -> list[ParamSlot]:
+    """Every column of the chain's parameter tensor, in order."""
+    slots: list[ParamSlot] = []
+    for key, effect in zip(chain_keys(items), effects, strict=True):
+        for spec in effect.params:
+            slots.append(ParamSlot(key, spec, len(slots)))
+    return slots
+
+
+@attrs.frozen
+class TrackParams:
+    """One track's settings: ``effects[effect_key][param_name] = value``."""
+
+    name: str
+    effects: dict[str, dict[str, float]]
+
+
+@attrs.frozen
+class MixParams:
+    """Every decision of one mix, editable and re-renderable."""
+
+    spec: str
+    sample_rate: int
+    tracks: list[TrackParams]
+    format: str = FORMAT
+    version: int = FORMAT_VERSION
+
+    @classmethod
+    def from_tensor(
+        cls,
+        params: torch.Tensor,
+        layout: Sequence[ParamSlot],
+        track_names: Sequence[str],
+        spec: str,
+        sample_rate: int,
+    ) -> MixParams:
+        """Build from one song's ``(K, P)`` physical parameters."""
+        if params.dim() != 2 or params.shape != (len(track_names), len(layout)):
+            raise ValueError(
+                f"Expected parameters of shape (K={len(track_names)}, P={len(layout)}), "
+                f"got {tuple(params.shape)}."
+            )
+        values = params.detach().cpu().double().tolist()
+        tracks = []
+        for name, row in zip(track_names, values, strict=True):
+            effects: dict[str, dict[str, float]] = {}
+            for slot in layout:
+                effects.setdefault(slot.effect_key, {})[slot.spec.name] = round(row[slot.index], 6)
+            tracks.append(TrackParams(name, effects))
+        return cls(spec=spec, sample_rate=int(sample_rate), tracks=tracks)
+
+    def to_tensor(self, layout: Sequence[ParamSlot]) -> torch.Tensor:
+        """``(K, P)`` physical parameters; every value must be present and in range."""
+        out = torch.empty(len(self.tracks), len(layout), dtype=torch.float32)
+        expected: dict[str, set[str]] = {}
+        for slot in layout:
+            expected.setdefault(slot.effect_key, set()).add(slot.spec.name)
+        for k, track in enumerate(self.tracks):
+            unknown = set(track.effects) - set(expected)
+            if unknown:
+                raise MixParamsError(
+                    f"Track {track.name!r} names effects {sorted(unknown)} that the chain "
+                    f"{self.spec!r} does not have; expected {sorted(expected)}."
+                )
+            for key, names in expected.items():
+                given = track.effects.get(key, {})
+                extra = set(given) - names
+                if extra:
+                    raise MixParamsError(
+                        f"Track {track.name!r}, effect {key!r}: unknown parameters "
+                        f"{sorted(extra)}; expected {sorted(names)}."
+                    )
+            for slot in layout:
+                value = track.effects.get(slot.effect_key, {}).get(slot.spec.name)
+                if value is None:
+                    raise MixParamsError(
+                        f"Track {track.name!r} is missing {slot.effect_key}.{slot.spec.name}; "
+                        f"give a value in {slot.spec.describe()}."
+                    )
+                if not slot.spec.contains(float(value)):
+                    raise MixParamsError(
+                        f"Track {track.name!r}: {slot.effect_key}.{slot.spec.name} = {value} "
+                        f"is outside its range {slot.spec.describe()}."
+                    )
+                out[k, slot.index] = float(value)
+        return out
+
+    @property
+    def track_names(self) -> list[str]:
+        return [t.name for t in self.tracks]
+
+    def with_value(self, track: str, effect_key: str, param: str, value: float) -> MixParams:
+        """A copy with one value changed (tracks are matched by name)."""
+        tracks = []
+        for t in self.tracks:
+            if t.name == track:
+                effects = {k: dict(v) for k, v in t.effects.items()}
+                effects.setdefault(effect_key, {})[param] = float(value)
+                t = TrackParams(t.name, effects)
+            tracks.append(t)
+        return attrs.evolve(self, tracks=tracks)
+
+    # -- JSON --------------------------------------------------------------------
+
+    def to_json(self) -> str:
+        return json.dumps(_converter.unstructure(self), indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "params.json") -> MixParams:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise MixParamsError(f"{source} is not valid JSON: {exc}.") from exc
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise MixParamsError(
+                f"{source} is not a console mix-parameter file (expected \"format\": "
+                f"\"{FORMAT}\"); write one with `console mix ... --params`."
+            )
+        if data.get("version") != FORMAT_VERSION:
+            raise MixParamsError(
+                f"{source} has format version {data.get('version')!r}; this console reads "
+                f"version {FORMAT_VERSION}."
+            )
+        try:
+            return _converter.structure(data, cls)
+        except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
+            detail = "; ".join(cattrs.transform_error(exc)) if isinstance(
+                exc, cattrs.BaseValidationError
+            ) else str(exc)
+            raise MixParamsError(f"{source} has invalid content: {detail}.") from exc
+
+    def save(self, path: str | Path) -> None:
+        atomic_write_text(Path(path), self.to_json())
+
+    @classmethod
+    def load(cls, path: str | Path) -> MixParams:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise MixParamsError(f"Cannot read the parameter file {path}: {exc.strerror}.") from exc
+        return cls.from_json(text, source=str(path))
+
+
+_converter = cattrs.Converter(forbid_extra_keys=True)

@@ -1,0 +1,1 @@
+"""Built-in console effects, registered through the ``console`` entry point."""

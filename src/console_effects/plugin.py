@@ -1,0 +1,11 @@
+"""Registers the built-in effects through the ``console`` entry point, as a third party would."""
+
+from console.hookspecs import hookimpl
+from console_effects.gain import Gain
+from console_effects.pan import Pan
+
+
+@hookimpl
+def register_effects(register):
+    register(Gain)
+    register(Pan)

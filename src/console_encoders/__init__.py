@@ -1,0 +1,1 @@
+"""Built-in track encoders, registered through the ``console`` entry point."""

@@ -1,0 +1,9 @@
+"""Registers the built-in encoders through the ``console`` entry point."""
+
+from console.hookspecs import hookimpl
+from console_encoders.vggish import VGGish
+
+
+@hookimpl
+def register_encoders(register):
+    register(VGGish)
