@@ -43,7 +43,7 @@ class LogMelExamples(nn.Module):
     def forward(self, audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
         if sample_rate != VGGISH_SAMPLE_RATE:
             audio = torchaudio.functional.resample(audio, int(sample_rate), VGGISH_SAMPLE_RATE)
-        min_samples = 400 + 160 * (VGGISH_FRAMES - 1)
+        min_samples = self.mel.n_fft + self.mel.hop_length * (VGGISH_FRAMES - 1)
         if audio.shape[-1] < min_samples:
             audio = nn.functional.pad(audio, (0, min_samples - audio.shape[-1]))
         logmel = torch.log(self.mel(audio) + 0.01).transpose(1, 2)  # (N, frames, bands)

@@ -15,7 +15,9 @@ class StereoSTFTLoss(Loss):
 
     The sum carries the spectral balance, the difference the stereo image; the
     difference's magnitude is blind to its sign, so swapping L and R in both
-    mixes changes nothing.
+    mixes changes nothing. The flip side: a mirrored image (L and R swapped in
+    the prediction only) also scores zero, so the loss teaches stereo width,
+    not which side a source sits on.
     """
 
     name = "stereo"

@@ -1,0 +1,1 @@
+"""The ``console`` command line: one module per subcommand."""

@@ -1,0 +1,86 @@
+"""``console mix``: predict every track's settings and write the mix and its parameters."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from console.audio import load_stems, write_audio
+from console.console import Console
+from console.mix_params import MixParams
+
+DEFAULT_SPEC = "gain+pan"
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "mix",
+        help="mix a folder of stems",
+        description="Mix every audio file in STEMS_DIR (one stem per file) into a stereo "
+        "file, and write the per-track decisions to an editable params.json.",
+    )
+    parser.add_argument("stems_dir", type=Path, help="folder with one audio file per stem")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="mix file to write")
+    parser.add_argument(
+        "--params", type=Path, default=None,
+        help="where to write the parameters (default: params.json beside the mix)",
+    )
+    parser.add_argument("--checkpoint", type=Path, default=None, help="a trained console")
+    parser.add_argument(
+        "--spec", default=DEFAULT_SPEC,
+        help=f"effect chain of an untrained console when no checkpoint is given "
+        f"(default {DEFAULT_SPEC!r})",
+    )
+    parser.add_argument("--encoder", default="vggish", help="encoder of an untrained console")
+    parser.add_argument("--seed", type=int, default=0, help="initialisation seed (untrained)")
+    parser.add_argument("--sample-rate", type=int, default=None, help="mix sample rate")
+    parser.add_argument(
+        "--strict-length", action="store_true",
+        help="refuse stems of different lengths instead of padding them with silence",
+    )
+    parser.set_defaults(func=run)
+
+
+def load_console(args: argparse.Namespace) -> Console:
+    if args.checkpoint is not None:
+        return Console.load(args.checkpoint)
+    print(
+        f"console mix: no checkpoint given; using an untrained {args.spec!r} console "
+        f"(seed {args.seed}). Its decisions are arbitrary until you train one.",
+        file=sys.stderr,
+    )
+    torch.manual_seed(args.seed)
+    return Console.from_spec(args.spec, encoder=args.encoder)
+
+
+def run(args: argparse.Namespace) -> int:
+    stems = load_stems(args.stems_dir, sample_rate=args.sample_rate, pad=not args.strict_length)
+    for note in stems.notes:
+        print(f"console mix: {note}", file=sys.stderr)
+    console = load_console(args).eval()
+    with torch.no_grad():
+        result = console(stems.audio[None], sample_rate=stems.sample_rate)
+    params = result.mix_params(console, stems.names, stems.sample_rate)
+    params_path = args.params or args.output.with_name("params.json")
+    write_audio(args.output, result.mix[0], stems.sample_rate)
+    params.save(params_path)
+    print_summary(params)
+    peak = float(result.mix.abs().max())
+    print(f"wrote {args.output} (peak {20 * torch.log10(torch.tensor(peak + 1e-12)):.1f} dBFS)")
+    print(f"wrote {params_path}; edit it and run `console render` to adjust the mix")
+    return 0
+
+
+def print_summary(params: MixParams) -> None:
+    """One line per track with every decision in physical units."""
+    for track in params.tracks:
+        settings = "  ".join(
+            f"{key}.{name}={value:g}"
+            for key, values in track.effects.items()
+            for name, value in values.items()
+        )
+        print(f"  {track.name:<24} {settings}")

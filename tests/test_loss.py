@@ -1,0 +1,65 @@
+import pytest
+import torch
+
+from console.losses import StereoSTFTLoss
+from console.plugins import get_plugins
+
+SMALL = {"fft_sizes": (64, 256), "hop_sizes": (16, 64), "win_lengths": (64, 256)}
+
+
+def mixes(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(3, 2, 4000, generator=g), torch.randn(3, 2, 4000, generator=g)
+
+
+def test_the_registered_loss_is_the_stereo_stft_loss():
+    loss = get_plugins().resolve("loss", "stereo").create(**SMALL)
+    assert isinstance(loss, StereoSTFTLoss)
+
+
+def test_identical_mixes_score_zero_and_different_ones_do_not():
+    loss = StereoSTFTLoss(**SMALL)
+    a, b = mixes()
+    assert float(loss(a, a)) == pytest.approx(0.0, abs=1e-5)
+    assert float(loss(a, b)) > 0.1
+
+
+def test_swapping_left_and_right_in_both_changes_nothing():
+    loss = StereoSTFTLoss(**SMALL)
+    a, b = mixes()
+    swap = [1, 0]
+    assert float(loss(a[:, swap], b[:, swap])) == pytest.approx(float(loss(a, b)), rel=1e-5)
+
+
+def test_width_errors_are_penalised_but_a_mirrored_image_is_not():
+    loss = StereoSTFTLoss(**SMALL)
+    a, _ = mixes()
+    a[:, 1] *= 0.2  # an off-centre image
+    mid, side = a.sum(1, keepdim=True) / 2, (a[:, :1] - a[:, 1:]) / 2
+    narrower = torch.cat([mid + 0.3 * side, mid - 0.3 * side], dim=1)
+    assert float(loss(narrower, a)) > 0.05
+    # |STFT(L-R)| is blind to sign: the documented limit of the paper's loss
+    assert float(loss(a[:, [1, 0]], a)) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_padded_batch_items_do_not_count():
+    loss = StereoSTFTLoss(**SMALL)
+    a, b = mixes()
+    mask = torch.tensor([True, True, False])
+    garbage_a, garbage_b = a.clone(), b.clone()
+    garbage_a[2] = 1e3 * torch.randn(2, 4000)
+    garbage_b[2] = 0.0
+    assert float(loss(garbage_a, garbage_b, mask)) == pytest.approx(float(loss(a[:2], b[:2])))
+
+
+def test_bad_shapes_and_empty_masks_are_refused():
+    loss = StereoSTFTLoss(**SMALL)
+    a, b = mixes()
+    with pytest.raises(ValueError, match="same shape"):
+        loss(a, b[:, :, :100])
+    with pytest.raises(ValueError, match="no batch item"):
+        loss(a, b, torch.zeros(3, dtype=torch.bool))
+    with pytest.raises(ValueError, match="too short"):
+        loss(a[..., :50], b[..., :50])
+    with pytest.raises(ValueError, match="stereo"):
+        loss(a[:, :1], b[:, :1])
