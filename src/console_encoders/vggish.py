@@ -99,8 +99,17 @@ class VGGish(Encoder):
                 f"weights): {exc}"
             ) from exc
 
+    #: Examples per network call when no gradient is needed, to bound memory on long songs.
+    inference_chunk = 256
+
     def forward(self, audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
         examples = self.frontend(audio, sample_rate)  # (N, E, 96, 64)
         n, e = examples.shape[:2]
-        embeddings = self.network(examples.reshape(n * e, VGGISH_FRAMES, VGGISH_BANDS))
+        flat = examples.reshape(n * e, VGGISH_FRAMES, VGGISH_BANDS)
+        if torch.is_grad_enabled():
+            embeddings = self.network(flat)
+        else:
+            embeddings = torch.cat(
+                [self.network(chunk) for chunk in flat.split(self.inference_chunk)]
+            )
         return embeddings.reshape(n, e, -1).mean(dim=1)

@@ -1,0 +1,1 @@
+"""An example console plugin: one effect, registered through an entry point."""
