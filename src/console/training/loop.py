@@ -1,0 +1,262 @@
+"""A resumable training loop: AdamW, warm-up and cosine schedule, clipping, validation.
+
+The batch of every step is a function of ``(seed, step)`` alone: epoch ``e``
+shuffles with a generator seeded by ``(seed, e)`` and each rank takes its own
+slice, so a run resumed from a checkpoint sees exactly the batches it would
+have seen, and ``torchrun`` replicas never see the same example in one step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from console.atomic import atomic_write
+from console.errors import CheckpointError
+from console.training import distributed
+from console.training.config import TrainConfig
+from console.training.curve import write_loss_curve
+
+STATE_FILE = "train_state.pt"
+STATE_FORMAT = "console-train-state"
+
+
+class TrainingTask(Protocol):
+    """What the loop trains: a model and the loss of one batch."""
+
+    model: nn.Module
+
+    def loss(self, model: nn.Module, batch: Any) -> torch.Tensor:
+        """Scalar loss of ``batch`` under ``model`` (the DDP wrapper during training)."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Plain data identifying the task; a resumed run must describe itself the same."""
+        ...
+
+    def export(self, out_dir: Path, best: bool) -> None:
+        """Write the usable artifact (e.g. ``console.pt``) from the current weights."""
+        ...
+
+
+@attrs.define
+class History:
+    train: list[tuple[int, float]] = attrs.field(factory=list)
+    val: list[tuple[int, float]] = attrs.field(factory=list)
+    best_val: float = math.inf
+
+
+class Trainer:
+    """Trains ``task.model`` on map-style datasets; checkpoints to ``out_dir`` atomically."""
+
+    def __init__(
+        self,
+        task: TrainingTask,
+        train_data: Dataset,
+        collate: Callable[[list[Any]], Any],
+        config: TrainConfig,
+        out_dir: str | Path,
+        val_data: Dataset | None = None,
+        device: torch.device | str | None = None,
+        progress: bool = True,
+    ) -> None:
+        if len(train_data) == 0:  # type: ignore[arg-type]
+            raise ValueError("The training set is empty.")
+        self.task = task
+        self.train_data = train_data
+        self.val_data = val_data
+        self.collate = collate
+        self.config = config
+        self.out_dir = Path(out_dir)
+        self.device = torch.device(device) if device else distributed.default_device()
+        self.rank = distributed.rank()
+        self.world = distributed.world_size()
+        self.progress = progress and self.rank == 0
+        torch.manual_seed(config.seed)
+        self.model = task.model.to(self.device)
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        if not trainable:
+            raise ValueError("Nothing to train: every parameter of the model is frozen.")
+        self.optimizer = torch.optim.AdamW(
+            trainable, lr=config.lr, weight_decay=config.weight_decay
+        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, config.lr_factor)
+        self.wrapped: nn.Module = self.model
+        if distributed.is_distributed():
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.wrapped = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        self.step = 0
+        self.history = History()
+
+    # -- data order ------------------------------------------------------------------
+
+    @property
+    def steps_per_epoch(self) -> int:
+        per_step = self.config.batch_size * self.world
+        return max(1, len(self.train_data) // per_step)  # type: ignore[arg-type]
+
+    def _epoch_batches(self, epoch: int, skip: int) -> list[list[int]]:
+        g = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
+        order = torch.randperm(len(self.train_data), generator=g).tolist()  # type: ignore[arg-type]
+        b, w = self.config.batch_size, self.world
+        batches = []
+        for s in range(skip, self.steps_per_epoch):
+            start = s * b * w + self.rank * b
+            batches.append(order[start : start + b])
+        return batches
+
+    def _batches(self) -> Iterator[Any]:
+        while True:
+            epoch, skip = divmod(self.step, self.steps_per_epoch)
+            if hasattr(self.train_data, "set_epoch"):
+                self.train_data.set_epoch(epoch)
+            loader = DataLoader(
+                self.train_data,
+                batch_sampler=self._epoch_batches(epoch, skip),
+                collate_fn=self.collate,
+                num_workers=self.config.num_workers,
+            )
+            yield from loader
+
+    # -- checkpoints -----------------------------------------------------------------
+
+    @property
+    def state_path(self) -> Path:
+        return self.out_dir / STATE_FILE
+
+    def save(self) -> None:
+        """Rank 0 writes the full training state and the task's artifact."""
+        if self.rank == 0:
+            state = {
+                "format": STATE_FORMAT,
+                "task": self.task.describe(),
+                "config": attrs.asdict(self.config),
+                "step": self.step,
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "history": attrs.asdict(self.history),
+                "rng": torch.get_rng_state(),
+            }
+            atomic_write(self.state_path, lambda tmp: torch.save(state, tmp))
+            self.task.export(self.out_dir, best=False)
+        distributed.barrier()
+
+    def resume(self) -> bool:
+        """Load ``out_dir``'s training state if there is one; ``True`` if resumed."""
+        if not self.state_path.exists():
+            return False
+        try:
+            state = torch.load(self.state_path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise CheckpointError(f"Cannot read {self.state_path}: {exc}") from exc
+        if state.get("format") != STATE_FORMAT:
+            raise CheckpointError(f"{self.state_path} is not a console training state.")
+        if state["task"] != self.task.describe():
+            raise CheckpointError(
+                f"{self.state_path} belongs to another run ({state['task']}); use a new "
+                f"output folder or the same settings."
+            )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.step = int(state["step"])
+        hist = state["history"]
+        self.history = History(
+            [tuple(x) for x in hist["train"]], [tuple(x) for x in hist["val"]], hist["best_val"]
+        )
+        torch.set_rng_state(state["rng"])
+        return True
+
+    # -- the loop --------------------------------------------------------------------
+
+    def validate(self) -> float | None:
+        """Mean validation loss over the validation set (or its first ``val_batches``)."""
+        if self.val_data is None or len(self.val_data) == 0:  # type: ignore[arg-type]
+            return None
+        loader = DataLoader(
+            self.val_data,
+            batch_size=self.config.batch_size,
+            shuffle=False,
+            collate_fn=self.collate,
+            num_workers=self.config.num_workers,
+        )
+        self.model.eval()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for i, batch in enumerate(loader):
+                if self.config.val_batches is not None and i >= self.config.val_batches:
+                    break
+                total += float(self.task.loss(self.model, _to(batch, self.device)))
+                count += 1
+        self.model.train()
+        return total / max(count, 1)
+
+    def fit(self, until: int | None = None) -> History:
+        """Train to ``config.steps`` (or stop early at ``until``); checkpoints along the way."""
+        cfg = self.config
+        last = cfg.steps if until is None else min(until, cfg.steps)
+        self.model.train()
+        bar = tqdm(
+            total=cfg.steps, initial=self.step, disable=not self.progress, desc="train",
+            dynamic_ncols=True,
+        )
+        batches = self._batches()
+        while self.step < last:
+            batch = _to(next(batches), self.device)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.task.loss(self.wrapped, batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"The loss became {loss.item()} at step {self.step}; lower the learning "
+                    f"rate or check the data. The last checkpoint is intact."
+                )
+            loss.backward()
+            if cfg.grad_clip > 0:
+                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            self.optimizer.step()
+            self.scheduler.step()
+            self.step += 1
+            value = loss.item()
+            self.history.train.append((self.step, value))
+            bar.update(1)
+            bar.set_postfix(loss=f"{value:.4f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}")
+            if self.step % cfg.val_every == 0 or self.step == cfg.steps:
+                self._validate_and_keep_best()
+            if self.step % cfg.checkpoint_every == 0 or self.step == last:
+                self.save()
+                if self.rank == 0:
+                    write_loss_curve(
+                        self.out_dir / "loss.png", self.history.train, self.history.val,
+                        title=str(self.task.describe().get("name", "")),
+                    )
+        bar.close()
+        return self.history
+
+    def _validate_and_keep_best(self) -> None:
+        if self.rank == 0:
+            val = self.validate()
+            if val is not None:
+                self.history.val.append((self.step, val))
+                if val < self.history.best_val:
+                    self.history.best_val = val
+                    self.task.export(self.out_dir, best=True)
+        distributed.barrier()
+
+
+def _to(batch: Any, device: torch.device) -> Any:
+    if hasattr(batch, "to"):
+        return batch.to(device)
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: _to(v, device) for k, v in batch.items()}
+    return batch

@@ -1,0 +1,75 @@
+"""The training loop: it learns, it resumes exactly, it refuses a foreign state."""
+
+import pytest
+import torch
+
+from console import CheckpointError, Console
+from console.data.collate import collate_examples
+from console.losses import StereoSTFTLoss
+from console.training import TrainConfig, Trainer
+from console.training.mixing_task import MixingTask
+from tests.conftest import TINY_VGGISH
+from tests.training_fixtures import SR, ToneSessions
+
+LOSS = {"fft_sizes": (64, 256, 1024), "hop_sizes": (16, 64, 256), "win_lengths": (64, 256, 1024)}
+
+
+def make_trainer(out, steps, seed=0, lr=3e-3, val=None, spec="gain+pan", checkpoint_every=3):
+    torch.manual_seed(seed)
+    console = Console.from_spec(spec, encoder_options=TINY_VGGISH, hidden=32)
+    task = MixingTask(console, StereoSTFTLoss(**LOSS), SR)
+    config = TrainConfig(
+        steps=steps, batch_size=4, lr=lr, warmup_steps=0, val_every=5,
+        checkpoint_every=checkpoint_every,
+        seed=seed,
+    )
+    return Trainer(
+        task, ToneSessions(16), collate_examples, config, out, val_data=val, progress=False
+    )
+
+
+def test_a_few_steps_lower_the_validation_loss(tmp_path):
+    trainer = make_trainer(tmp_path, steps=30, val=ToneSessions(8, seed=1), checkpoint_every=15)
+    before = trainer.validate()
+    history = trainer.fit()
+    assert history.val[-1][1] < 0.85 * before
+    assert (tmp_path / "console.pt").exists() and (tmp_path / "best.pt").exists()
+    assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    loaded = Console.load(tmp_path / "console.pt")
+    for name, value in trainer.model.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[name], value)
+
+
+def test_resume_continues_from_the_saved_step_with_the_same_state(tmp_path):
+    straight = make_trainer(tmp_path / "a", steps=6)
+    straight.fit()
+
+    interrupted = make_trainer(tmp_path / "b", steps=6)
+    interrupted.fit(until=3)  # as if killed after the checkpoint at step 3
+    resumed = make_trainer(tmp_path / "b", steps=6, seed=0)
+    assert resumed.resume() and resumed.step == 3
+    assert [s for s, _ in resumed.history.train] == [1, 2, 3]
+    resumed.fit()
+    assert resumed.step == 6
+    for name, value in straight.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[name], value, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        torch.tensor([l for _, l in resumed.history.train]),
+        torch.tensor([l for _, l in straight.history.train]),
+        rtol=1e-5, atol=1e-6,
+    )
+
+
+def test_a_state_of_another_run_is_refused(tmp_path):
+    make_trainer(tmp_path, steps=3).fit()
+    other = make_trainer(tmp_path, steps=6, spec="gain")
+    with pytest.raises(CheckpointError, match="another run"):
+        other.resume()
+
+
+def test_learning_rate_warms_up_then_decays():
+    cfg = TrainConfig(steps=100, warmup_steps=10, lr=1.0)
+    factors = [cfg.lr_factor(s) for s in range(100)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert factors[10] == pytest.approx(1.0) and factors[-1] < 0.01
+    assert all(a >= b for a, b in zip(factors[10:], factors[11:]))
