@@ -54,8 +54,8 @@ def test_resume_continues_from_the_saved_step_with_the_same_state(tmp_path):
     for name, value in straight.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[name], value, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(
-        torch.tensor([l for _, l in resumed.history.train]),
-        torch.tensor([l for _, l in straight.history.train]),
+        torch.tensor([v for _, v in resumed.history.train]),
+        torch.tensor([v for _, v in straight.history.train]),
         rtol=1e-5, atol=1e-6,
     )
 
@@ -72,4 +72,4 @@ def test_learning_rate_warms_up_then_decays():
     factors = [cfg.lr_factor(s) for s in range(100)]
     assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
     assert factors[10] == pytest.approx(1.0) and factors[-1] < 0.01
-    assert all(a >= b for a, b in zip(factors[10:], factors[11:]))
+    assert all(a >= b for a, b in zip(factors[10:], factors[11:], strict=False))
