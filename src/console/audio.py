@@ -45,6 +45,30 @@ def list_audio_files(directory: str | Path) -> list[Path]:
     return files
 
 
+@attrs.frozen
+class AudioInfo:
+    """What a file's header says: enough to plan a mix without reading the samples."""
+
+    path: Path
+    sample_rate: int
+    channels: int
+    frames: int
+
+
+def probe(path: str | Path) -> AudioInfo:
+    """Read a file's header; refuse unreadable or empty files with the file's name."""
+    path = Path(path)
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise AudioInputError(
+            f"Cannot read {path} as audio ({exc}); convert it to WAV or FLAC or remove it."
+        ) from exc
+    if info.frames <= 0:
+        raise AudioInputError(f"{path} contains no samples; remove it or replace it.")
+    return AudioInfo(path, int(info.samplerate), int(info.channels), int(info.frames))
+
+
 def read_audio(path: str | Path) -> tuple[torch.Tensor, int]:
     """Read any soundfile-readable file as ``(channels, samples)`` float32."""
     path = Path(path)

@@ -122,8 +122,7 @@ class Console(nn.Module):
         stems, mask = check_stems(stems, mask)
         rows, batch_index = valid_rows(stems, mask)
         embeddings = self.encoder(rows, sample_rate)
-        context = masked_mean(embeddings, batch_index, stems.shape[0])
-        normalised = self.post_processor(embeddings, context[batch_index])
+        normalised = self.predict(embeddings, batch_index, stems.shape[0])
         physical = self.chain.denormalise(normalised)
         mix = self.chain.mix(rows, physical, batch_index, stems.shape[0], sample_rate)
         defaults = self.chain.defaults()
@@ -137,6 +136,13 @@ class Console(nn.Module):
             mask=mask,
             layout=self.layout,
         )
+
+    def predict(
+        self, embeddings: torch.Tensor, batch_index: torch.Tensor, batch_size: int
+    ) -> torch.Tensor:
+        """Normalised settings ``(M, P)`` from track embeddings ``(M, D)`` and their songs."""
+        context = masked_mean(embeddings, batch_index, batch_size)
+        return self.post_processor(embeddings, context[batch_index])
 
     def render(
         self,

@@ -100,7 +100,7 @@ class VGGish(Encoder):
             ) from exc
 
     #: Examples per network call when no gradient is needed, to bound memory on long songs.
-    inference_chunk = 256
+    inference_chunk = 64
 
     def forward(self, audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
         examples = self.frontend(audio, sample_rate)  # (N, E, 96, 64)

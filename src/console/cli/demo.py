@@ -39,5 +39,6 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         sample_rate=None,
         strict_length=False,
+        quiet=False,
     )
     return mix.run(mix_args)

@@ -9,9 +9,10 @@ from typing import Any
 
 import torch
 
-from console.audio import load_stems, write_audio
+from console.audio import list_audio_files, probe, write_audio
 from console.console import Console
 from console.mix_params import MixParams
+from console.streaming import stream_mix
 
 DEFAULT_SPEC = "gain+pan"
 
@@ -21,7 +22,8 @@ def add_parser(subparsers: Any) -> None:
         "mix",
         help="mix a folder of stems",
         description="Mix every audio file in STEMS_DIR (one stem per file) into a stereo "
-        "file, and write the per-track decisions to an editable params.json.",
+        "file, and write the per-track decisions to an editable params.json. Songs of any "
+        "length are mixed whole, one track at a time.",
     )
     parser.add_argument("stems_dir", type=Path, help="folder with one audio file per stem")
     parser.add_argument("-o", "--output", type=Path, required=True, help="mix file to write")
@@ -37,11 +39,15 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--encoder", default="vggish", help="encoder of an untrained console")
     parser.add_argument("--seed", type=int, default=0, help="initialisation seed (untrained)")
-    parser.add_argument("--sample-rate", type=int, default=None, help="mix sample rate")
+    parser.add_argument(
+        "--sample-rate", type=int, default=None,
+        help="mix sample rate (default: the highest among the stems)",
+    )
     parser.add_argument(
         "--strict-length", action="store_true",
         help="refuse stems of different lengths instead of padding them with silence",
     )
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     parser.set_defaults(func=run)
 
 
@@ -58,20 +64,33 @@ def load_console(args: argparse.Namespace) -> Console:
 
 
 def run(args: argparse.Namespace) -> int:
-    stems = load_stems(args.stems_dir, sample_rate=args.sample_rate, pad=not args.strict_length)
-    for note in stems.notes:
-        print(f"console mix: {note}", file=sys.stderr)
+    say = (lambda _: None) if getattr(args, "quiet", False) else (
+        lambda text: print(f"console mix: {text}", file=sys.stderr)
+    )
+    infos = [probe(path) for path in list_audio_files(args.stems_dir)]
+    sample_rate = int(args.sample_rate or max(i.sample_rate for i in infos))
+    for info in infos:
+        if info.sample_rate != sample_rate:
+            say(f"{info.path.name}: resampled from {info.sample_rate} Hz to {sample_rate} Hz")
+        if info.channels > 1:
+            say(f"{info.path.name}: {info.channels} channels averaged to mono")
+    if len({round(i.frames * sample_rate / i.sample_rate) for i in infos}) > 1:
+        if not args.strict_length:
+            say("shorter stems padded with silence to the longest")
     console = load_console(args).eval()
-    with torch.no_grad():
-        result = console(stems.audio[None], sample_rate=stems.sample_rate)
-    params = result.mix_params(console, stems.names, stems.sample_rate)
+    mix, physical = stream_mix(
+        console, [i.path for i in infos], sample_rate, pad=not args.strict_length, progress=say
+    )
+    names = [i.path.name for i in infos]
+    params = MixParams.from_tensor(physical, console.layout, names, console.spec, sample_rate)
     params_path = args.params or args.output.with_name("params.json")
-    write_audio(args.output, result.mix[0], stems.sample_rate)
+    write_audio(args.output, mix, sample_rate)
     params.save(params_path)
-    print_summary(params)
-    peak = float(result.mix.abs().max())
-    print(f"wrote {args.output} (peak {20 * torch.log10(torch.tensor(peak + 1e-12)):.1f} dBFS)")
-    print(f"wrote {params_path}; edit it and run `console render` to adjust the mix")
+    if not getattr(args, "quiet", False):
+        print_summary(params)
+        peak = float(mix.abs().max())
+        print(f"wrote {args.output} (peak {20 * torch.log10(torch.tensor(peak + 1e-12)):.1f} dBFS)")
+        print(f"wrote {params_path}; edit it and run `console render` to adjust the mix")
     return 0
 
 
