@@ -127,3 +127,13 @@ def test_plugins_lists_components_with_units_and_distribution(capsys):
     listing = json.loads(capsys.readouterr().out)
     gain = next(e for e in listing["effect"] if e["name"] == "gain")
     assert gain["params"][0]["unit"] == "dB" and gain["distribution"].startswith("console")
+
+
+def test_written_files_get_the_usual_permissions(tmp_path, stems_dir, checkpoint):
+    import os
+
+    out = tmp_path / "mix.wav"
+    main(["mix", str(stems_dir), "-o", str(out), "--checkpoint", checkpoint, "-q"])
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask

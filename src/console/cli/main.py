@@ -19,6 +19,9 @@ COMMANDS = (
     "console.cli.mix",
     "console.cli.render",
     "console.cli.demo",
+    "console.cli.train",
+    "console.cli.make_sessions",
+    "console.cli.plot",
 )
 
 

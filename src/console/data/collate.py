@@ -1,0 +1,90 @@
+"""One training example, and batching songs with different numbers of stems.
+
+Songs have different stem counts K, so a batch pads K to its largest and
+carries a track mask: padded tracks are silent and ``mask`` is ``False``
+there, which the console uses to leave them out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+import numpy as np
+import torch
+
+
+@attrs.frozen
+class Example:
+    """One segment of one song: mono ``stems (K, T)``, stereo ``mix (2, T)``."""
+
+    stems: torch.Tensor
+    mix: torch.Tensor
+    names: tuple[str, ...]
+    roles: tuple[str, ...]
+    song: str
+    start: int
+
+
+@attrs.frozen
+class Batch:
+    """``stems (B, K, T)``, ``mask (B, K)`` bool, ``mix (B, 2, T)`` and what each row is."""
+
+    stems: torch.Tensor
+    mask: torch.Tensor
+    mix: torch.Tensor
+    names: list[list[str]]
+    roles: list[list[str]]
+    songs: list[str]
+    starts: torch.Tensor
+
+    def to(self, device: torch.device | str) -> Batch:
+        """The tensors moved to ``device`` (the labels stay as they are)."""
+        return attrs.evolve(
+            self,
+            stems=self.stems.to(device),
+            mask=self.mask.to(device),
+            mix=self.mix.to(device),
+            starts=self.starts.to(device),
+        )
+
+    def pin_memory(self) -> Batch:
+        """Called by ``DataLoader(pin_memory=True)``."""
+        return attrs.evolve(
+            self,
+            stems=self.stems.pin_memory(),
+            mask=self.mask.pin_memory(),
+            mix=self.mix.pin_memory(),
+            starts=self.starts.pin_memory(),
+        )
+
+    def __len__(self) -> int:
+        return self.stems.shape[0]
+
+
+def collate_examples(examples: Sequence[Example]) -> Batch:
+    """Stack examples into a :class:`Batch`, padding the stem axis with masked silence."""
+    if not examples:
+        raise ValueError("Cannot collate an empty list of examples.")
+    lengths = {e.stems.shape[-1] for e in examples} | {e.mix.shape[-1] for e in examples}
+    if len(lengths) != 1:
+        raise ValueError(f"Examples of one batch must have one length, got {sorted(lengths)}.")
+    (frames,) = lengths
+    tracks = max(e.stems.shape[0] for e in examples)
+    # Filled through numpy: large torch copies are slow when DataLoader workers
+    # compete for the CPU's threads.
+    stems = np.zeros((len(examples), tracks, frames), dtype=np.float32)
+    mask = np.zeros((len(examples), tracks), dtype=bool)
+    for b, example in enumerate(examples):
+        k = example.stems.shape[0]
+        stems[b, :k] = example.stems.detach().cpu().numpy()
+        mask[b, :k] = True
+    return Batch(
+        stems=torch.from_numpy(stems),
+        mask=torch.from_numpy(mask),
+        mix=torch.from_numpy(np.stack([e.mix.detach().cpu().numpy() for e in examples])),
+        names=[list(e.names) for e in examples],
+        roles=[list(e.roles) for e in examples],
+        songs=[e.song for e in examples],
+        starts=torch.tensor([e.start for e in examples], dtype=torch.long),
+    )

@@ -1,0 +1,202 @@
+"""A rule-based mixing engineer that makes the reference mix of a synthetic session.
+
+Rules are written per role (how loud, where in the stereo field, how much
+EQ, compression and reverb) and turned into parameter values by the name of
+each :class:`~console.params.ParamSpec` in the chain's layout. A parameter
+no rule knows stays at its default and every value is clamped to its range,
+so the engineer keeps working when an effect gains or renames parameters.
+The chosen values are saved as a ``params.json``, so ``console render``
+reproduces the reference mix from the stems.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import attrs
+import numpy as np
+import torch
+
+from console.chain import EffectChain
+from console.console import render
+from console.data.loudness import loudness_lufs
+from console.errors import UnknownComponentError
+from console.mix_params import MixParams, ParamSlot
+from console.params import ParamSpec
+from console.plugins import Plugins, get_plugins
+
+#: The fullest chain the engineer uses, in the paper's order; missing effects are dropped.
+FULL_CHAIN = ("gain", "eq", "comp", "reverb", "pan")
+
+
+@attrs.frozen
+class RoleStyle:
+    """How an engineer treats one role; amounts are ``0`` (none) to ``1`` (a lot)."""
+
+    loudness_lufs: float
+    pan: float
+    pan_spread: float = 0.0
+    low_cut_hz: float = 40.0
+    low_db: float = 0.0
+    mid_db: float = 0.0
+    high_db: float = 0.0
+    compression: float = 0.3
+    attack_ms: float = 15.0
+    reverb: float = 0.2
+
+
+STYLES: dict[str, RoleStyle] = {
+    "drums": RoleStyle(-23, 0.0, 0.0, 40, 1, -1, 1, 0.5, 10, 0.2),
+    "kick": RoleStyle(-24, 0.0, 0.0, 30, 3, -3, 1, 0.6, 8, 0.05),
+    "snare": RoleStyle(-25, 0.0, 0.05, 90, -1, 1, 2, 0.6, 5, 0.35),
+    "hihat": RoleStyle(-33, 0.35, 0.1, 300, -6, 0, 2, 0.2, 3, 0.15),
+    "tom": RoleStyle(-30, 0.0, 0.6, 60, 1, -2, 1, 0.4, 8, 0.3),
+    "overhead": RoleStyle(-31, 0.0, 0.8, 150, -3, 0, 2, 0.2, 10, 0.2),
+    "percussion": RoleStyle(-32, 0.0, 0.6, 150, -3, 0, 2, 0.2, 5, 0.3),
+    "bass": RoleStyle(-25, 0.0, 0.0, 35, 2, -1, -3, 0.7, 20, 0.0),
+    "keys": RoleStyle(-29, -0.4, 0.2, 120, -2, -1, 1, 0.3, 20, 0.4),
+    "guitar": RoleStyle(-29, 0.45, 0.2, 100, -2, 1, 1, 0.4, 15, 0.3),
+    "lead": RoleStyle(-23, 0.0, 0.1, 120, -2, 2, 2, 0.5, 10, 0.45),
+    "vocals": RoleStyle(-23, 0.0, 0.1, 100, -2, 2, 3, 0.6, 8, 0.45),
+    "other": RoleStyle(-29, 0.0, 0.4, 80, 0, 0, 0, 0.3, 15, 0.3),
+}
+
+
+@attrs.frozen
+class TrackFacts:
+    """What the engineer knows about a track before setting it."""
+
+    role: str
+    loudness_lufs: float
+    style: RoleStyle
+    taste: float  # a random number in [-1, 1] that varies the rules per track
+
+
+#: A rule sees the parameter, the track, and the other parameters of the same effect.
+Rule = Callable[[ParamSpec, TrackFacts, dict[str, ParamSpec]], float | None]
+
+
+def _gain(spec: ParamSpec, facts: TrackFacts, siblings: dict[str, ParamSpec]) -> float | None:
+    if "gain" not in spec.name or not math.isfinite(facts.loudness_lufs):
+        return None
+    return facts.style.loudness_lufs + 1.5 * facts.taste - facts.loudness_lufs
+
+
+def _pan(spec: ParamSpec, facts: TrackFacts, siblings: dict[str, ParamSpec]) -> float | None:
+    if "pan" not in spec.name:
+        return None
+    return facts.style.pan + facts.style.pan_spread * facts.taste
+
+
+def _eq(spec: ParamSpec, facts: TrackFacts, siblings: dict[str, ParamSpec]) -> float | None:
+    name, style = spec.name, facts.style
+    if name.endswith("_db") and "gain" in name:
+        # A band is low, mid or high by its frequency's default (``band2_freq_hz`` for
+        # ``band2_gain_db``), else by its name.
+        freq = siblings.get(name.replace("gain_db", "freq_hz"))
+        if freq is not None:
+            hz = freq.default
+            return style.low_db if hz < 200 else style.mid_db if hz < 2500 else style.high_db
+        if "low" in name or "bass" in name:
+            return style.low_db
+        if "high" in name or "treble" in name or "presence" in name:
+            return style.high_db
+        return style.mid_db
+    if name.endswith("_hz") and any(k in name for k in ("highpass", "high_pass", "hp_", "low_cut")):
+        return style.low_cut_hz
+    return None
+
+
+def _comp(spec: ParamSpec, facts: TrackFacts, siblings: dict[str, ParamSpec]) -> float | None:
+    name, amount = spec.name, facts.style.compression
+    if "threshold" in name:  # the gain stage sits before, so the track is near its target
+        return facts.style.loudness_lufs + 8.0 - 14.0 * amount
+    if "ratio" in name:
+        return 1.0 + 5.0 * amount
+    if "attack" in name and name.endswith("_ms"):
+        return facts.style.attack_ms
+    if "release" in name and name.endswith("_ms"):
+        return 80.0 + 120.0 * (1.0 - amount)
+    return None
+
+
+def _reverb(
+    spec: ParamSpec, facts: TrackFacts, siblings: dict[str, ParamSpec]
+) -> float | None:
+    name = spec.name
+    amount = min(max(facts.style.reverb + 0.1 * facts.taste, 0.0), 1.0)
+    if any(k in name for k in ("mix", "wet", "send", "amount", "level")):
+        return float(spec.denormalise(torch.tensor(amount)))
+    if any(k in name for k in ("decay", "time", "size", "length")):
+        return float(spec.denormalise(torch.tensor(0.35 + 0.1 * facts.taste)))
+    return None
+
+
+#: Rules by effect family (the JSON key without a number suffix).
+RULES: dict[str, Rule] = {"gain": _gain, "pan": _pan, "eq": _eq, "comp": _comp, "reverb": _reverb}
+
+
+def default_spec(plugins: Plugins | None = None) -> str:
+    """The fullest chain of :data:`FULL_CHAIN` whose effects are registered here."""
+    plugins = plugins or get_plugins()
+    present = []
+    for family in FULL_CHAIN:
+        try:
+            plugins.resolve("effect", family)
+        except UnknownComponentError:
+            continue
+        present.append(family)
+    return "+".join(present)
+
+
+def choose_settings(
+    chain: EffectChain,
+    stems: torch.Tensor,
+    roles: Sequence[str],
+    sample_rate: int,
+    rng: np.random.Generator,
+) -> torch.Tensor:
+    """``(K, P)`` physical settings for mono ``stems (K, T)`` by the rules of each role."""
+    settings = chain.defaults().repeat(stems.shape[0], 1)
+    siblings: dict[str, dict[str, ParamSpec]] = {}
+    for slot in chain.layout:
+        siblings.setdefault(slot.effect_key, {})[slot.spec.name] = slot.spec
+    for k, role in enumerate(roles):
+        facts = TrackFacts(
+            role=role,
+            loudness_lufs=loudness_lufs(stems[k : k + 1], sample_rate),
+            style=STYLES.get(role, STYLES["other"]),
+            taste=float(rng.uniform(-1.0, 1.0)),
+        )
+        for slot in chain.layout:
+            settings[k, slot.index] = _value(slot, facts, siblings[slot.effect_key])
+    return settings
+
+
+def _value(slot: ParamSlot, facts: TrackFacts, siblings: dict[str, ParamSpec]) -> float:
+    rule = RULES.get(slot.effect_key.split(".", 1)[0])
+    value = rule(slot.spec, facts, siblings) if rule is not None else None
+    if value is None or not math.isfinite(value):
+        return slot.spec.default
+    return min(max(float(value), slot.spec.minimum), slot.spec.maximum)
+
+
+def engineer_mix(
+    stems: torch.Tensor,
+    names: Sequence[str],
+    roles: Sequence[str],
+    sample_rate: int,
+    spec: str | None = None,
+    seed: int = 0,
+    plugins: Plugins | None = None,
+) -> tuple[torch.Tensor, MixParams]:
+    """Mix mono ``stems (K, T)`` by the rules; returns the stereo mix ``(2, T)`` and settings."""
+    chain = EffectChain.from_spec(spec or default_spec(plugins), plugins)
+    rng = np.random.default_rng(seed)
+    settings = choose_settings(chain, stems, roles, sample_rate, rng)
+    params = MixParams.from_tensor(settings, chain.layout, list(names), chain.spec, sample_rate)
+    exact = chain.to_tensor(params)  # the rounded values a re-render will read
+    with torch.no_grad():
+        mix = render(chain, stems[None], exact[None], sample_rate=sample_rate)[0]
+    return mix, params

@@ -1,0 +1,48 @@
+"""Loudness normalisation of stems and mixes (ITU-R BS.1770 via pyloudnorm).
+
+Normalising the stems removes the recording levels the console would
+otherwise have to learn; normalising the mix gives the loss one scale.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyloudnorm
+import torch
+
+from console.data.segments import SILENCE_DB, rms_db
+
+# pyloudnorm gates 400 ms blocks: shorter audio falls back to an RMS estimate.
+_BLOCK_SECONDS = 0.4
+
+
+def loudness_lufs(audio: torch.Tensor, sample_rate: int) -> float:
+    """Integrated loudness of ``(C, T)`` audio in LUFS; ``-inf`` for silence."""
+    if float(rms_db(audio).max()) < SILENCE_DB:
+        return -math.inf
+    if audio.shape[-1] < int(_BLOCK_SECONDS * sample_rate) + 1:
+        return float(rms_db(audio.reshape(1, -1))[0]) - 0.691
+    meter = pyloudnorm.Meter(sample_rate)
+    data = audio.detach().double().cpu().numpy().T
+    with np.errstate(divide="ignore"):
+        value = float(meter.integrated_loudness(data))
+    if not math.isfinite(value):  # gated out entirely: treat as silence
+        return -math.inf
+    return value
+
+
+def normalise_loudness(audio: torch.Tensor, sample_rate: int, target_lufs: float) -> torch.Tensor:
+    """Scale ``(C, T)`` audio to ``target_lufs``; silence is returned unchanged."""
+    current = loudness_lufs(audio, sample_rate)
+    if not math.isfinite(current):
+        return audio
+    return audio * float(10.0 ** ((target_lufs - current) / 20.0))
+
+
+def normalise_tracks(tracks: torch.Tensor, sample_rate: int, target_lufs: float) -> torch.Tensor:
+    """Normalise each mono track of ``(K, T)`` on its own."""
+    return torch.stack(
+        [normalise_loudness(t[None], sample_rate, target_lufs)[0] for t in tracks]
+    )

@@ -1,0 +1,116 @@
+"""Five-band parametric EQ from audio-EQ-cookbook biquads (the ``eq:dsp`` variant)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from console.effect import Effect
+from console.params import ParamSpec
+from console_effects.functional.biquad import (
+    biquad_cascade,
+    biquad_frequency_response,
+    high_shelf_coefficients,
+    low_shelf_coefficients,
+    magnitude_db,
+    peaking_coefficients,
+)
+
+MAX_GAIN_DB = 24.0
+
+
+def _band_specs(
+    prefix: str, what: str, freq_range: tuple[float, float, float], q_range: tuple[float, float]
+) -> tuple[ParamSpec, ParamSpec, ParamSpec]:
+    """Frequency (log), gain and Q specs of one band; ``freq_range`` is (min, max, default)."""
+    low, high, default = freq_range
+    return (
+        ParamSpec(
+            f"{prefix}_freq_hz", "Hz", low, high, default, scale="log",
+            description=f"{what}: corner or centre frequency.",
+        ),
+        ParamSpec(
+            f"{prefix}_gain_db", "dB", -MAX_GAIN_DB, MAX_GAIN_DB, 0.0,
+            description=f"{what}: boost (positive) or cut (negative).",
+        ),
+        ParamSpec(
+            f"{prefix}_q", "Q", q_range[0], q_range[1], 1.0 / math.sqrt(2.0), scale="log",
+            description=f"{what}: quality factor; higher is narrower (steeper for a shelf).",
+        ),
+    )
+
+
+#: The sections in filter order: (parameter prefix, coefficient function).
+SECTIONS = (
+    ("low_shelf", low_shelf_coefficients),
+    ("band1", peaking_coefficients),
+    ("band2", peaking_coefficients),
+    ("band3", peaking_coefficients),
+    ("high_shelf", high_shelf_coefficients),
+)
+_SHELF_Q = (0.25, 2.0)
+_BELL_Q = (0.1, 10.0)
+
+
+class ParametricEQ(Effect):
+    """Low shelf, three bells and a high shelf in series, each a cookbook biquad.
+
+    Exact time-domain filtering (no frequency sampling), so a band sounds as
+    it does in any DAW or in pedalboard; gradients reach every frequency, gain
+    and Q. Frequencies above 0.49 x the sample rate are held there (their
+    gradient is then zero).
+    """
+
+    name = "eq:dsp"
+    description = "Parametric EQ: low shelf, 3 bells, high shelf (cookbook biquads, DSP)."
+    params = (
+        *_band_specs("low_shelf", "Low shelf", (20.0, 2000.0, 100.0), _SHELF_Q),
+        *_band_specs("band1", "Bell 1", (20.0, 20000.0, 250.0), _BELL_Q),
+        *_band_specs("band2", "Bell 2", (20.0, 20000.0, 1000.0), _BELL_Q),
+        *_band_specs("band3", "Bell 3", (20.0, 20000.0, 4000.0), _BELL_Q),
+        *_band_specs("high_shelf", "High shelf", (1000.0, 20000.0, 8000.0), _SHELF_Q),
+    )
+
+    def coefficients(
+        self, params: torch.Tensor, sample_rate: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Float64 ``(b, a)``, each ``(N, 5, 3)``, of the sections for ``(N, P)`` parameters."""
+        if params.dim() != 2 or params.shape[1] != self.num_params:
+            raise ValueError(
+                f"{self.name}: parameters must be (N, P={self.num_params}), "
+                f"got {tuple(params.shape)}."
+            )
+        columns = {spec.name: params[:, i] for i, spec in enumerate(self.params)}
+        pairs = [
+            make(
+                columns[f"{prefix}_freq_hz"], columns[f"{prefix}_gain_db"], columns[f"{prefix}_q"],
+                sample_rate,
+            )
+            for prefix, make in SECTIONS
+        ]
+        b = torch.stack([pair[0] for pair in pairs], dim=1)
+        a = torch.stack([pair[1] for pair in pairs], dim=1)
+        return b, a
+
+    def process(self, x: torch.Tensor, params: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        b, a = self.coefficients(params, sample_rate)
+        return biquad_cascade(x, b, a)
+
+    def frequency_response(
+        self, params: torch.Tensor, sample_rate: int, n_freqs: int = 1024
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Magnitude of the whole EQ on a log grid from 20 Hz to Nyquist.
+
+        Returns ``freqs_hz`` ``(F,)`` and ``magnitude_db`` ``(N, F)``, in the
+        dtype of ``params`` (float64 stays float64, for tests).
+        """
+        b, a = self.coefficients(params, sample_rate)
+        nyquist = sample_rate / 2.0
+        freqs = torch.logspace(
+            math.log10(min(20.0, nyquist / 2.0)), math.log10(nyquist), n_freqs,
+            dtype=torch.float64,
+        )
+        response = biquad_frequency_response(b, a, freqs, sample_rate).prod(dim=1)
+        dtype = params.dtype if params.is_floating_point() else torch.float32
+        return freqs.to(dtype), magnitude_db(response).to(dtype)

@@ -1,0 +1,142 @@
+"""The DSP reverb: decay matches the RT60, determinism, width, mix, gradients everywhere."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from console.plugins import get_plugins
+from console_effects.functional.reverb import (
+    BAND_CENTRES_HZ,
+    band_noise,
+    band_weights,
+    estimate_rt60,
+    fft_convolve,
+    tail_length,
+)
+from console_effects.reverb import Reverb
+
+SR = 16000
+
+
+def reverb_params(n=1, **values) -> torch.Tensor:
+    row = [float(values.get(p.name, p.default)) for p in Reverb.params]
+    return torch.tensor([row] * n)
+
+
+def noise(n=1, channels=1, seconds=0.25, seed=0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return 0.3 * torch.randn(n, channels, int(seconds * SR), generator=g)
+
+
+@pytest.mark.parametrize("decay_s", [0.2, 0.8, 2.5])
+def test_energy_decay_matches_the_requested_rt60(decay_s):
+    params = reverb_params(decay_s=decay_s, brightness=1.0, predelay_ms=0.0)
+    ir = Reverb().impulse_response(params, SR)
+    assert ir.shape[:2] == (1, 2) and ir.shape[-1] >= tail_length(decay_s, SR)
+    measured = estimate_rt60(ir.double(), SR)
+    torch.testing.assert_close(measured, torch.full_like(measured, decay_s), rtol=0.1, atol=0.0)
+
+
+def test_low_brightness_shortens_the_high_band_decay():
+    reverb = Reverb()
+    dark, bright = (
+        reverb.impulse_response(reverb_params(decay_s=1.0, brightness=b), SR) for b in (0.0, 1.0)
+    )
+    spectrum_tail = [torch.fft.rfft(ir[0, 0, int(0.4 * SR):]).abs() for ir in (dark, bright)]
+    freqs = torch.fft.rfftfreq(dark.shape[-1] - int(0.4 * SR), 1 / SR)
+    high = freqs > 4000
+    assert spectrum_tail[0][high].square().sum() < 0.01 * spectrum_tail[1][high].square().sum()
+
+
+def test_same_parameters_give_identical_output_and_the_seed_is_saved():
+    x = noise(2)
+    params = reverb_params(2, decay_s=0.5)
+    a = Reverb()(x, params, SR)
+    b = Reverb()(x, params, SR)
+    assert torch.equal(a, b)
+    other = Reverb(seed=7)
+    assert not torch.equal(other(x, params, SR), a)
+    other.load_state_dict(Reverb().state_dict())
+    assert torch.equal(other(x, params, SR), a)
+
+
+def test_global_rng_is_left_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    Reverb()(noise(), reverb_params(), SR)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_width_zero_gives_identical_channels_and_width_one_decorrelates():
+    x = noise()
+    narrow = Reverb()(x, reverb_params(width=0.0, mix=1.0), SR)
+    assert narrow.shape == (1, 2, x.shape[-1])
+    assert torch.equal(narrow[:, 0], narrow[:, 1])
+    ir = Reverb().impulse_response(reverb_params(width=1.0, decay_s=1.0), SR)[0]
+    correlation = (ir[0] * ir[1]).sum() / ir.square().sum(-1).prod().sqrt()
+    assert correlation.abs() < 0.1
+
+
+def test_mix_zero_passes_the_dry_signal_and_keeps_stereo_input():
+    mono, stereo = noise(), noise(channels=2, seed=1)
+    out_mono = Reverb()(mono, reverb_params(mix=0.0), SR)
+    torch.testing.assert_close(out_mono, mono.expand(-1, 2, -1))
+    torch.testing.assert_close(Reverb()(stereo, reverb_params(mix=0.0), SR), stereo)
+    assert (Reverb()(mono, reverb_params(mix=0.5), SR) - out_mono).abs().max() > 1e-3
+
+
+def test_fft_convolution_is_linear_not_circular_and_delays():
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 1, 100, generator=g, dtype=torch.float64)
+    ir = torch.randn(2, 2, 70, generator=g, dtype=torch.float64)
+    got = fft_convolve(x, ir, torch.tensor([0.0, 5.0], dtype=torch.float64), 100)
+    for n, delay in enumerate((0, 5)):
+        for c in range(2):
+            full = torch.nn.functional.conv1d(
+                x[n : n + 1], ir[n, c].flip(-1)[None, None], padding=ir.shape[-1] - 1
+            )[0, 0]
+            expected = torch.cat([torch.zeros(delay, dtype=x.dtype), full])[:100]
+            torch.testing.assert_close(got[n, c], expected)
+
+
+def test_band_noise_sums_back_to_white_noise():
+    bands = band_noise(4096, SR, seed=5)
+    assert bands.shape == (2, len(BAND_CENTRES_HZ), 4096)
+    white = torch.randn(2, 4096, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    torch.testing.assert_close(bands.sum(1), white)
+    weights = band_weights(torch.linspace(0, SR / 2, 257), BAND_CENTRES_HZ)
+    torch.testing.assert_close(weights.sum(0), torch.ones(257, dtype=torch.float64))
+
+
+def test_gradcheck_float64():
+    reverb = Reverb()
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(2, 1, 96, generator=g, dtype=torch.float64).requires_grad_()
+    params = torch.tensor(
+        [[0.05, 1.3, 0.3, 0.6, 0.4], [0.02, 0.4, 0.9, 0.2, 0.7]], dtype=torch.float64
+    ).requires_grad_()
+    sr = 8000  # 96 samples hold about 1.5 RT60 of the longer decay
+    # fast_mode checks random projections of the Jacobian: one FFT chain per probe, not per entry.
+    assert torch.autograd.gradcheck(lambda a, p: reverb(a, p, sr), (x, params), fast_mode=True)
+
+
+def test_outputs_and_gradients_finite_at_every_range_corner():
+    ranges = [(p.minimum, p.maximum) for p in Reverb.params]
+    corners = torch.tensor(list(itertools.product(*ranges)))
+    x = noise(len(corners), seconds=0.2).requires_grad_()
+    params = corners.clone().requires_grad_()
+    y = Reverb()(x, params, SR)
+    assert torch.isfinite(y).all()
+    y.square().mean().backward()
+    assert torch.isfinite(x.grad).all() and torch.isfinite(params.grad).all()
+    assert params.grad.abs().sum() > 0
+
+
+def test_rejects_more_than_two_channels_and_registers():
+    with pytest.raises(ValueError, match="mono or stereo"):
+        Reverb()(noise(channels=3), reverb_params(), SR)
+    assert isinstance(get_plugins().resolve("effect", "reverb:dsp").create(), Reverb)

@@ -1,0 +1,55 @@
+"""`console make-sessions`, `console train` (with resume) and `console demo`, end to end."""
+
+import json
+
+import soundfile as sf
+import torch
+
+from console import Console
+from console.cli.main import main
+
+TINY = json.dumps({"channels": [4, 8, 8, 8], "fc": [32, 32]})
+
+
+def test_train_on_synthetic_sessions_then_resume_then_mix(tmp_path, capsys):
+    data, run = tmp_path / "sessions", tmp_path / "run"
+    assert main(["make-sessions", str(data), "--n", "5", "--duration", "3",
+                 "--sample-rate", "16000", "--source", "synth"]) == 0
+    args = ["train", "--spec", "gain+pan", "--data", str(data), "--out", str(run),
+            "--sample-rate", "16000", "--segment-seconds", "1", "--batch-size", "2",
+            "--encoder-options", TINY, "--hidden", "16", "--val-every", "2",
+            "--checkpoint-every", "2", "--warmup-steps", "0", "--no-progress"]
+    assert main([*args, "--steps", "2"]) == 0
+    state = torch.load(run / "train_state.pt", weights_only=True)
+    assert state["step"] == 2
+    assert main([*args, "--steps", "4"]) == 0
+    assert "resumed at step 2" in capsys.readouterr().err
+    assert torch.load(run / "train_state.pt", weights_only=True)["step"] == 4
+    for name in ("console.pt", "best.pt", "loss.png"):
+        assert (run / name).exists(), name
+    console = Console.load(run / "console.pt")
+    assert console.spec == "gain+pan"
+    song = sorted(data.iterdir())[0]
+    out = tmp_path / "mix.wav"
+    assert main(["mix", str(song / "stems"), "-o", str(out), "--checkpoint",
+                 str(run / "console.pt"), "-q"]) == 0
+    audio, sr = sf.read(out)
+    assert sr == 16000 and audio.shape[1] == 2
+
+
+def test_train_refuses_a_folder_without_songs(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code = main(["train", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "r"),
+                 "--steps", "1"])
+    assert code == 2 and "No songs found" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_demo_writes_a_session_a_mix_and_its_params(tmp_path):
+    assert main(["demo", str(tmp_path), "--duration", "2"]) == 0
+    stems = sorted((tmp_path / "session" / "stems").glob("*.wav"))
+    assert len(stems) >= 4
+    audio, _ = sf.read(tmp_path / "mix.wav")
+    assert audio.ndim == 2 and audio.shape[1] == 2 and abs(audio).max() > 0
+    params = json.loads((tmp_path / "params.json").read_text())
+    assert [t["name"] for t in params["tracks"]] == [p.name for p in stems]
