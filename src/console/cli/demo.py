@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         sample_rate=None,
         strict_length=False,
+        untrained=False,
         quiet=False,
     )
     return mix.run(mix_args)

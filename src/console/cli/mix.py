@@ -9,12 +9,13 @@ from typing import Any
 
 import torch
 
+from console import pretrained
 from console.audio import list_audio_files, probe, write_audio
 from console.console import Console
 from console.mix_params import MixParams
 from console.streaming import stream_mix
 
-DEFAULT_SPEC = "gain+pan"
+DEFAULT_SPEC = pretrained.DEFAULT
 
 
 def add_parser(subparsers: Any) -> None:
@@ -34,8 +35,12 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--checkpoint", type=Path, default=None, help="a trained console")
     parser.add_argument(
         "--spec", default=DEFAULT_SPEC,
-        help=f"effect chain of an untrained console when no checkpoint is given "
-        f"(default {DEFAULT_SPEC!r})",
+        help=f"without --checkpoint: the shipped console for this chain, or an untrained one "
+        f"when none is shipped (default {DEFAULT_SPEC!r})",
+    )
+    parser.add_argument(
+        "--untrained", action="store_true",
+        help="use an untrained console even where a pretrained one is shipped",
     )
     parser.add_argument("--encoder", default="vggish", help="encoder of an untrained console")
     parser.add_argument("--seed", type=int, default=0, help="initialisation seed (untrained)")
@@ -54,6 +59,8 @@ def add_parser(subparsers: Any) -> None:
 def load_console(args: argparse.Namespace) -> Console:
     if args.checkpoint is not None:
         return Console.load(args.checkpoint)
+    if not getattr(args, "untrained", False) and args.spec in pretrained.available():
+        return pretrained.load_pretrained(args.spec)
     print(
         f"console mix: no checkpoint given; using an untrained {args.spec!r} console "
         f"(seed {args.seed}). Its decisions are arbitrary until you train one.",
