@@ -14,8 +14,6 @@ Run: ``python benchmarks/bench_effects.py [--threads 2] [--repeats 3]``.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +21,8 @@ import numpy as np
 import torch
 
 from console.plugins import get_plugins
+
+from timing import timed
 
 SAMPLE_RATE = 44100
 TRACKS, SECONDS = 16, 3.0
@@ -65,15 +65,6 @@ PEDALBOARD_EQUIVALENTS: dict[str, Callable[[Any, dict[str, float]], Any]] = {
 }
 
 
-def timed(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``repeats`` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def measure(name: str, audio: torch.Tensor, repeats: int, pb: Any) -> dict[str, float | None]:

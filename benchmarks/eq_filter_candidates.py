@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -28,6 +26,8 @@ from console_effects.functional.biquad import (
     low_shelf_coefficients,
     peaking_coefficients,
 )
+
+from timing import timed
 
 SAMPLE_RATE = 44100
 TRACKS, SECONDS = 16, 3.0  # defaults; --tracks and --seconds change them
@@ -167,14 +167,6 @@ def snr_db(estimate: torch.Tensor, target: np.ndarray) -> float:
     return float(10 * np.log10(np.sum(target**2) / max(noise, 1e-300)))
 
 
-def timed(fn: Callable[[], None], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
