@@ -55,3 +55,15 @@ def register_losses(register: Register) -> None:
     ``register(factory, *, name=None, default=False)`` adds one
     :class:`console.Loss`; ``factory`` receives keyword options. Returns nothing.
     """
+
+
+@hookspec
+def register_mixers(register: Register) -> None:
+    """Called once when the mixer registry is first needed.
+
+    ``register(factory, *, name=None, default=False)`` adds one
+    :class:`console.mixer.Mixer`: a whole system that turns stems into a stereo
+    mix (a baseline, or a model other than a console) which ``console evaluate``
+    can compare and ``console train --mixer`` can train. ``factory`` receives
+    keyword options. Returns nothing.
+    """

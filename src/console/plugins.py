@@ -26,12 +26,13 @@ ENTRY_POINT_GROUP = "console"
 AUTOLOAD_ENV = "CONSOLE_DISABLE_PLUGIN_AUTOLOAD"
 OWN_DISTRIBUTION = "console"
 
-Kind = Literal["effect", "encoder", "loss"]
-KINDS: tuple[Kind, ...] = ("effect", "encoder", "loss")
+Kind = Literal["effect", "encoder", "loss", "mixer"]
+KINDS: tuple[Kind, ...] = ("effect", "encoder", "loss", "mixer")
 _HOOKS: dict[Kind, str] = {
     "effect": "register_effects",
     "encoder": "register_encoders",
     "loss": "register_losses",
+    "mixer": "register_mixers",
 }
 
 

@@ -22,6 +22,8 @@ COMMANDS = (
     "console.cli.train",
     "console.cli.make_sessions",
     "console.cli.plot",
+    "console.cli.evaluate",
+    "console.cli.listening_test",
 )
 
 

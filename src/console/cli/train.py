@@ -10,8 +10,10 @@ from typing import Any
 
 from console.console import Console
 from console.errors import ConsoleError
+from console.mixer import create_mixer
 from console.plugins import get_plugins
 from console.training import TrainConfig, Trainer, distributed
+from console.training.mixer_task import MixerTask
 from console.training.mixing_task import MixingTask
 
 LAYOUTS = ("auto", "folder", "enst", "medleydb")
@@ -49,6 +51,10 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--hidden", type=int, default=256, help="post-processor width")
     parser.add_argument("--loss", default="stereo")
+    parser.add_argument("--mixer", default=None, help="train a registered mixer (wave-u-net) "
+                        "instead of a console; --spec, --encoder and --hidden are then unused")
+    parser.add_argument("--mixer-options", type=json.loads, default={},
+                        help='JSON keyword options of the mixer, e.g. \'{"levels": 5}\'')
     parser.add_argument("--freeze-encoder", action="store_true")
     parser.add_argument(
         "--train-effects", action="store_true", help="also train effects that have weights"
@@ -103,13 +109,17 @@ def run(args: argparse.Namespace) -> int:
         MultitrackDataset(splits.validation, seed=args.seed + 1, **common)
         if splits.validation else None
     )
-    console = Console.from_spec(
-        args.spec, encoder=args.encoder, encoder_options=args.encoder_options, hidden=args.hidden
-    )
     loss = get_plugins().resolve("loss", args.loss).create()
-    task = MixingTask(
-        console, loss, args.sample_rate, args.freeze_encoder, args.train_effects
-    )
+    if args.mixer:
+        task = MixerTask(create_mixer(args.mixer, **args.mixer_options), loss, args.sample_rate)
+    else:
+        console = Console.from_spec(
+            args.spec, encoder=args.encoder, encoder_options=args.encoder_options,
+            hidden=args.hidden,
+        )
+        task = MixingTask(
+            console, loss, args.sample_rate, args.freeze_encoder, args.train_effects
+        )
     config = TrainConfig(
         steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         weight_decay=args.weight_decay, warmup_steps=args.warmup_steps,
@@ -123,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     if distributed.rank() == 0:
         print(
             f"console train: {len(splits.train)} training, {len(splits.validation)} "
-            f"validation, {len(splits.test)} test songs; {console.spec}; "
+            f"validation, {len(splits.test)} test songs; {task.describe()['name']}; "
             f"{distributed.world_size()} process(es) on {trainer.device}",
             file=sys.stderr,
         )

@@ -1,0 +1,47 @@
+"""A figure of the results: one panel per metric, a bar per system, a dot per song."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from console.atomic import atomic_path
+from console.evaluation.metrics import METRICS
+from console.evaluation.report import Row
+
+
+def plot_results(
+    path: Path, rows: Sequence[Row], summary: Sequence[Row], systems: Sequence[str]
+) -> bool:
+    """Write the PNG; ``False`` when matplotlib (the ``plot`` extra) is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    figure, axes = plt.subplots(
+        1, len(METRICS), figsize=(3.2 * len(METRICS), 0.5 * len(systems) + 2.2), squeeze=False
+    )
+    try:
+        for ax, metric in zip(axes[0], METRICS, strict=True):
+            means = [row[metric.key] for row in summary]
+            ax.barh(range(len(systems)), [m if math.isfinite(m) else 0 for m in means],
+                    color="0.75")
+            for i, system in enumerate(systems):
+                values = [r[metric.key] for r in rows if r["system"] == system]
+                ax.plot(values, [i] * len(values), "o", color="C0", markersize=3, alpha=0.7)
+            ax.set_yticks(range(len(systems)))
+            ax.set_yticklabels(systems if ax is axes[0][0] else [""] * len(systems))
+            ax.invert_yaxis()
+            ax.set_title(metric.label + (f" ({metric.unit})" if metric.unit else ""))
+            ax.grid(axis="x", alpha=0.3)
+        figure.suptitle("lower is better; bars: mean, dots: songs")
+        figure.tight_layout()
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, format="png", dpi=110)
+    finally:
+        plt.close(figure)
+    return True

@@ -1,0 +1,164 @@
+"""Summarising listening-test results: mean rating per system with a 95% confidence interval.
+
+Intervals use Student's t over every rating of a system (all participants
+and songs pooled), as ITU-R BS.1534 reports them. Optionally participants are
+screened first: BS.1534-3 leaves out anyone who rated the hidden reference
+below 90 in more than 15% of their trials.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+
+from console.atomic import atomic_path, atomic_write_text
+from console.errors import ConsoleError
+from console.listening.student_t import t_quantile_two_sided
+
+RESULTS_FORMAT = "console-listening-results"
+SCREEN_RATING = 90.0
+SCREEN_FRACTION = 0.15
+
+
+@attrs.frozen
+class SystemRating:
+    """The ratings of one condition: mean, standard deviation and 95% interval."""
+
+    system: str
+    count: int
+    mean: float
+    std: float
+    ci_low: float
+    ci_high: float
+
+
+@attrs.frozen
+class Analysis:
+    ratings: list[SystemRating]
+    participants: int
+    excluded: list[str]
+
+
+def read_results(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    """Load downloaded result files, refusing anything that is not one."""
+    if not paths:
+        raise ConsoleError("Give at least one results file to analyse.")
+    loaded = []
+    for path in paths:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConsoleError(f"The results file {path} does not exist.") from exc
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ConsoleError(f"{path} is not a JSON results file ({exc}).") from exc
+        if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT:
+            raise ConsoleError(
+                f"{path} is not a listening-test results file (format {RESULTS_FORMAT!r})."
+            )
+        if not data.get("trials"):
+            raise ConsoleError(f"{path} holds no rated trials; was the test finished?")
+        loaded.append({**data, "_source": str(path)})
+    return loaded
+
+
+def fails_screening(result: dict[str, Any]) -> bool:
+    """Whether a participant missed the hidden reference too often (BS.1534-3)."""
+    trials = result["trials"]
+    missed = sum(1 for t in trials if t["ratings"].get("reference", 100.0) < SCREEN_RATING)
+    return missed > SCREEN_FRACTION * len(trials)
+
+
+def rating_summary(system: str, values: Sequence[float], confidence: float = 0.95) -> SystemRating:
+    """Mean, sample standard deviation and the t-interval of ``values``."""
+    array = np.asarray(values, dtype=float)
+    mean = float(array.mean())
+    if array.size < 2:
+        return SystemRating(system, int(array.size), mean, math.nan, math.nan, math.nan)
+    std = float(array.std(ddof=1))
+    half = t_quantile_two_sided(confidence, array.size - 1) * std / math.sqrt(array.size)
+    return SystemRating(system, int(array.size), mean, std, mean - half, mean + half)
+
+
+def analyse(results: Sequence[dict[str, Any]], post_screen: bool = False) -> Analysis:
+    """Pool every participant's ratings per condition and summarise them."""
+    excluded = [r["_source"] for r in results if post_screen and fails_screening(r)]
+    kept = [r for r in results if r["_source"] not in excluded]
+    if not kept:
+        raise ConsoleError("Post-screening left no participant; analyse without it.")
+    pooled: dict[str, list[float]] = {}
+    for result in kept:
+        for trial in result["trials"]:
+            for system, value in trial["ratings"].items():
+                pooled.setdefault(system, []).append(float(value))
+    ratings = sorted((rating_summary(s, v) for s, v in pooled.items()),
+                     key=lambda r: -r.mean)
+    return Analysis(ratings, len(kept), excluded)
+
+
+def format_analysis(analysis: Analysis) -> str:
+    lines = [f"{'system':<20} {'n':>4} {'mean':>6} {'95% CI':>15} {'std':>6}"]
+    for r in analysis.ratings:
+        ci = "n/a" if math.isnan(r.ci_low) else f"[{r.ci_low:5.1f}, {r.ci_high:5.1f}]"
+        std = "n/a" if math.isnan(r.std) else f"{r.std:.1f}"
+        lines.append(f"{r.system:<20} {r.count:>4} {r.mean:>6.1f} {ci:>15} {std:>6}")
+    lines.append(f"{analysis.participants} participant(s)"
+                 + (f"; {len(analysis.excluded)} excluded by post-screening"
+                    if analysis.excluded else ""))
+    return "\n".join(lines)
+
+
+def write_analysis(out_dir: Path, analysis: Analysis) -> list[Path]:
+    """``ratings.csv``, ``ratings.json`` and (with matplotlib) ``ratings.png`` in ``out_dir``."""
+    rows = [attrs.asdict(r) for r in analysis.ratings]
+    header = "system,count,mean,std,ci_low,ci_high\n"
+    csv = header + "".join(
+        f"{r['system']},{r['count']},{r['mean']:.4g},{r['std']:.4g},{r['ci_low']:.4g},"
+        f"{r['ci_high']:.4g}\n" for r in rows
+    )
+    written = [out_dir / "ratings.csv", out_dir / "ratings.json"]
+    atomic_write_text(written[0], csv)
+    safe = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+            for r in rows]
+    atomic_write_text(written[1], json.dumps(
+        {"participants": analysis.participants, "excluded": analysis.excluded,
+         "confidence": 0.95, "ratings": safe}, indent=2))
+    if _plot(out_dir / "ratings.png", analysis):
+        written.append(out_dir / "ratings.png")
+    return written
+
+
+def _plot(path: Path, analysis: Analysis) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    ratings = analysis.ratings
+    figure, ax = plt.subplots(figsize=(1.1 * len(ratings) + 2.0, 3.8))
+    try:
+        x = np.arange(len(ratings))
+        means = np.array([r.mean for r in ratings])
+        low = np.array([r.mean - r.ci_low if math.isfinite(r.ci_low) else 0 for r in ratings])
+        high = np.array([r.ci_high - r.mean if math.isfinite(r.ci_high) else 0 for r in ratings])
+        ax.errorbar(x, means, yerr=[low, high], fmt="o", capsize=5, color="C0")
+        ax.set_xticks(x)
+        ax.set_xticklabels([r.system for r in ratings], rotation=30, ha="right")
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("rating (mean, 95% CI)")
+        for edge in (20, 40, 60, 80):
+            ax.axhline(edge, color="0.85", linewidth=0.8, zorder=0)
+        ax.set_title(f"Listening test, {analysis.participants} participant(s)")
+        figure.tight_layout()
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, format="png", dpi=110)
+    finally:
+        plt.close(figure)
+    return True
