@@ -2,6 +2,7 @@
 
 from console.hookspecs import hookimpl
 from console_effects.compressor import Compressor
+from console_effects.emulator import CompressorEmulator, EQEmulator, ReverbEmulator
 from console_effects.eq import ParametricEQ
 from console_effects.gain import Gain
 from console_effects.pan import Pan
@@ -12,6 +13,9 @@ from console_effects.reverb import Reverb
 def register_effects(register):
     register(Gain)
     register(Pan)
-    register(ParametricEQ)
+    register(ParametricEQ, default=True)  # until eq:tcn ships weights
     register(Compressor)
     register(Reverb)
+    register(EQEmulator)
+    register(CompressorEmulator, default=True)
+    register(ReverbEmulator, default=True)

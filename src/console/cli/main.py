@@ -24,6 +24,7 @@ COMMANDS = (
     "console.cli.plot",
     "console.cli.evaluate",
     "console.cli.listening_test",
+    "console.cli.train_emulator",
 )
 
 

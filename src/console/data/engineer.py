@@ -27,7 +27,9 @@ from console.params import ParamSpec
 from console.plugins import Plugins, get_plugins
 
 #: The fullest chain the engineer uses, in the paper's order; missing effects are dropped.
-FULL_CHAIN = ("gain", "eq", "comp", "reverb", "pan")
+# The engineer mixes with the DSP effects, never with emulators of them: reference mixes
+# must come from real processing.
+FULL_CHAIN = ("gain", "eq:dsp", "comp:dsp", "reverb:dsp", "pan")
 
 
 @attrs.frozen

@@ -1,0 +1,128 @@
+"""A temporal convolutional network conditioned on an effect's parameters (FiLM).
+
+The emulators of :mod:`console_effects.emulator` wrap one of these. Each block
+is a dilated 1-D convolution whose output is scaled and shifted per channel by
+a FiLM layer (Perez et al., 2018) fed with the effect's normalised parameters,
+then a PReLU, with a 1x1 residual path. The convolutions are causal: every
+effect emulated here (biquads, a compressor, a reverb) only looks back in
+time, so the whole receptive field is spent on the past and the network runs
+on a clip of any length, sample for sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import torch
+from torch import nn
+
+
+@attrs.frozen
+class TCNConfig:
+    """Shape of a :class:`ConditionedTCN`; saved in every emulator checkpoint."""
+
+    num_params: int
+    in_channels: int = 1
+    out_channels: int = 1
+    channels: int = 32
+    kernel_size: int = 13
+    dilations: tuple[int, ...] = attrs.field(default=(1, 6, 36, 216, 1296), converter=tuple)
+    cond_dim: int = 32
+
+    @property
+    def receptive_field(self) -> int:
+        """Samples of input that one output sample depends on (itself included)."""
+        return 1 + (self.kernel_size - 1) * sum(self.dilations)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = attrs.asdict(self)
+        data["dilations"] = list(self.dilations)
+        return data
+
+
+class FiLM(nn.Module):
+    """Per-channel scale and shift computed from a conditioning vector."""
+
+    def __init__(self, cond_dim: int, channels: int) -> None:
+        super().__init__()
+        self.project = nn.Linear(cond_dim, 2 * channels)
+        with torch.no_grad():  # start near the identity (scale 1, shift 0) but not on it:
+            # a network blind to its parameters at the start can settle on bypass for an
+            # EQ, whose average over random settings is no change at all.
+            self.project.weight.mul_(0.2)
+            self.project.bias.copy_(torch.cat([torch.ones(channels), torch.zeros(channels)]))
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        scale, shift = self.project(cond)[..., None].chunk(2, dim=1)
+        return x * scale + shift
+
+
+class TCNBlock(nn.Module):
+    """Causal dilated convolution, FiLM, PReLU, plus a 1x1 residual."""
+
+    def __init__(
+        self, in_channels: int, channels: int, kernel_size: int, dilation: int, cond_dim: int
+    ) -> None:
+        super().__init__()
+        self.left_pad = (kernel_size - 1) * dilation
+        self.conv = nn.Conv1d(in_channels, channels, kernel_size, dilation=dilation)
+        self.film = FiLM(cond_dim, channels)
+        self.act = nn.PReLU(channels)
+        self.residual = nn.Conv1d(in_channels, channels, 1, bias=False)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        y = self.conv(nn.functional.pad(x, (self.left_pad, 0)))
+        return self.act(self.film(y, cond)) + self.residual(x)
+
+
+class ConditionedTCN(nn.Module):
+    """``(N, C_in, T)`` audio and ``(N, P)`` parameters in ``[0, 1]`` to ``(N, C_out, T)``.
+
+    The output layer starts small, so an untrained network adds little; the
+    emulators add its output to a dry path, which makes (nearly) "bypass" the
+    starting point of training rather than silence.
+    """
+
+    def __init__(self, config: TCNConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.condition = nn.Sequential(
+            nn.Linear(config.num_params, config.cond_dim),
+            nn.PReLU(config.cond_dim),
+            nn.Linear(config.cond_dim, config.cond_dim),
+            nn.PReLU(config.cond_dim),
+        )
+        ins = [config.in_channels] + [config.channels] * (len(config.dilations) - 1)
+        self.blocks = nn.ModuleList(
+            TCNBlock(c, config.channels, config.kernel_size, d, config.cond_dim)
+            for c, d in zip(ins, config.dilations, strict=True)
+        )
+        self.output = nn.Conv1d(config.channels, config.out_channels, 1)
+        with torch.no_grad():  # small, not zero: a zero layer would pass no gradient back
+            self.output.weight.mul_(0.1)
+            self.output.bias.zero_()
+
+    @property
+    def receptive_field(self) -> int:
+        return self.config.receptive_field
+
+    def forward(self, x: torch.Tensor, normalised: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3 or x.shape[1] != self.config.in_channels:
+            raise ValueError(
+                f"The TCN takes (N, {self.config.in_channels}, T) audio, got {tuple(x.shape)}."
+            )
+        cond = self.condition(normalised.to(x.dtype))
+        for block in self.blocks:
+            x = block(x, cond)
+        return self.output(x)
+
+
+def geometric_dilations(growth: int, blocks: int) -> Sequence[int]:
+    """``1, growth, growth**2, ...``: ``blocks`` dilations that cover a long span densely.
+
+    With a growth below the kernel size every past offset within the
+    receptive field is reachable.
+    """
+    return tuple(growth**i for i in range(blocks))

@@ -1,0 +1,133 @@
+"""TCN emulators: shipped weights beat bypass, gradients reach the settings, clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from console import Console
+from console.chain import EffectChain
+from console.errors import CheckpointError
+from console.plugins import get_plugins
+from console.training.emulator_data import EffectPairDataset, split_of
+from console.training.emulator_metrics import compare_on
+from console_effects.emulator import CompressorEmulator, EQEmulator, ReverbEmulator
+from console_effects.tcn import ConditionedTCN, TCNConfig
+from tests.conftest import TINY_VGGISH
+
+SR = 44100
+
+
+def procedural_clips(count: int, seconds: float, seed: int) -> list[torch.Tensor]:
+    """Drum-like hits, plucked tones and noise swells: held-out audio that needs no samples."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    clips = []
+    for _ in range(count):
+        audio = np.zeros_like(t)
+        for onset in np.sort(rng.uniform(0, seconds * 0.8, size=int(rng.integers(3, 7)))):
+            since = np.clip(t - onset, 0, None) * (t >= onset)
+            pitch = rng.uniform(60, 900)
+            envelope = np.exp(-since * rng.uniform(4, 30)) * (t >= onset)
+            tone = np.sin(2 * np.pi * pitch * since) + 0.3 * np.sin(4 * np.pi * pitch * since)
+            audio += envelope * (tone + rng.uniform(0, 1) * rng.standard_normal(t.shape))
+        clips.append(torch.from_numpy((audio / np.abs(audio).max()).astype(np.float32)))
+    return clips
+
+
+def tiny_config(emulator: type, **changes) -> TCNConfig:
+    base = emulator.default_config()
+    config = {**base.to_dict(), "channels": 8, "kernel_size": 5, "dilations": (1, 4, 16)}
+    return TCNConfig(**{**config, **changes})
+
+
+def test_receptive_field_is_stated_and_every_length_runs():
+    config = TCNConfig(num_params=2, kernel_size=3, dilations=(1, 2, 4))
+    assert config.receptive_field == 1 + 2 * 7
+    net = ConditionedTCN(config)
+    for length in (1, 37, 1000):
+        assert net(torch.randn(2, 1, length), torch.rand(2, 2)).shape == (2, 1, length)
+    # causal: changing the future leaves the past alone
+    x = torch.randn(1, 1, 200)
+    y = x.clone()
+    y[..., 150:] = 0
+    cond = torch.rand(1, 2)
+    torch.testing.assert_close(net(x, cond)[..., :150], net(y, cond)[..., :150])
+
+
+def test_emulators_declare_the_settings_of_their_dsp_variants():
+    registry = get_plugins().registry("effect")
+    for emulator in (EQEmulator, CompressorEmulator, ReverbEmulator):
+        dsp = registry[emulator.dsp_reference].factory
+        assert [p.name for p in emulator.params] == [p.name for p in dsp.params]
+    assert ReverbEmulator.params[0].maximum == 4.0  # the documented narrower decay range
+    assert get_plugins().resolve("effect", "comp").name == "comp:tcn"
+    assert get_plugins().resolve("effect", "reverb").name == "reverb:tcn"
+
+
+@pytest.mark.parametrize("family", ["comp", "reverb"])
+def test_shipped_weights_beat_bypass_on_held_out_audio(family):
+    emulator = get_plugins().resolve("effect", family).create()
+    if family == "comp":
+        pytest.importorskip("pedalboard")  # the shipped compressor learnt pedalboard's
+    reference = type(emulator).reference("auto")
+    seconds = 1.0 if family == "comp" else 2.0
+    data = EffectPairDataset(
+        procedural_clips(6, seconds, seed=7), emulator.params, reference,
+        int(seconds * SR), 8, seed=3,
+    )
+    scores = compare_on(data, {"emulator": emulator, "bypass": None}, SR, batch_size=4)
+    assert scores["emulator"].mrstft < 0.9 * scores["bypass"].mrstft
+
+
+def test_gradients_flow_through_a_frozen_emulator_to_its_settings():
+    emulator = get_plugins().resolve("effect", "comp").create()
+    assert not any(p.requires_grad for p in emulator.parameters())
+    x = (0.5 * torch.randn(2, 1, 8000)).requires_grad_(True)
+    params = torch.stack([spec.sample(2, torch.Generator().manual_seed(0))
+                          for spec in emulator.params], 1).requires_grad_(True)
+    emulator(x, params, SR).square().mean().backward()
+    assert torch.isfinite(params.grad).all() and params.grad[:, :4].abs().sum() > 0
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    assert all(p.grad is None for p in emulator.parameters())
+
+
+def test_the_paper_chain_builds_with_the_emulators_and_runs_at_another_rate():
+    torch.manual_seed(0)
+    console = Console.from_spec("gain+eq+comp+reverb+pan", encoder_options=TINY_VGGISH)
+    assert console.spec == "gain+eq:dsp+comp:tcn+reverb:tcn+pan"
+    out = console(0.1 * torch.randn(1, 2, 16000), sample_rate=16000)
+    assert out.mix.shape == (1, 2, 16000) and torch.isfinite(out.mix).all()
+
+
+def test_a_stereo_input_keeps_each_side_apart_in_the_reverb():
+    reverb = ReverbEmulator(config=tiny_config(ReverbEmulator))
+    params = reverb.default_params(1)
+    x = torch.zeros(1, 2, 4000)
+    x[0, 0, 100] = 1.0  # an impulse on the left only
+    y = reverb(x, params, SR)
+    assert y.shape == (1, 2, 4000)
+    mono_left = reverb(x[:, :1], params, SR)
+    torch.testing.assert_close(y[:, 0], mono_left[:, 0])
+
+
+def test_checkpoint_errors_say_what_to_do(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        EffectChain.from_spec(f"gain+comp:tcn@{tmp_path / 'missing.pt'}")
+    with pytest.raises(CheckpointError, match="holds no emulator checkpoint"):
+        CompressorEmulator(tmp_path)
+    ReverbEmulator(config=tiny_config(ReverbEmulator)).save(tmp_path / "reverb.pt")
+    with pytest.raises(CheckpointError, match="reverb:tcn@"):
+        CompressorEmulator(tmp_path / "reverb.pt")
+    torch.save({"something": 1}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not an emulator checkpoint"):
+        CompressorEmulator(tmp_path / "other.pt")
+
+
+def test_files_are_split_by_name_not_position():
+    names = [f"clip_{i:03d}.flac" for i in range(200)]
+    splits = [split_of(name) for name in names]
+    assert splits == [split_of(name) for name in reversed(names)][::-1]
+    assert {"train", "validation", "test"} == set(splits)
+    assert 0.7 < splits.count("train") / len(splits) < 0.9
