@@ -21,30 +21,12 @@ import numpy as np
 import torch
 
 from console.plugins import get_plugins
+from console_effects.references import PEDALBOARD_BUILDERS
 
 from timing import timed
 
 SAMPLE_RATE = 44100
 TRACKS, SECONDS = 16, 3.0
-
-
-def pedalboard_eq(pb: Any, p: dict[str, float]) -> Any:
-    return pb.Pedalboard([
-        pb.LowShelfFilter(p["low_shelf_freq_hz"], p["low_shelf_gain_db"], p["low_shelf_q"]),
-        *[
-            pb.PeakFilter(p[f"band{i}_freq_hz"], p[f"band{i}_gain_db"], p[f"band{i}_q"])
-            for i in (1, 2, 3)
-        ],
-        pb.HighShelfFilter(p["high_shelf_freq_hz"], p["high_shelf_gain_db"], p["high_shelf_q"]),
-    ])
-
-
-def pedalboard_comp(pb: Any, p: dict[str, float]) -> Any:
-    compressor = pb.Compressor(
-        threshold_db=p["threshold_db"], ratio=p["ratio"],
-        attack_ms=p["attack_ms"], release_ms=p["release_ms"],
-    )
-    return pb.Pedalboard([compressor, pb.Gain(p["makeup_db"])])
 
 
 def pedalboard_reverb(pb: Any, p: dict[str, float]) -> Any:
@@ -59,12 +41,9 @@ def pedalboard_reverb(pb: Any, p: dict[str, float]) -> Any:
 
 #: Registry family -> builder of the equivalent pedalboard chain for one track's settings.
 PEDALBOARD_EQUIVALENTS: dict[str, Callable[[Any, dict[str, float]], Any]] = {
-    "eq": pedalboard_eq,
-    "comp": pedalboard_comp,
+    **PEDALBOARD_BUILDERS,
     "reverb": pedalboard_reverb,
 }
-
-
 
 
 def measure(name: str, audio: torch.Tensor, repeats: int, pb: Any) -> dict[str, float | None]:

@@ -18,6 +18,7 @@ from torch import nn
 
 from console.atomic import atomic_write
 from console.chain import EffectChain
+from console.checkpoint_file import read_checkpoint
 from console.encoder import Encoder
 from console.errors import AudioInputError, CheckpointError, ConsoleError
 from console.mix_params import MixParams, ParamSlot
@@ -179,15 +180,7 @@ class Console(nn.Module):
     @classmethod
     def load(cls, path: str | Path, plugins: Plugins | None = None) -> Console:
         """Rebuild a console from :meth:`save` output, resolving components by name."""
-        path = Path(path)
-        try:
-            data = torch.load(path, map_location="cpu", weights_only=True)
-        except FileNotFoundError as exc:
-            raise CheckpointError(f"The checkpoint {path} does not exist.") from exc
-        except Exception as exc:
-            raise CheckpointError(
-                f"Cannot read the checkpoint {path}: {type(exc).__name__}: {exc}"
-            ) from exc
+        data = read_checkpoint(path)
         return cls.from_checkpoint(data, source=str(path), plugins=plugins)
 
     @classmethod

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from console.atomic import atomic_write
+from console.checkpoint_file import read_checkpoint
 from console.console import check_stems
 from console.errors import CheckpointError, ConsoleError
 from console.plugins import Plugins, get_plugins
@@ -121,16 +122,7 @@ def mixer_from_checkpoint(
 
 def load_mixer(path: str | Path, plugins: Plugins | None = None) -> Mixer:
     """Read a mixer checkpoint written by :meth:`Mixer.save`."""
-    path = Path(path)
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError as exc:
-        raise CheckpointError(f"The checkpoint {path} does not exist.") from exc
-    except Exception as exc:
-        raise CheckpointError(
-            f"Cannot read the checkpoint {path}: {type(exc).__name__}: {exc}"
-        ) from exc
-    return mixer_from_checkpoint(data, source=str(path), plugins=plugins)
+    return mixer_from_checkpoint(read_checkpoint(path), source=str(path), plugins=plugins)
 
 
 def mix_whole_song(

@@ -27,6 +27,7 @@ import torch
 import torchaudio
 
 from console.atomic import atomic_write
+from console.checkpoint_file import read_checkpoint as read_checkpoint_file
 from console.effect import Effect
 from console.errors import CheckpointError
 from console_effects.compressor import Compressor
@@ -308,12 +309,7 @@ def read_checkpoint(path: Path, effect: TCNEmulator) -> dict[str, Any]:
             f"{effect.name}: its weights {path} are missing; reinstall console, pass a "
             f"checkpoint ({effect.name}@PATH) or use {effect.dsp_reference}."
         )
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(
-            f"Cannot read the emulator checkpoint {path}: {type(exc).__name__}: {exc}"
-        ) from exc
+    data = read_checkpoint_file(path, "emulator checkpoint")
     if not isinstance(data, dict) or data.get("format") != EMULATOR_FORMAT:
         raise CheckpointError(f"{path} is not an emulator checkpoint of console train-emulator.")
     if data.get("format_version") != EMULATOR_FORMAT_VERSION:

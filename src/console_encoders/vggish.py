@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from console.checkpoint_file import read_checkpoint
 from console.encoder import Encoder
 from console.errors import CheckpointError
 from console_encoders.log_mel import VGGISH_BANDS, VGGISH_FRAMES, LogMelExamples
@@ -81,10 +82,7 @@ class VGGish(Encoder):
     def load_weights(self, path: str | Path) -> None:
         """Load a VGGish state dict (``features.*``/``embeddings.*``); PCA keys are ignored."""
         path = Path(path)
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise CheckpointError(f"Cannot read VGGish weights from {path}: {exc}") from exc
+        state = read_checkpoint(path, "VGGish weights")
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
         if not isinstance(state, dict):

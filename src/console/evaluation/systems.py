@@ -8,6 +8,7 @@ from pathlib import Path
 import attrs
 import torch
 
+from console.checkpoint_file import read_checkpoint
 from console.console import CHECKPOINT_FORMAT, Console
 from console.errors import CheckpointError, ConsoleError
 from console.evaluation.songs import LoadedSong
@@ -69,14 +70,7 @@ def load_system(text: str, plugins: Plugins | None = None) -> System:
 
 
 def _load_checkpoint(path: Path, plugins: Plugins | None) -> Console | Mixer:
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError as exc:
-        raise CheckpointError(f"The checkpoint {path} does not exist.") from exc
-    except Exception as exc:
-        raise CheckpointError(
-            f"Cannot read the checkpoint {path}: {type(exc).__name__}: {exc}"
-        ) from exc
+    data = read_checkpoint(path)
     if is_mixer_checkpoint(data):
         return mixer_from_checkpoint(data, source=str(path), plugins=plugins)
     if isinstance(data, dict) and data.get("format") == CHECKPOINT_FORMAT:

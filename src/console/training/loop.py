@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from console.atomic import atomic_write
+from console.checkpoint_file import read_checkpoint
 from console.errors import CheckpointError
 from console.training import distributed
 from console.training.config import TrainConfig
@@ -154,10 +155,7 @@ class Trainer:
         """Load ``out_dir``'s training state if there is one; ``True`` if resumed."""
         if not self.state_path.exists():
             return False
-        try:
-            state = torch.load(self.state_path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise CheckpointError(f"Cannot read {self.state_path}: {exc}") from exc
+        state = read_checkpoint(self.state_path, "training state")
         if state.get("format") != STATE_FORMAT:
             raise CheckpointError(f"{self.state_path} is not a console training state.")
         if state["task"] != self.task.describe():
