@@ -21,8 +21,8 @@ from typing import Any
 
 import torch
 
-from console.atomic import atomic_path
 from console.errors import ConsoleError
+from console.figures import png_figure, pyplot
 
 PLOT_METHODS = ("frequency_response", "static_curve", "gain_trace", "impulse_response")
 
@@ -33,16 +33,12 @@ class PlotError(ConsoleError):
 
 def _pyplot() -> Any:
     """``matplotlib.pyplot`` on the file-only Agg backend, or a clear error if it is missing."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
+    plt = pyplot()
+    if plt is None:
         raise PlotError(
             "Plotting needs matplotlib, which is not installed; run "
             "`pip install 'console[plot]'`."
-        ) from exc
+        )
     return plt
 
 
@@ -141,15 +137,12 @@ def plot_effect(
             f"{', '.join(PLOT_METHODS)}."
         )
     plt = _pyplot()
-    figure, axes = plt.subplots(len(methods), 1, figsize=(8, 3.6 * len(methods)), squeeze=False)
-    try:
+    with png_figure(
+        plt, path, dpi=110, nrows=len(methods), ncols=1, figsize=(8, 3.6 * len(methods)),
+        squeeze=False,
+    ) as (figure, axes):
         with torch.no_grad():
             for ax, method in zip(axes[:, 0], methods, strict=True):
                 _DRAWERS[method](ax, effect, params, sample_rate)
         figure.suptitle(title or name)
-        figure.tight_layout()
-        with atomic_path(path) as tmp:
-            figure.savefig(tmp, format="png", dpi=110)
-    finally:
-        plt.close(figure)
     return methods

@@ -6,26 +6,22 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from console.atomic import atomic_path
 from console.evaluation.metrics import METRICS
 from console.evaluation.report import Row
+from console.figures import png_figure, pyplot
 
 
 def plot_results(
     path: Path, rows: Sequence[Row], summary: Sequence[Row], systems: Sequence[str]
 ) -> bool:
     """Write the PNG; ``False`` when matplotlib (the ``plot`` extra) is missing."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = pyplot()
+    if plt is None:
         return False
-    figure, axes = plt.subplots(
-        1, len(METRICS), figsize=(3.2 * len(METRICS), 0.5 * len(systems) + 2.2), squeeze=False
-    )
-    try:
+    size = (3.2 * len(METRICS), 0.5 * len(systems) + 2.2)
+    with png_figure(
+        plt, path, dpi=110, nrows=1, ncols=len(METRICS), figsize=size, squeeze=False
+    ) as (figure, axes):
         for ax, metric in zip(axes[0], METRICS, strict=True):
             means = [row[metric.key] for row in summary]
             ax.barh(range(len(systems)), [m if math.isfinite(m) else 0 for m in means],
@@ -39,9 +35,4 @@ def plot_results(
             ax.set_title(metric.label + (f" ({metric.unit})" if metric.unit else ""))
             ax.grid(axis="x", alpha=0.3)
         figure.suptitle("lower is better; bars: mean, dots: songs")
-        figure.tight_layout()
-        with atomic_path(path) as tmp:
-            figure.savefig(tmp, format="png", dpi=110)
-    finally:
-        plt.close(figure)
     return True

@@ -17,8 +17,9 @@ from typing import Any
 import attrs
 import numpy as np
 
-from console.atomic import atomic_path, atomic_write_text
+from console.atomic import atomic_write_text
 from console.errors import ConsoleError
+from console.figures import png_figure, pyplot
 from console.listening.student_t import t_quantile_two_sided
 
 RESULTS_FORMAT = "console-listening-results"
@@ -134,16 +135,11 @@ def write_analysis(out_dir: Path, analysis: Analysis) -> list[Path]:
 
 
 def _plot(path: Path, analysis: Analysis) -> bool:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = pyplot()
+    if plt is None:
         return False
     ratings = analysis.ratings
-    figure, ax = plt.subplots(figsize=(1.1 * len(ratings) + 2.0, 3.8))
-    try:
+    with png_figure(plt, path, dpi=110, figsize=(1.1 * len(ratings) + 2.0, 3.8)) as (_, ax):
         x = np.arange(len(ratings))
         means = np.array([r.mean for r in ratings])
         low = np.array([r.mean - r.ci_low if math.isfinite(r.ci_low) else 0 for r in ratings])
@@ -156,9 +152,4 @@ def _plot(path: Path, analysis: Analysis) -> bool:
         for edge in (20, 40, 60, 80):
             ax.axhline(edge, color="0.85", linewidth=0.8, zorder=0)
         ax.set_title(f"Listening test, {analysis.participants} participant(s)")
-        figure.tight_layout()
-        with atomic_path(path) as tmp:
-            figure.savefig(tmp, format="png", dpi=110)
-    finally:
-        plt.close(figure)
     return True
