@@ -135,3 +135,16 @@ def test_energy_decay_of_an_exponential_falls_at_its_rate():
     slope_per_sample = (decay[5000] - decay[1000]) / 4000
     assert slope_per_sample.item() == pytest.approx(20 * math.log10(r), rel=1e-3)
     assert torch.isfinite(energy_decay_db(torch.zeros(2, 100))).all()
+
+
+def test_a_bare_family_whose_default_cannot_plot_draws_a_variant_that_can(tmp_path, capsys):
+    """Bare `comp` means the emulator, which has no curves; its DSP twin shares the settings."""
+    out = tmp_path / "comp.png"
+    assert main(["plot", "comp", "--params", '{"threshold_db": -30}', "-o", str(out)]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    captured = capsys.readouterr()
+    assert "static_curve" in captured.out and "drawing comp:dsp" in captured.err
+    # naming the emulator explicitly stays a clear error
+    explicit = tmp_path / "tcn.png"
+    code = main(["plot", "comp", "--effect", "comp:tcn", "--params", "{}", "-o", str(explicit)])
+    assert code == 2 and not explicit.exists()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import torch
 
 from console.errors import ConsoleError
 from console.mix_params import FORMAT, MixParams, chain_keys
-from console.plotting import plot_effect
+from console.plotting import plot_effect, plot_methods
 from console.plugins import get_plugins
 from console.spec import parse_spec
 
@@ -140,6 +141,27 @@ def settings_tensor(effect: Any, values: dict[str, Any], source: str) -> torch.T
     return torch.tensor([row], dtype=torch.float32)
 
 
+def _plottable_variant(component: Any, effect: Any) -> tuple[Any, Any]:
+    """For a bare family whose default draws nothing (a neural emulator), a variant that does.
+
+    Variants of one family share their settings, so the drawing describes what
+    those settings ask for; a note says which variant was drawn.
+    """
+    registry = get_plugins().registry("effect")
+    for name in sorted(registry):
+        other = registry[name]
+        if other.family == component.family and other.name != component.name:
+            candidate = other.create()
+            if plot_methods(candidate):
+                print(
+                    f"console plot: {component.name} has nothing to plot; drawing "
+                    f"{other.name}, which takes the same settings",
+                    file=sys.stderr,
+                )
+                return other, candidate
+    return component, effect
+
+
 def run(args: argparse.Namespace) -> int:
     data, source = _read_settings_source(args.params)
     name = args.effect
@@ -162,6 +184,8 @@ def run(args: argparse.Namespace) -> int:
         raise PlotSettingsError(f"Plot one effect at a time, not the chain {name!r}.")
     component = get_plugins().resolve("effect", item.name)
     effect = component.create(item.arg)
+    if ":" not in item.name and item.arg is None and not plot_methods(effect):
+        component, effect = _plottable_variant(component, effect)
     params = settings_tensor(effect, values, source)
     sample_rate = sample_rate or DEFAULT_SAMPLE_RATE
     if sample_rate <= 0:
