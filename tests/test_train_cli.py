@@ -53,3 +53,34 @@ def test_demo_writes_a_session_a_mix_and_its_params(tmp_path):
     assert audio.ndim == 2 and audio.shape[1] == 2 and abs(audio).max() > 0
     params = json.loads((tmp_path / "params.json").read_text())
     assert [t["name"] for t in params["tracks"]] == [p.name for p in stems]
+
+
+def test_init_copies_what_fits_from_another_console(tmp_path, capsys):
+    from console.training.warm_start import warm_start
+
+    donor = Console.from_spec("gain+pan", encoder_options=json.loads(TINY), hidden=16)
+    with torch.no_grad():
+        for p in donor.parameters():
+            p.add_(1.0)
+    donor.save(tmp_path / "donor.pt")
+    longer = Console.from_spec("gain+eq:dsp+pan", encoder_options=json.loads(TINY), hidden=16)
+    started = warm_start(longer, tmp_path / "donor.pt")
+    theirs, ours = donor.state_dict(), longer.state_dict()
+    assert started.copied and started.kept  # the output layer has another size
+    for name in started.copied:
+        assert torch.equal(ours[name], theirs[name]), name
+    for name in started.kept:
+        assert ours[name].shape != theirs[name].shape, name
+    assert any(name.startswith("encoder.") for name in started.copied)
+
+
+def test_init_with_a_missing_source_is_a_clear_error(tmp_path, capsys):
+    data = tmp_path / "sessions"
+    assert main(["make-sessions", str(data), "--n", "3", "--duration", "2",
+                 "--sample-rate", "16000", "--source", "synth"]) == 0
+    code = main(["train", "--spec", "gain+pan", "--data", str(data), "--out",
+                 str(tmp_path / "run"), "--init", str(tmp_path / "nope.pt"), "--steps", "1", "--sample-rate", "16000",
+                 "--encoder-options", TINY, "--no-progress"])
+    assert code == 2 and "not a console checkpoint file nor a shipped console" in (
+        capsys.readouterr().err
+    )

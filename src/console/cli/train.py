@@ -55,6 +55,10 @@ def add_parser(subparsers: Any) -> None:
                         "instead of a console; --spec, --encoder and --hidden are then unused")
     parser.add_argument("--mixer-options", type=json.loads, default={},
                         help='JSON keyword options of the mixer, e.g. \'{"levels": 5}\'')
+    parser.add_argument(
+        "--init", default=None, help="start from a console checkpoint or a shipped console's "
+        "spec (e.g. gain+pan): every weight whose name and shape fit is copied",
+    )
     parser.add_argument("--freeze-encoder", action="store_true")
     parser.add_argument(
         "--train-effects", action="store_true", help="also train effects that have weights"
@@ -117,6 +121,12 @@ def run(args: argparse.Namespace) -> int:
             args.spec, encoder=args.encoder, encoder_options=args.encoder_options,
             hidden=args.hidden,
         )
+        if args.init:
+            from console.training.warm_start import warm_start
+
+            started = warm_start(console, args.init)
+            if distributed.rank() == 0:
+                print(f"console train: {started.summary()}", file=sys.stderr)
         task = MixingTask(
             console, loss, args.sample_rate, args.freeze_encoder, args.train_effects
         )
