@@ -32,6 +32,7 @@ from console.effect import Effect
 from console.errors import CheckpointError
 from console_effects.compressor import Compressor
 from console_effects.eq import ParametricEQ
+from console_effects.eq_sections import PARAMS_PER_SECTION, SectionedEQNetwork
 from console_effects.gain import apply_gain_db
 from console_effects.reverb import Reverb
 from console_effects.tcn import ConditionedTCN, TCNConfig, geometric_dilations
@@ -82,11 +83,11 @@ class TCNEmulator(Effect):
         if config is not None:
             if weights is not None:
                 raise ValueError(f"{self.name}: give weights or config, not both.")
-            self.network = ConditionedTCN(self._checked(config))
+            self.network = self.build_network(self._checked(config))
             return
         path = resolve_checkpoint(weights) if weights is not None else self.shipped_weights()
         data = read_checkpoint(path, self)
-        self.network = ConditionedTCN(self._checked(TCNConfig(**data["config"])))
+        self.network = self.build_network(self._checked(TCNConfig(**data["config"])))
         self.network.load_state_dict(data["state_dict"])
         self.network.requires_grad_(False)
         self.checkpoint_info = dict(data.get("info", {}))
@@ -97,18 +98,28 @@ class TCNEmulator(Effect):
         raise NotImplementedError
 
     @classmethod
+    def build_network(cls, config: TCNConfig) -> torch.nn.Module:
+        """The network for ``config``: one conditioned TCN, unless the effect needs more."""
+        return ConditionedTCN(config)
+
+    @classmethod
     def shipped_weights(cls) -> Path:
         folder = importlib.resources.files("console_effects") / "weights"
         return Path(str(folder / f"{cls.family}.pt"))
 
     def _checked(self, config: TCNConfig) -> TCNConfig:
         expected = self.default_config()
-        shape = (config.num_params, config.in_channels, config.out_channels)
-        if shape != (expected.num_params, expected.in_channels, expected.out_channels):
+        shape = (config.num_params, config.in_channels, config.out_channels, config.linear)
+        if shape != (
+            expected.num_params, expected.in_channels, expected.out_channels, expected.linear
+        ):
+            kind = "linear" if config.linear else "non-linear"
             raise CheckpointError(
-                f"{self.name}: the network takes {config.num_params} parameters and "
-                f"{config.in_channels} -> {config.out_channels} channels; this effect needs "
-                f"{expected.num_params} and {expected.in_channels} -> {expected.out_channels}."
+                f"{self.name}: the network is {kind} and takes {config.num_params} parameters "
+                f"and {config.in_channels} -> {config.out_channels} channels; this effect needs "
+                f"{'linear' if expected.linear else 'non-linear'}, {expected.num_params} and "
+                f"{expected.in_channels} -> {expected.out_channels} (a checkpoint of an older "
+                f"version? retrain it)."
             )
         return config
 
@@ -168,10 +179,12 @@ class TCNEmulator(Effect):
 class EQEmulator(TCNEmulator):
     """TCN emulation of the five-band parametric EQ; same settings as ``eq:dsp``.
 
-    Receptive field 18,661 samples (0.42 s): a 20 Hz bell of Q 10 rings for
-    about that long. No weights ship for it yet (training did not get past
-    bypass in the time available), so it is not the default ``eq``: use
-    ``eq:tcn@PATH`` with a checkpoint of ``console train-emulator eq``.
+    A linear FiLM-conditioned TCN per kind of section, in series (see
+    :mod:`console_effects.eq_sections`), so the emulator is linear and
+    time-invariant like the EQ. Each section hears 18,661 samples (0.42 s) back:
+    a 20 Hz bell of Q 10 rings for about that long. Being linear, it is first
+    fitted to the reference's frequency responses (``console train-emulator eq
+    --response-steps``), then optionally tuned on audio.
     """
 
     name = "eq:tcn"
@@ -182,13 +195,18 @@ class EQEmulator(TCNEmulator):
 
     @classmethod
     def default_config(cls) -> TCNConfig:
+        """One section's TCN: three settings, linear."""
         return TCNConfig(
-            num_params=len(cls.params), channels=32, kernel_size=13,
-            dilations=geometric_dilations(6, 5),
+            num_params=PARAMS_PER_SECTION, channels=16, kernel_size=13,
+            dilations=geometric_dilations(6, 5), cond_dim=64, linear=True,
         )
 
+    @classmethod
+    def build_network(cls, config: TCNConfig) -> torch.nn.Module:
+        return SectionedEQNetwork(config)
+
     def process(self, x: torch.Tensor, params: torch.Tensor, sample_rate: int) -> torch.Tensor:
-        return x + self.run_network(x, params, sample_rate)[:, :, 0]
+        return self.run_network(x, params, sample_rate)[:, :, 0]  # the sections keep the dry path
 
 
 class CompressorEmulator(TCNEmulator):

@@ -7,6 +7,11 @@ then a PReLU, with a 1x1 residual path. The convolutions are causal: every
 effect emulated here (biquads, a compressor, a reverb) only looks back in
 time, so the whole receptive field is spent on the past and the network runs
 on a clip of any length, sample for sample.
+
+A *linear* TCN (``TCNConfig(linear=True)``) drops the biases, the FiLM shift
+and the PReLU: for fixed settings it is then a linear time-invariant filter,
+as an EQ is, and :meth:`ConditionedTCN.frequency_response` gives its exact
+transfer function at any frequencies without running audio through it.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ class TCNConfig:
     kernel_size: int = 13
     dilations: tuple[int, ...] = attrs.field(default=(1, 6, 36, 216, 1296), converter=tuple)
     cond_dim: int = 32
+    #: No biases, FiLM shift or activation: an LTI filter for fixed settings.
+    linear: bool = False
 
     @property
     def receptive_field(self) -> int:
@@ -43,38 +50,57 @@ class TCNConfig:
 
 
 class FiLM(nn.Module):
-    """Per-channel scale and shift computed from a conditioning vector."""
+    """Per-channel scale (and shift, unless ``shift=False``) computed from a conditioning vector."""
 
-    def __init__(self, cond_dim: int, channels: int) -> None:
+    def __init__(self, cond_dim: int, channels: int, shift: bool = True) -> None:
         super().__init__()
-        self.project = nn.Linear(cond_dim, 2 * channels)
+        self.shift = shift
+        self.project = nn.Linear(cond_dim, (2 if shift else 1) * channels)
         with torch.no_grad():  # start near the identity (scale 1, shift 0) but not on it:
             # a network blind to its parameters at the start can settle on bypass for an
             # EQ, whose average over random settings is no change at all.
             self.project.weight.mul_(0.2)
-            self.project.bias.copy_(torch.cat([torch.ones(channels), torch.zeros(channels)]))
+            start = [torch.ones(channels)] + ([torch.zeros(channels)] if shift else [])
+            self.project.bias.copy_(torch.cat(start))
+
+    def scale(self, cond: torch.Tensor) -> torch.Tensor:
+        """``(N, channels)`` scales: all of a linear FiLM's effect."""
+        return self.project(cond)[:, : self.project.out_features // (2 if self.shift else 1)]
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        if not self.shift:
+            return x * self.project(cond)[..., None]
         scale, shift = self.project(cond)[..., None].chunk(2, dim=1)
         return x * scale + shift
 
 
 class TCNBlock(nn.Module):
-    """Causal dilated convolution, FiLM, PReLU, plus a 1x1 residual."""
+    """Causal dilated convolution, FiLM, PReLU, plus a 1x1 residual (no PReLU if linear)."""
 
     def __init__(
-        self, in_channels: int, channels: int, kernel_size: int, dilation: int, cond_dim: int
+        self, in_channels: int, channels: int, kernel_size: int, dilation: int, cond_dim: int,
+        linear: bool = False,
     ) -> None:
         super().__init__()
         self.left_pad = (kernel_size - 1) * dilation
-        self.conv = nn.Conv1d(in_channels, channels, kernel_size, dilation=dilation)
-        self.film = FiLM(cond_dim, channels)
-        self.act = nn.PReLU(channels)
+        self.conv = nn.Conv1d(
+            in_channels, channels, kernel_size, dilation=dilation, bias=not linear
+        )
+        self.film = FiLM(cond_dim, channels, shift=not linear)
+        self.act = nn.Identity() if linear else nn.PReLU(channels)
         self.residual = nn.Conv1d(in_channels, channels, 1, bias=False)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         y = self.conv(nn.functional.pad(x, (self.left_pad, 0)))
         return self.act(self.film(y, cond)) + self.residual(x)
+
+    def transfer(self, omega: torch.Tensor) -> torch.Tensor:
+        """``(F, out, in)`` complex response of the (causal) convolution at ``omega`` rad/sample."""
+        weight = self.conv.weight
+        taps = weight.shape[-1]
+        delays = (taps - 1 - torch.arange(taps, device=weight.device)) * self.conv.dilation[0]
+        phase = torch.polar(torch.ones_like(omega[:, None] * delays), -omega[:, None] * delays)
+        return torch.einsum("oik,fk->foi", weight.to(phase.dtype), phase)
 
 
 class ConditionedTCN(nn.Module):
@@ -96,13 +122,14 @@ class ConditionedTCN(nn.Module):
         )
         ins = [config.in_channels] + [config.channels] * (len(config.dilations) - 1)
         self.blocks = nn.ModuleList(
-            TCNBlock(c, config.channels, config.kernel_size, d, config.cond_dim)
+            TCNBlock(c, config.channels, config.kernel_size, d, config.cond_dim, config.linear)
             for c, d in zip(ins, config.dilations, strict=True)
         )
-        self.output = nn.Conv1d(config.channels, config.out_channels, 1)
+        self.output = nn.Conv1d(config.channels, config.out_channels, 1, bias=not config.linear)
         with torch.no_grad():  # small, not zero: a zero layer would pass no gradient back
             self.output.weight.mul_(0.1)
-            self.output.bias.zero_()
+            if self.output.bias is not None:
+                self.output.bias.zero_()
 
     @property
     def receptive_field(self) -> int:
@@ -117,6 +144,28 @@ class ConditionedTCN(nn.Module):
         for block in self.blocks:
             x = block(x, cond)
         return self.output(x)
+
+    def frequency_response(self, normalised: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
+        """``(N, C_out, C_in, F)`` complex transfer function at ``omega`` (radians per sample).
+
+        Exact for a linear TCN (it equals the DFT of the impulse response); the
+        cost does not depend on the receptive field, so fitting a response is
+        far cheaper than running audio. Other TCNs have no transfer function.
+        """
+        if not self.config.linear:
+            raise ValueError("Only a linear TCN (TCNConfig(linear=True)) has a frequency response.")
+        omega = omega.to(torch.float64)
+        cond = self.condition(normalised.to(self.output.weight.dtype))
+        eye = torch.eye(self.config.in_channels, dtype=torch.complex128, device=omega.device)
+        v = eye.expand(normalised.shape[0], omega.shape[0], -1, -1)  # (N, F, C, C_in)
+        for block in self.blocks:
+            scale = block.film.scale(cond).to(torch.complex128)[:, None, :, None]
+            residual = block.residual.weight[..., 0].to(torch.complex128)
+            v = scale * torch.einsum("foc,nfci->nfoi", block.transfer(omega), v) + torch.einsum(
+                "oc,nfci->nfoi", residual, v
+            )
+        out = torch.einsum("oc,nfci->noif", self.output.weight[..., 0].to(torch.complex128), v)
+        return out
 
 
 def geometric_dilations(growth: int, blocks: int) -> Sequence[int]:

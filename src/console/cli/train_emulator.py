@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,10 @@ from console.training.emulator_task import EmulatorTask
 
 FAMILIES = ("eq", "comp", "reverb")
 SAMPLE_RATE = 44100
+#: Response-fitting steps of a linear emulator (the EQ) when --response-steps is not given.
+DEFAULT_RESPONSE_STEPS = 3000
+#: Where the response fit of a linear emulator is kept, so audio training can resume after it.
+IDENTIFIED = "identified.pt"
 
 
 def add_parser(subparsers: Any) -> None:
@@ -40,7 +45,16 @@ def add_parser(subparsers: Any) -> None:
         help="what to emulate: pedalboard's plugins or this project's DSP effect "
         "(auto: pedalboard where it maps and is installed)",
     )
-    parser.add_argument("--steps", type=int, default=5000)
+    parser.add_argument("--steps", type=int, default=5000, help="steps of training on audio")
+    parser.add_argument(
+        "--response-steps", type=int, default=None,
+        help="for a linear emulator (eq): steps of fitting its sections to the reference's "
+        "frequency responses before the audio steps (default 3000; 0 skips; others: 0)",
+    )
+    parser.add_argument(
+        "--response-settings", type=int, default=4000,
+        help="random settings per kind of section whose responses are fitted (default 4000)",
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--warmup-steps", type=int, default=100)
@@ -95,7 +109,7 @@ def build_trainer(args: argparse.Namespace) -> tuple[Trainer, str]:
     }
     task = EmulatorTask(emulator, SAMPLE_RATE, describe, l1_weight=args.l1_weight)
     train_config = TrainConfig(
-        steps=args.steps, batch_size=args.batch_size, lr=args.lr, weight_decay=0.0,
+        steps=max(1, args.steps), batch_size=args.batch_size, lr=args.lr, weight_decay=0.0,
         warmup_steps=args.warmup_steps, val_every=args.val_every,
         checkpoint_every=args.checkpoint_every, num_workers=args.workers, seed=args.seed,
     )
@@ -111,13 +125,72 @@ def build_trainer(args: argparse.Namespace) -> tuple[Trainer, str]:
     return trainer, line
 
 
+def response_steps(args: argparse.Namespace, emulator: Any) -> int:
+    """``--response-steps``, checked against the emulator: only linear ones have responses."""
+    linear = hasattr(emulator.network, "section_response")  # sections of linear TCNs
+    if args.response_steps is None:
+        return DEFAULT_RESPONSE_STEPS if linear else 0
+    if args.response_steps < 0:
+        raise ConsoleError("--response-steps must be 0 or more.")
+    if args.response_steps and not linear:
+        raise ConsoleError(
+            f"--response-steps: the {args.family} emulator is not linear, so it has no "
+            f"frequency response to fit; train it on audio (--steps) alone."
+        )
+    return args.response_steps
+
+
+def identify(trainer: Trainer, args: argparse.Namespace, steps: int) -> None:
+    """Stage one for a linear emulator: fit its sections, or reload a fit made before."""
+    from console.training.response_fit import fit_sections
+
+    emulator = trainer.task.model
+    saved = args.out / IDENTIFIED
+    if saved.is_file():
+        fitted = type(emulator)(saved)
+        emulator.network.load_state_dict(fitted.network.state_dict())
+        keys = ("response_steps", "response_fit_db", "response_bypass_db")
+        info = fitted.checkpoint_info
+        trainer.task.note(**{k: info[k] for k in keys if k in info})
+        print(f"console train-emulator: reusing the response fit in {saved}", file=sys.stderr)
+        return
+    reference = type(emulator).reference(args.reference)
+    fits = fit_sections(
+        emulator, reference, steps, SAMPLE_RATE, settings=args.response_settings,
+        held_out=max(16, args.response_settings // 16), seed=args.seed,
+        progress=not args.no_progress,
+    )
+    for fit in fits:
+        print(
+            f"console train-emulator: {fit.kind} response within {fit.db_error:.2f} dB on "
+            f"held-out settings (bypass {fit.bypass_db_error:.2f} dB)",
+            file=sys.stderr,
+        )
+    trainer.task.note(
+        response_steps=steps,
+        response_fit_db={fit.kind: round(fit.db_error, 3) for fit in fits},
+        response_bypass_db={fit.kind: round(fit.bypass_db_error, 3) for fit in fits},
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    emulator.save(saved, info=trainer.task.describe())
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.steps <= 0 or args.batch_size <= 0:
-        raise ConsoleError("--steps and --batch-size must be positive.")
+    if args.steps < 0 or args.batch_size <= 0:
+        raise ConsoleError("--steps must be 0 or more and --batch-size positive.")
     trainer, line = build_trainer(args)
     print(f"console train-emulator: {line}", file=sys.stderr)
+    fit_steps = response_steps(args, trainer.task.model)
+    if args.steps == 0 and fit_steps == 0:
+        raise ConsoleError("Nothing to train: give --steps (audio) or --response-steps.")
     if trainer.resume():
         print(f"console train-emulator: resumed at step {trainer.step}", file=sys.stderr)
+    elif fit_steps:
+        identify(trainer, args, fit_steps)
+    if args.steps == 0:  # the response fit is the result
+        shutil.copyfile(args.out / IDENTIFIED, args.out / "best.pt")
+        print(f"console train-emulator: finished; use it as {args.family}:tcn@{args.out}")
+        return 0
     history = trainer.fit()
     best = f", best validation loss {history.best_val:.4f}" if history.val else ""
     print(

@@ -42,6 +42,10 @@ class EmulatorTask:
         target = batch["y"]
         return self.l1_weight * (estimate - target).abs().mean() + self.stft(estimate, target)
 
+    def note(self, **info: Any) -> None:
+        """Add facts about the run (a response fit, say) to what its checkpoints record."""
+        self._describe.update(info)
+
     def describe(self) -> dict[str, Any]:
         return dict(self._describe)
 
