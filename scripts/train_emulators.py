@@ -29,6 +29,7 @@ from console.cli.train_emulator import SAMPLE_RATE, build_trainer
 from console.plugins import get_plugins
 from console.training.emulator_data import EffectPairDataset, split_clips
 from console.training.emulator_metrics import compare_on
+from console_effects.eq_sections import SECTION_KINDS
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_EXAMPLES = 64
@@ -41,6 +42,8 @@ def cli_args(family: str, out: Path, steps: int, options: argparse.Namespace) ->
         "--val-every", str(max(50, steps // 4)), "--checkpoint-every", str(max(50, steps // 8)),
         "--lr", str(options.lr), "--l1-weight", str(options.l1_weight), "--no-progress",
     ]
+    if options.response_steps is not None:
+        argv += ["--response-steps", str(options.response_steps)]
     if options.audio:
         argv += ["--audio", str(options.audio)]
     if options.device:
@@ -91,6 +94,24 @@ def model_card(family: str, info: dict, scores: dict, steps: int, seconds: float
     emulator_class = get_plugins().resolve("effect", f"{family}:tcn").factory
     cfg = info["config"]
     rf = 1 + (cfg["kernel_size"] - 1) * sum(cfg["dilations"])
+    network = (
+        f"{cfg['channels']} channels, kernel {cfg['kernel_size']}, dilations {cfg['dilations']}"
+    )
+    if cfg.get("linear"):  # the EQ: linear TCN sections in series
+        kinds = list(dict.fromkeys(SECTION_KINDS))
+        network = (f"one linear TCN (no biases, FiLM scale only, no activation) per kind of "
+                   f"section ({', '.join(kinds)}; the three bells share one), {network} each, "
+                   f"in series as {' -> '.join(SECTION_KINDS)}")
+        rf = len(SECTION_KINDS) * (rf - 1) + 1
+    stages = f"{steps} steps on audio" if steps else "no audio steps"
+    if info.get("response_steps"):
+        fits = ", ".join(
+            f"{kind} {db:.2f} dB (bypass {info['response_bypass_db'][kind]:.2f} dB)"
+            for kind, db in info["response_fit_db"].items()
+        )
+        stages = (f"{info['response_steps']} steps fitting each section's frequency response to "
+                  f"the reference's impulse responses (`console.training.response_fit`; mean "
+                  f"absolute error, 20 Hz-20 kHz, held-out settings: {fits}), then {stages}")
     rows = "\n".join(
         f"| {name} | {s['mrstft']:.3f} | {s['snr_db']:.1f} |" for name, s in scores.items()
     )
@@ -99,21 +120,21 @@ def model_card(family: str, info: dict, scores: dict, steps: int, seconds: float
         import pedalboard
 
         reference = f"pedalboard {pedalboard.__version__}"
+    response = f"--response-steps {info['response_steps']} " if info.get("response_steps") else ""
     return f"""# Model card: `{family}:tcn`
 
-What: a FiLM-conditioned causal TCN that emulates the {family} effect; the
+What: FiLM-conditioned causal TCNs that emulate the {family} effect; the
 default `{family}` in spec strings. Settings are those of `{emulator_class.dsp_reference}`
 (see the effect's docstring for any narrowed range).
 
 - Reference it was trained against: **{reference}** (`--reference {options.reference}`).
-- Network: {cfg['channels']} channels, kernel {cfg['kernel_size']}, dilations
-  {cfg['dilations']}, {params} weights; receptive field {rf} samples at
+- Network: {network}; {params} weights; receptive field {rf} samples at
   {emulator_class.internal_rate} Hz ({rf / emulator_class.internal_rate:.2f} s).
 - Data: {info['audio']}; files split train/validation/test by a hash of their
   name (`console.training.emulator_data.split_of`). Each example: {info['segment_samples']}
   samples at {SAMPLE_RATE} Hz built from 1-3 clips at random times and levels, peak
   level uniform in -36..-1 dBFS; settings uniform in the ParamSpecs' normalised ranges.
-- Training: {steps} steps, batch {options.batch_size}, AdamW lr {options.lr:g} with warm-up
+- Training: {stages}; batch {options.batch_size}, AdamW lr {options.lr:g} with warm-up
   and cosine decay, loss {options.l1_weight:g} x L1 + multi-resolution STFT (auraloss),
   best validation checkpoint.
 - Hardware and time: {hardware()}; {seconds / 60:.1f} min of training.
@@ -128,7 +149,7 @@ default `{family}` in spec strings. Settings are those of `{emulator_class.dsp_r
 `bypass` is the unprocessed input; `dsp` is `{emulator_class.dsp_reference}` at the same settings.
 
 Reproduce: `python scripts/train_emulators.py --families {family} --steps {steps}
---batch-size {options.batch_size} --lr {options.lr:g} --l1-weight {options.l1_weight:g}
+{response}--batch-size {options.batch_size} --lr {options.lr:g} --l1-weight {options.l1_weight:g}
 --workers {options.workers}` (a GPU is used when there is one).
 """
 
@@ -138,6 +159,10 @@ def main() -> None:
     parser.add_argument("--families", nargs="+", default=["eq", "comp", "reverb"])
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget per family")
     parser.add_argument("--steps", type=int, default=None, help="fixed steps (skips fitting)")
+    parser.add_argument(
+        "--response-steps", type=int, default=None,
+        help="response-fitting steps of a linear emulator (eq) before the audio steps",
+    )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--l1-weight", type=float, default=1.0)
@@ -151,22 +176,23 @@ def main() -> None:
     options.weights_dir.mkdir(parents=True, exist_ok=True)
     summary = {}
     for family in options.families:
-        steps = options.steps or fitted_steps(family, options)
+        steps = options.steps if options.steps is not None else fitted_steps(family, options)
         run_dir = options.runs / family
         args = cli_args(family, run_dir, steps, options)
         args.reference = options.reference
-        trainer, line = build_trainer(args)
-        print(line, file=sys.stderr)
-        trainer.resume()
+        reused = (run_dir / train_emulator.IDENTIFIED).is_file()  # a response fit made before
         start = time.perf_counter()
-        history = trainer.fit()
+        trainer, history = train_emulator.train(args)
         seconds = time.perf_counter() - start
+        if reused:  # count the earlier fit's time in the total
+            seconds += trainer.task.describe().get("response_seconds", 0.0)
         best = run_dir / "best.pt"
         scores = held_out_scores(family, best, options.audio, options.reference)
         data = torch.load(best, map_location="cpu", weights_only=True)
         data["info"].update(
             steps=steps, batch_size=options.batch_size, train_seconds=round(seconds, 1),
-            hardware=hardware(), held_out=scores, best_val=history.best_val,
+            hardware=hardware(), held_out=scores,
+            best_val=history.best_val if history else None,
         )
         torch.save(data, options.weights_dir / f"{family}.pt")
         n_weights = sum(v.numel() for v in data["state_dict"].values())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from console.plugins import get_plugins
 from console.training import TrainConfig, Trainer
 from console.training.emulator_data import EffectPairDataset, collate_pairs, split_clips
 from console.training.emulator_task import EmulatorTask
+from console.training.loop import History
 
 FAMILIES = ("eq", "comp", "reverb")
 SAMPLE_RATE = 44100
@@ -149,12 +151,13 @@ def identify(trainer: Trainer, args: argparse.Namespace, steps: int) -> None:
     if saved.is_file():
         fitted = type(emulator)(saved)
         emulator.network.load_state_dict(fitted.network.state_dict())
-        keys = ("response_steps", "response_fit_db", "response_bypass_db")
+        keys = ("response_steps", "response_seconds", "response_fit_db", "response_bypass_db")
         info = fitted.checkpoint_info
         trainer.task.note(**{k: info[k] for k in keys if k in info})
         print(f"console train-emulator: reusing the response fit in {saved}", file=sys.stderr)
         return
     reference = type(emulator).reference(args.reference)
+    start = time.perf_counter()
     fits = fit_sections(
         emulator, reference, steps, SAMPLE_RATE, settings=args.response_settings,
         held_out=max(16, args.response_settings // 16), seed=args.seed,
@@ -168,6 +171,7 @@ def identify(trainer: Trainer, args: argparse.Namespace, steps: int) -> None:
         )
     trainer.task.note(
         response_steps=steps,
+        response_seconds=round(time.perf_counter() - start, 1),
         response_fit_db={fit.kind: round(fit.db_error, 3) for fit in fits},
         response_bypass_db={fit.kind: round(fit.bypass_db_error, 3) for fit in fits},
     )
@@ -175,7 +179,12 @@ def identify(trainer: Trainer, args: argparse.Namespace, steps: int) -> None:
     emulator.save(saved, info=trainer.task.describe())
 
 
-def run(args: argparse.Namespace) -> int:
+def train(args: argparse.Namespace) -> tuple[Trainer, History | None]:
+    """Both stages: the response fit of a linear emulator, then the audio steps.
+
+    Returns the trainer and the audio history (``None`` with ``--steps 0``,
+    where the response fit is the result and is copied to ``best.pt``).
+    """
     if args.steps < 0 or args.batch_size <= 0:
         raise ConsoleError("--steps must be 0 or more and --batch-size positive.")
     trainer, line = build_trainer(args)
@@ -187,14 +196,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"console train-emulator: resumed at step {trainer.step}", file=sys.stderr)
     elif fit_steps:
         identify(trainer, args, fit_steps)
-    if args.steps == 0:  # the response fit is the result
+    if args.steps == 0:
         shutil.copyfile(args.out / IDENTIFIED, args.out / "best.pt")
-        print(f"console train-emulator: finished; use it as {args.family}:tcn@{args.out}")
-        return 0
-    history = trainer.fit()
-    best = f", best validation loss {history.best_val:.4f}" if history.val else ""
-    print(
-        f"console train-emulator: finished at step {trainer.step}{best}; use it as "
-        f"{args.family}:tcn@{args.out}"
-    )
+        return trainer, None
+    return trainer, trainer.fit()
+
+
+def run(args: argparse.Namespace) -> int:
+    trainer, history = train(args)
+    best = f", best validation loss {history.best_val:.4f}" if history and history.val else ""
+    at = f" at step {trainer.step}" if history else ""
+    print(f"console train-emulator: finished{at}{best}; use it as {args.family}:tcn@{args.out}")
     return 0
