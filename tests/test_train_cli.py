@@ -79,8 +79,8 @@ def test_init_with_a_missing_source_is_a_clear_error(tmp_path, capsys):
     assert main(["make-sessions", str(data), "--n", "3", "--duration", "2",
                  "--sample-rate", "16000", "--source", "synth"]) == 0
     code = main(["train", "--spec", "gain+pan", "--data", str(data), "--out",
-                 str(tmp_path / "run"), "--init", str(tmp_path / "nope.pt"), "--steps", "1", "--sample-rate", "16000",
-                 "--encoder-options", TINY, "--no-progress"])
+                 str(tmp_path / "run"), "--init", str(tmp_path / "nope.pt"), "--steps", "1",
+                 "--sample-rate", "16000", "--encoder-options", TINY, "--no-progress"])
     assert code == 2 and "not a console checkpoint file nor a shipped console" in (
         capsys.readouterr().err
     )
