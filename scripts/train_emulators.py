@@ -200,7 +200,9 @@ def main() -> None:
         (options.weights_dir / f"{family}.md").write_text(card, encoding="utf-8")
         summary[family] = {"steps": steps, "seconds": seconds, "held_out": scores}
         print(json.dumps({family: summary[family]}, indent=1), flush=True)
-    (options.weights_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    summary_file = options.weights_dir / "summary.json"  # families not retrained keep theirs
+    earlier = json.loads(summary_file.read_text()) if summary_file.is_file() else {}
+    summary_file.write_text(json.dumps({**earlier, **summary}, indent=1))
 
 
 if __name__ == "__main__":

@@ -96,11 +96,13 @@ class TCNBlock(nn.Module):
 
     def transfer(self, omega: torch.Tensor) -> torch.Tensor:
         """``(F, out, in)`` complex response of the (causal) convolution at ``omega`` rad/sample."""
-        weight = self.conv.weight
-        taps = weight.shape[-1]
+        weight = self.conv.weight  # (out, in, taps)
+        out, inp, taps = weight.shape
         delays = (taps - 1 - torch.arange(taps, device=weight.device)) * self.conv.dilation[0]
-        phase = torch.polar(torch.ones_like(omega[:, None] * delays), -omega[:, None] * delays)
-        return torch.einsum("oik,fk->foi", weight.to(phase.dtype), phase)
+        angle = -omega.to(torch.float64)[:, None] * delays
+        phase = torch.polar(torch.ones_like(angle), angle)  # (F, taps), exact in float64
+        taps_first = weight.permute(2, 0, 1).reshape(taps, out * inp).to(phase.dtype)
+        return torch.matmul(phase, taps_first).reshape(-1, out, inp)
 
 
 class ConditionedTCN(nn.Module):
@@ -154,18 +156,21 @@ class ConditionedTCN(nn.Module):
         """
         if not self.config.linear:
             raise ValueError("Only a linear TCN (TCNConfig(linear=True)) has a frequency response.")
-        omega = omega.to(torch.float64)
-        cond = self.condition(normalised.to(self.output.weight.dtype))
-        eye = torch.eye(self.config.in_channels, dtype=torch.complex128, device=omega.device)
-        v = eye.expand(normalised.shape[0], omega.shape[0], -1, -1)  # (N, F, C, C_in)
+        real = self.output.weight.dtype
+        dtype = torch.complex128 if real == torch.float64 else torch.complex64
+        n, c_in, f = normalised.shape[0], self.config.in_channels, omega.shape[0]
+        cond = self.condition(normalised.to(real))
+        # v[f, (n, i), c]: response at frequency f from input channel i to channel c, so far
+        eye = torch.eye(c_in, dtype=dtype, device=omega.device)
+        v = eye.expand(f, n, c_in, c_in).reshape(f, n * c_in, c_in)
         for block in self.blocks:
-            scale = block.film.scale(cond).to(torch.complex128)[:, None, :, None]
-            residual = block.residual.weight[..., 0].to(torch.complex128)
-            v = scale * torch.einsum("foc,nfci->nfoi", block.transfer(omega), v) + torch.einsum(
-                "oc,nfci->nfoi", residual, v
+            scale = block.film.scale(cond).repeat_interleave(c_in, dim=0).to(dtype)
+            residual = block.residual.weight[..., 0].t().to(dtype)
+            v = torch.matmul(v, block.transfer(omega).to(dtype).transpose(1, 2)) * scale + (
+                torch.matmul(v, residual)
             )
-        out = torch.einsum("oc,nfci->noif", self.output.weight[..., 0].to(torch.complex128), v)
-        return out
+        out = torch.matmul(v, self.output.weight[..., 0].t().to(dtype))  # (F, N * C_in, C_out)
+        return out.reshape(f, n, c_in, -1).permute(1, 3, 2, 0)
 
 
 def geometric_dilations(growth: int, blocks: int) -> Sequence[int]:

@@ -130,7 +130,10 @@ def fit_sections(
         held = section_responses(
             emulator, reference, section, held_out, seed + 2 * n + 1, bins, impulse_samples
         )
-        tables[kind] = tuple(t.to(device) for t in (*train, *held))
+        tables[kind] = tuple(  # complex64 responses: single precision is plenty here
+            t.to(device, torch.complex64 if t.is_complex() else torch.float32)
+            for t in (*train, *held)
+        )
     parameters = [p for kind in kinds for p in network.sections[kind].parameters()]
     optimiser = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(1, steps))
