@@ -114,3 +114,22 @@ def test_an_old_non_linear_eq_checkpoint_is_refused_with_a_reason(tmp_path):
     OldEQ(config=OldEQ.default_config()).save(tmp_path / "old.pt")
     with pytest.raises(CheckpointError, match="non-linear"):
         EQEmulator(tmp_path / "old.pt")
+
+
+def test_the_eq_emulator_plots_its_exact_magnitude_response():
+    torch.manual_seed(2)
+    emulator = EQEmulator(config=tiny_config(EQEmulator))
+    params = torch.stack([s.sample(1, generator=torch.Generator().manual_seed(4))
+                          for s in emulator.params], 1)
+    freqs, magnitude_db = emulator.frequency_response(params, SR, n_freqs=64)
+    x = torch.zeros(1, 1, 4096)
+    x[..., 0] = 1.0
+    with torch.no_grad():
+        impulse_response = emulator(x, params, SR)[0, 0].double()
+    omega = 2 * math.pi * freqs.double() / SR
+    dft = torch.exp(-1j * omega[:, None] * torch.arange(4096, dtype=torch.float64)) @ (
+        impulse_response.to(torch.complex128)
+    )
+    torch.testing.assert_close(magnitude_db[0].double(), 20 * dft.abs().log10(), atol=1e-3,
+                               rtol=1e-4)
+    assert freqs[0] == pytest.approx(20.0) and freqs[-1] == pytest.approx(SR / 2)

@@ -208,6 +208,26 @@ class EQEmulator(TCNEmulator):
     def process(self, x: torch.Tensor, params: torch.Tensor, sample_rate: int) -> torch.Tensor:
         return self.run_network(x, params, sample_rate)[:, :, 0]  # the sections keep the dry path
 
+    def frequency_response(
+        self, params: torch.Tensor, sample_rate: int, n_freqs: int = 1024
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The network's exact magnitude response on a log grid from 20 Hz to Nyquist.
+
+        Same contract as :meth:`ParametricEQ.frequency_response`: ``freqs_hz``
+        ``(F,)`` and ``magnitude_db`` ``(N, F)``. The network runs at 44.1 kHz,
+        so above 22.05 kHz (at higher rates) the response is that of the resampler.
+        """
+        nyquist = min(sample_rate, self.internal_rate) / 2.0
+        freqs = torch.logspace(
+            math.log10(min(20.0, nyquist / 2.0)), math.log10(nyquist), n_freqs,
+            dtype=torch.float64,
+        )
+        omega = 2.0 * math.pi * freqs / self.internal_rate
+        with torch.no_grad():
+            response = self.network.frequency_response(self.normalise(params.float()), omega)
+        magnitude = 20.0 * torch.log10(response.abs().clamp_min(1e-12))
+        return freqs.to(torch.float32), magnitude.to(torch.float32)
+
 
 class CompressorEmulator(TCNEmulator):
     """TCN emulation of the compressor; same settings as ``comp:dsp``.
