@@ -62,15 +62,16 @@ def test_emulators_declare_the_settings_of_their_dsp_variants():
         dsp = registry[emulator.dsp_reference].factory
         assert [p.name for p in emulator.params] == [p.name for p in dsp.params]
     assert ReverbEmulator.params[0].maximum == 4.0  # the documented narrower decay range
+    assert get_plugins().resolve("effect", "eq").name == "eq:tcn"
     assert get_plugins().resolve("effect", "comp").name == "comp:tcn"
     assert get_plugins().resolve("effect", "reverb").name == "reverb:tcn"
 
 
-@pytest.mark.parametrize("family", ["comp", "reverb"])
+@pytest.mark.parametrize("family", ["eq", "comp", "reverb"])
 def test_shipped_weights_beat_bypass_on_held_out_audio(family):
     emulator = get_plugins().resolve("effect", family).create()
-    if family == "comp":
-        pytest.importorskip("pedalboard")  # the shipped compressor learnt pedalboard's
+    if family in ("eq", "comp"):
+        pytest.importorskip("pedalboard")  # the shipped EQ and compressor learnt pedalboard's
     reference = type(emulator).reference("auto")
     seconds = 1.0 if family == "comp" else 2.0
     data = EffectPairDataset(
@@ -78,11 +79,14 @@ def test_shipped_weights_beat_bypass_on_held_out_audio(family):
         int(seconds * SR), 8, seed=3,
     )
     scores = compare_on(data, {"emulator": emulator, "bypass": None}, SR, batch_size=4)
-    assert scores["emulator"].mrstft < 0.9 * scores["bypass"].mrstft
+    # measured on these examples: eq 0.39, comp 0.19, reverb 0.73 of bypass's error
+    margin = {"eq": 0.6, "comp": 0.5, "reverb": 0.85}[family]
+    assert scores["emulator"].mrstft < margin * scores["bypass"].mrstft
 
 
-def test_gradients_flow_through_a_frozen_emulator_to_its_settings():
-    emulator = get_plugins().resolve("effect", "comp").create()
+@pytest.mark.parametrize("family", ["eq", "comp"])
+def test_gradients_flow_through_a_frozen_emulator_to_its_settings(family):
+    emulator = get_plugins().resolve("effect", family).create()
     assert not any(p.requires_grad for p in emulator.parameters())
     x = (0.5 * torch.randn(2, 1, 8000)).requires_grad_(True)
     params = torch.stack([spec.sample(2, torch.Generator().manual_seed(0))
@@ -96,7 +100,7 @@ def test_gradients_flow_through_a_frozen_emulator_to_its_settings():
 def test_the_paper_chain_builds_with_the_emulators_and_runs_at_another_rate():
     torch.manual_seed(0)
     console = Console.from_spec("gain+eq+comp+reverb+pan", encoder_options=TINY_VGGISH)
-    assert console.spec == "gain+eq:dsp+comp:tcn+reverb:tcn+pan"
+    assert console.spec == "gain+eq:tcn+comp:tcn+reverb:tcn+pan"
     out = console(0.1 * torch.randn(1, 2, 16000), sample_rate=16000)
     assert out.mix.shape == (1, 2, 16000) and torch.isfinite(out.mix).all()
 

@@ -13,9 +13,9 @@ from console_effects.reverb import Reverb
 def register_effects(register):
     register(Gain)
     register(Pan)
-    register(ParametricEQ, default=True)  # until eq:tcn ships weights
+    register(ParametricEQ)
     register(Compressor)
     register(Reverb)
-    register(EQEmulator)
+    register(EQEmulator, default=True)
     register(CompressorEmulator, default=True)
     register(ReverbEmulator, default=True)
