@@ -69,6 +69,7 @@ def main() -> None:
         "--name", default=None, help="name of the shipped console (default: the spec)"
     )
     parser.add_argument("--loss", default="stereo:balanced")
+    parser.add_argument("--loss-options", default=None, help="JSON (console train --loss-options)")
     parser.add_argument("--init", default=None, help="warm start (console train --init)")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--steps", type=int, default=800)
@@ -94,6 +95,7 @@ def main() -> None:
         "--val-every", "100", "--checkpoint-every", "50", "--hidden", "128",
         "--encoder-options", json.dumps(ENCODER), "--split", "0.9,0.1,0", "--loss", args.loss,
         *(["--init", args.init] if args.init else []),
+        *(["--loss-options", args.loss_options] if args.loss_options else []),
     )
     minutes = (time.time() - start) / 60
     state = torch.load(run / "train_state.pt", weights_only=True)
@@ -104,6 +106,7 @@ def main() -> None:
     shutil.copy(run / "loss.png", work / "loss.png")
     params = sum(p.numel() for p in console.parameters())
     init = f"; warm-started from `{args.init}`" if args.init else ""
+    options = f" --loss-options '{args.loss_options}'" if args.loss_options else ""
     rows = "\n".join(
         f"| {label} | {scores[key]['mrstft']:.3f} | {scores[key]['balance']:.3f} |"
         for key, label in (
@@ -117,6 +120,8 @@ def main() -> None:
         command += f" {flag} {value}" if value else ""
     if args.loss != "stereo:balanced":
         command += f" --loss {args.loss}"
+    if args.loss_options:
+        command += f" --loss-options '{args.loss_options}'"
     card = f"""# Pretrained console `{name}`
 
 - Spec: `{console.spec}`; encoder `{console.encoder_name}` with options `{console.encoder_options}`
@@ -124,7 +129,7 @@ def main() -> None:
 - Data: {args.songs} synthetic sessions (`console make-sessions --seed 1000`, 10 s each,
   {args.sample_rate} Hz, real samples from Debian's sonic-pi-samples where installed, else
   procedural); 90 % train, 10 % validation, by song. Reference mixes by the rule-based engineer.
-- Training: `console train --loss {args.loss}`, {state['step']} steps of batch 4 × 3 s
+- Training: `console train --loss {args.loss}{options}`, {state['step']} steps of batch 4 × 3 s
   segments, AdamW lr {args.lr:g}, 50 warm-up steps then cosine decay, gradient clipping at
   1{init}; best validation loss {state['history']['best_val']:.4f} (weights of the best
   validation step).

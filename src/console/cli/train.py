@@ -50,7 +50,11 @@ def add_parser(subparsers: Any) -> None:
         help='JSON keyword options of the encoder, e.g. \'{"weights": "vggish.pth"}\'',
     )
     parser.add_argument("--hidden", type=int, default=256, help="post-processor width")
-    parser.add_argument("--loss", default="stereo")
+    parser.add_argument("--loss", default="stereo", help="a registered loss (`console plugins`)")
+    parser.add_argument(
+        "--loss-options", type=json.loads, default={},
+        help='JSON keyword options of the loss, e.g. \'{"w_balance": 0.25}\'',
+    )
     parser.add_argument("--mixer", default=None, help="train a registered mixer (wave-u-net) "
                         "instead of a console; --spec, --encoder and --hidden are then unused")
     parser.add_argument("--mixer-options", type=json.loads, default={},
@@ -113,7 +117,10 @@ def run(args: argparse.Namespace) -> int:
         MultitrackDataset(splits.validation, seed=args.seed + 1, **common)
         if splits.validation else None
     )
-    loss = get_plugins().resolve("loss", args.loss).create()
+    try:
+        loss = get_plugins().resolve("loss", args.loss).create(**args.loss_options)
+    except TypeError as exc:
+        raise ConsoleError(f"--loss-options do not fit the loss {args.loss!r}: {exc}") from exc
     if args.mixer:
         task = MixerTask(create_mixer(args.mixer, **args.mixer_options), loss, args.sample_rate)
     else:
