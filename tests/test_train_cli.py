@@ -84,3 +84,14 @@ def test_init_with_a_missing_source_is_a_clear_error(tmp_path, capsys):
     assert code == 2 and "not a console checkpoint file nor a shipped console" in (
         capsys.readouterr().err
     )
+
+
+def test_loss_options_that_do_not_fit_the_loss_are_a_clear_error(tmp_path, capsys):
+    data = tmp_path / "sessions"
+    assert main(["make-sessions", str(data), "--n", "3", "--duration", "2",
+                 "--sample-rate", "16000", "--source", "synth"]) == 0
+    code = main(["train", "--spec", "gain+pan", "--data", str(data), "--out",
+                 str(tmp_path / "run"), "--loss", "stereo:balanced", "--loss-options",
+                 '{"w_balanse": 1}', "--steps", "1", "--sample-rate", "16000",
+                 "--encoder-options", TINY, "--no-progress"])
+    assert code == 2 and "do not fit the loss 'stereo:balanced'" in capsys.readouterr().err
