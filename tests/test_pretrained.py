@@ -9,9 +9,14 @@ from console.data.synthetic import make_session
 from console.losses import StereoSTFTLoss
 
 
-def test_the_default_console_is_shipped_with_a_model_card():
+SHIPPED = ("gain+pan", "gain+eq+comp+reverb+pan")
+
+
+@pytest.mark.parametrize("spec", SHIPPED)
+def test_the_paper_consoles_are_shipped_with_model_cards(spec):
     assert pretrained.DEFAULT in pretrained.available()
-    card = pretrained.model_card()
+    assert spec in pretrained.available()
+    card = pretrained.model_card(spec)
     assert "mono" in card and "random" in card and "steps" in card
 
 
@@ -20,8 +25,9 @@ def test_an_unknown_pretrained_spec_lists_the_shipped_ones():
         pretrained.load_pretrained("gain+nothing")
 
 
-def test_it_beats_the_mono_mix_on_unseen_procedural_sessions():
-    console = pretrained.load_pretrained().eval()
+@pytest.mark.parametrize("spec", SHIPPED)
+def test_it_beats_the_mono_mix_on_unseen_procedural_sessions(spec):
+    console = pretrained.load_pretrained(spec).eval()
     chain = EffectChain.from_spec(console.spec)
     loss = StereoSTFTLoss()
     scores = {"console": 0.0, "mono": 0.0}
