@@ -56,11 +56,11 @@ def snr_db(estimate: np.ndarray, reference: np.ndarray) -> float:
     return float(10 * np.log10(np.sum(reference.astype(np.float64) ** 2) / noise))
 
 
-def test_registered_and_selected_by_bare_family_name(eq):
-    component = get_plugins().resolve("effect", "eq")
-    assert component.name == "eq:dsp"
+def test_registered_and_selected_by_its_variant_name(eq):
+    component = get_plugins().resolve("effect", "eq:dsp")
+    assert component.name == "eq:dsp" and not component.default  # bare eq is the emulator
     assert isinstance(component.create(), ParametricEQ)
-    chain = EffectChain.from_spec("gain+eq+pan")
+    chain = EffectChain.from_spec("gain+eq:dsp+pan")
     assert chain.spec == "gain+eq:dsp+pan"
     out = chain(torch.randn(3, 2000), chain.defaults().repeat(3, 1), SAMPLE_RATE)
     assert out.shape == (3, 2, 2000)

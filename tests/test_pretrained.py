@@ -8,7 +8,6 @@ from console.chain import EffectChain
 from console.data.synthetic import make_session
 from console.losses import StereoSTFTLoss
 
-
 SHIPPED = ("gain+pan", "gain+eq+comp+reverb+pan")
 
 
