@@ -14,7 +14,7 @@ import torch
 from console import Console, ConsoleError
 from console.losses import StereoSTFTLoss
 
-# The last is the default chain: the emulators where weights ship (comp, reverb), else DSP.
+# The last is the paper's chain: the emulators of all three effects.
 SPECS = ("gain+pan", "gain+eq:dsp+comp:dsp+reverb:dsp+pan", "gain+eq+comp+reverb+pan")
 
 
@@ -44,11 +44,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--small-encoder", action="store_true")
     parser.add_argument("--sample-rate", type=int, default=44100)
+    parser.add_argument("--specs", nargs="+", default=list(SPECS), help="chains to time")
     args = parser.parse_args()
     options = {"channels": (16, 32, 64, 64), "fc": (256, 256)} if args.small_encoder else {}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; "
           f"encoder {'small' if options else 'full-size'} VGGish; batch 4 x 8 stems x 3 s")
-    for spec in SPECS:
+    for spec in args.specs:
         try:
             rate = steps_per_second(spec, args.steps, options, args.sample_rate)
         except ConsoleError as exc:
