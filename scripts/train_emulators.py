@@ -30,6 +30,7 @@ from console.plugins import get_plugins
 from console.training.emulator_data import EffectPairDataset, split_clips
 from console.training.emulator_metrics import compare_on
 from console_effects.eq_sections import SECTION_KINDS
+from console_effects.tcn import TCNConfig
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_EXAMPLES = 64
@@ -93,7 +94,7 @@ def model_card(family: str, info: dict, scores: dict, steps: int, seconds: float
                params: int, options: argparse.Namespace) -> str:
     emulator_class = get_plugins().resolve("effect", f"{family}:tcn").factory
     cfg = info["config"]
-    rf = 1 + (cfg["kernel_size"] - 1) * sum(cfg["dilations"])
+    rf = emulator_class.build_network(TCNConfig(**cfg)).receptive_field
     network = (
         f"{cfg['channels']} channels, kernel {cfg['kernel_size']}, dilations {cfg['dilations']}"
     )
@@ -102,7 +103,6 @@ def model_card(family: str, info: dict, scores: dict, steps: int, seconds: float
         network = (f"one linear TCN (no biases, FiLM scale only, no activation) per kind of "
                    f"section ({', '.join(kinds)}; the three bells share one), {network} each, "
                    f"in series as {' -> '.join(SECTION_KINDS)}")
-        rf = len(SECTION_KINDS) * (rf - 1) + 1
     stages = f"{steps} steps on audio" if steps else "no audio steps"
     if info.get("response_steps"):
         fits = ", ".join(

@@ -25,7 +25,8 @@ import torch
 from console import Console
 from console.audio import load_stems, read_audio
 from console.chain import EffectChain
-from console.losses import BalancedStereoLoss, StereoSTFTLoss
+from console.losses import StereoSTFTLoss
+from console.losses.balance import balance_error
 from console.streaming import stream_mix
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +41,6 @@ def console_cli(*args: str) -> None:
 def evaluate(console: Console, songs: list[Path], seed: int) -> dict[str, dict[str, float]]:
     """Whole held-out songs: MR-STFT loss and signed balance error of console, mono, random."""
     loss = StereoSTFTLoss()
-    balance = BalancedStereoLoss()
     chain = EffectChain.from_spec(console.spec)
     g = torch.Generator().manual_seed(seed)
     totals = {name: {"mrstft": 0.0, "balance": 0.0} for name in ("console", "mono", "random")}
@@ -56,7 +56,7 @@ def evaluate(console: Console, songs: list[Path], seed: int) -> dict[str, dict[s
             rand = chain(stems.audio, random, sr).sum(0)
             for name, m in (("console", mix), ("mono", mono), ("random", rand)):
                 totals[name]["mrstft"] += float(loss(m[None], reference[None]))
-                totals[name]["balance"] += float(balance.balance_error(m[None], reference[None]))
+                totals[name]["balance"] += float(balance_error(m[None], reference[None]))
     return {
         name: {k: v / len(songs) for k, v in scores.items()} for name, scores in totals.items()
     }

@@ -31,8 +31,9 @@ from console.checkpoint_file import read_checkpoint as read_checkpoint_file
 from console.effect import Effect
 from console.errors import CheckpointError
 from console_effects.compressor import Compressor
-from console_effects.eq import ParametricEQ
+from console_effects.eq import ParametricEQ, response_grid
 from console_effects.eq_sections import PARAMS_PER_SECTION, SectionedEQNetwork
+from console_effects.functional.biquad import magnitude_db
 from console_effects.gain import apply_gain_db
 from console_effects.reverb import Reverb
 from console_effects.tcn import ConditionedTCN, TCNConfig, geometric_dilations
@@ -217,16 +218,11 @@ class EQEmulator(TCNEmulator):
         ``(F,)`` and ``magnitude_db`` ``(N, F)``. The network runs at 44.1 kHz,
         so above 22.05 kHz (at higher rates) the response is that of the resampler.
         """
-        nyquist = min(sample_rate, self.internal_rate) / 2.0
-        freqs = torch.logspace(
-            math.log10(min(20.0, nyquist / 2.0)), math.log10(nyquist), n_freqs,
-            dtype=torch.float64,
-        )
+        freqs = response_grid(min(sample_rate, self.internal_rate) / 2.0, n_freqs)
         omega = 2.0 * math.pi * freqs / self.internal_rate
         with torch.no_grad():
             response = self.network.frequency_response(self.normalise(params.float()), omega)
-        magnitude = 20.0 * torch.log10(response.abs().clamp_min(1e-12))
-        return freqs.to(torch.float32), magnitude.to(torch.float32)
+        return freqs.to(torch.float32), magnitude_db(response).to(torch.float32)
 
 
 class CompressorEmulator(TCNEmulator):

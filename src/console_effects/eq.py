@@ -50,6 +50,13 @@ SECTIONS = (
     ("high_shelf", high_shelf_coefficients),
 )
 _SHELF_Q = (0.25, 2.0)
+
+
+def response_grid(nyquist: float, n_freqs: int) -> torch.Tensor:
+    """``n_freqs`` log-spaced float64 frequencies from 20 Hz (or less) to ``nyquist``: EQ plots."""
+    return torch.logspace(
+        math.log10(min(20.0, nyquist / 2.0)), math.log10(nyquist), n_freqs, dtype=torch.float64
+    )
 _BELL_Q = (0.1, 10.0)
 
 
@@ -106,11 +113,7 @@ class ParametricEQ(Effect):
         dtype of ``params`` (float64 stays float64, for tests).
         """
         b, a = self.coefficients(params, sample_rate)
-        nyquist = sample_rate / 2.0
-        freqs = torch.logspace(
-            math.log10(min(20.0, nyquist / 2.0)), math.log10(nyquist), n_freqs,
-            dtype=torch.float64,
-        )
+        freqs = response_grid(sample_rate / 2.0, n_freqs)
         response = biquad_frequency_response(b, a, freqs, sample_rate).prod(dim=1)
         dtype = params.dtype if params.is_floating_point() else torch.float32
         return freqs.to(dtype), magnitude_db(response).to(dtype)

@@ -11,7 +11,7 @@ places each one on the reference's side.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -39,43 +39,38 @@ def tile_balance(
     return balance, total.sqrt()
 
 
+def balance_error(mix: torch.Tensor, reference: torch.Tensor, n_fft: int = 2048) -> torch.Tensor:
+    """Mean over items of the reference-weighted tile balance error, in ``[0, 2]``."""
+    predicted, _ = tile_balance(mix, n_fft, n_fft // 4)
+    wanted, weight = tile_balance(reference, n_fft, n_fft // 4)
+    error = (predicted - wanted).abs()
+    per_item = (error * weight).sum(dim=(1, 2)) / weight.sum(dim=(1, 2)).clamp(min=_EPS)
+    return per_item.mean()
+
+
 class BalancedStereoLoss(StereoSTFTLoss):
     """:class:`StereoSTFTLoss` plus ``w_balance`` times the mean balance error.
 
     The balance error of an item is the reference-magnitude-weighted mean of
     ``|balance(mix) - balance(reference)|`` over tiles: 0 when every tile sits
-    where the reference has it, 2 when every loud tile is mirrored.
+    where the reference has it, 2 when every loud tile is mirrored. Other
+    keyword options are :class:`StereoSTFTLoss`'s.
     """
 
     name = "stereo:balanced"
     description = "Sum and difference MR-STFT plus a signed left/right balance term."
 
     def __init__(
-        self,
-        fft_sizes: Sequence[int] = (512, 2048, 8192),
-        hop_sizes: Sequence[int] = (128, 512, 2048),
-        win_lengths: Sequence[int] = (512, 2048, 8192),
-        w_sum: float = 1.0,
-        w_diff: float = 1.0,
-        w_balance: float = 1.0,
-        balance_fft: int = 2048,
+        self, *, w_balance: float = 1.0, balance_fft: int = 2048, **stereo_options: Any
     ) -> None:
-        super().__init__(fft_sizes, hop_sizes, win_lengths, w_sum, w_diff)
+        super().__init__(**stereo_options)
         if w_balance < 0:
             raise ValueError(f"stereo:balanced: w_balance must be >= 0, got {w_balance}.")
         self.w_balance = float(w_balance)
         self.balance_fft = int(balance_fft)
 
-    def balance_error(self, mix: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-        """Mean over items of the weighted tile balance error, in ``[0, 2]``."""
-        predicted, _ = tile_balance(mix, self.balance_fft, self.balance_fft // 4)
-        wanted, weight = tile_balance(reference, self.balance_fft, self.balance_fft // 4)
-        error = (predicted - wanted).abs()
-        per_item = (error * weight).sum(dim=(1, 2)) / weight.sum(dim=(1, 2)).clamp(min=_EPS)
-        return per_item.mean()
-
     def compare(self, mix: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
         loss = super().compare(mix, reference)
         if self.w_balance == 0:
             return loss
-        return loss + self.w_balance * self.balance_error(mix, reference)
+        return loss + self.w_balance * balance_error(mix, reference, self.balance_fft)

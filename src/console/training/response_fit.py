@@ -84,16 +84,16 @@ def section_responses(
     return normalised.float(), spectra
 
 
+def mean_db_difference(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference of two complex responses' magnitudes, in dB."""
+    db = 20.0 * (estimate.abs().clamp_min(1e-5).log10() - target.abs().clamp_min(1e-5).log10())
+    return db.abs().mean()
+
+
 def response_loss(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean absolute dB error / 6 plus mean complex error relative to the target's magnitude."""
-    db = 20.0 * (estimate.abs().clamp_min(1e-5).log10() - target.abs().clamp_min(1e-5).log10())
     relative = (estimate - target).abs() / target.abs().clamp_min(1e-3)
-    return db.abs().mean() / 6.0 + relative.mean()
-
-
-def mean_db_error(estimate: torch.Tensor, target: torch.Tensor) -> float:
-    db = 20.0 * (estimate.abs().clamp_min(1e-5).log10() - target.abs().clamp_min(1e-5).log10())
-    return float(db.abs().mean())
+    return mean_db_difference(estimate, target) / 6.0 + relative.mean()
 
 
 def fit_sections(
@@ -111,9 +111,9 @@ def fit_sections(
 ) -> list[ResponseFit]:
     """Fit every kind of section of ``emulator.network`` for ``steps`` steps; held-out scores.
 
-    ``emulator`` is a TCN emulator whose network has ``sections`` (a dict of
-    linear TCNs) and ``SECTION_KINDS``-style ``kinds``; the first section of
-    each kind supplies its settings ranges (the bells share theirs).
+    ``emulator`` is a TCN emulator whose network is a
+    :class:`~console_effects.eq_sections.SectionedEQNetwork`; the first section
+    of each kind supplies its settings ranges (the bells share theirs).
     """
     from console_effects.eq_sections import SECTION_KINDS
 
@@ -156,7 +156,7 @@ def fit_sections(
         for kind, (_, _, settings_, responses) in tables.items():
             estimate = network.section_response(kind, settings_, omega)
             results.append(ResponseFit(
-                kind, mean_db_error(estimate, responses),
-                mean_db_error(torch.ones_like(responses), responses),
+                kind, float(mean_db_difference(estimate, responses)),
+                float(mean_db_difference(torch.ones_like(responses), responses)),
             ))
     return results
