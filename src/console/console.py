@@ -24,6 +24,7 @@ from console.errors import AudioInputError, CheckpointError, ConsoleError
 from console.mix_params import MixParams, ParamSlot
 from console.plugins import Plugins, get_plugins
 from console.post_processor import PostProcessor
+from console.tracks import check_stems, masked_mean, valid_rows
 
 CHECKPOINT_FORMAT = "console-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -234,48 +235,6 @@ def render(
         )
     rows, batch_index = valid_rows(stems, mask)
     return chain.mix(rows, params.to(stems)[mask], batch_index, stems.shape[0], sample_rate)
-
-
-def check_stems(
-    stems: torch.Tensor, mask: torch.Tensor | None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Validate ``(B, K, T)`` stems and a ``(B, K)`` mask (all tracks valid when ``None``)."""
-    if not isinstance(stems, torch.Tensor):
-        raise AudioInputError(
-            "Stems must be one (batch, tracks, samples) tensor; pad stems of different "
-            "lengths to one length (console.audio.load_stems does this) and pass a mask."
-        )
-    if stems.dim() != 3:
-        raise AudioInputError(
-            f"Stems must be a (batch, tracks, samples) tensor, got shape {tuple(stems.shape)}."
-        )
-    if stems.shape[1] == 0:
-        raise AudioInputError("There are no stems to mix; give at least one track.")
-    if stems.shape[2] == 0:
-        raise AudioInputError("The stems are empty (zero samples).")
-    if mask is None:
-        mask = torch.ones(stems.shape[:2], dtype=torch.bool, device=stems.device)
-    mask = mask.to(device=stems.device, dtype=torch.bool)
-    if mask.shape != stems.shape[:2]:
-        raise AudioInputError(
-            f"The track mask must be (batch, tracks) = {tuple(stems.shape[:2])}, "
-            f"got {tuple(mask.shape)}."
-        )
-    if not bool(mask.any(dim=1).all()):
-        raise AudioInputError("Every song in the batch needs at least one unmasked stem.")
-    return stems, mask
-
-
-def valid_rows(stems: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Valid tracks as ``(M, T)`` rows and the batch item each row belongs to."""
-    batch_index = torch.arange(stems.shape[0], device=stems.device)[:, None].expand_as(mask)
-    return stems[mask], batch_index[mask]
-
-
-def masked_mean(rows: torch.Tensor, batch_index: torch.Tensor, batch_size: int) -> torch.Tensor:
-    total = rows.new_zeros(batch_size, rows.shape[-1]).index_add(0, batch_index, rows)
-    count = torch.bincount(batch_index, minlength=batch_size).clamp(min=1).to(rows)
-    return total / count[:, None]
 
 
 def _scatter(values: torch.Tensor, mask: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:

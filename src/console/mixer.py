@@ -17,9 +17,9 @@ from torch import nn
 
 from console.atomic import atomic_write
 from console.checkpoint_file import read_checkpoint
-from console.console import check_stems
 from console.errors import CheckpointError, ConsoleError
 from console.plugins import Plugins, get_plugins
+from console.tracks import check_stems
 
 MIXER_CHECKPOINT_FORMAT = "console-mixer-checkpoint"
 MIXER_CHECKPOINT_VERSION = 1

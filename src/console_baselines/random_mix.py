@@ -6,9 +6,9 @@ import attrs
 import torch
 
 from console.chain import EffectChain
-from console.console import valid_rows
 from console.mixer import Mixer
 from console.params import ParamSpec
+from console.tracks import valid_rows
 
 
 def narrowed(spec: ParamSpec, low: float, high: float) -> ParamSpec:

@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from console.console import masked_mean, valid_rows
 from console.mixer import Mixer
+from console.tracks import masked_mean, valid_rows
 
 
 def pooled_sum(rows: torch.Tensor, batch_index: torch.Tensor, batch_size: int) -> torch.Tensor:
