@@ -1,7 +1,14 @@
-"""Reading a torch checkpoint file safely, with one readable error for every failure."""
+"""Reading a torch checkpoint file safely, with one readable error for every failure.
+
+Also the checks every kind of checkpoint shares: weights must be finite, and
+weights left out of a file (because the installation rebuilds them) are
+recognised again by a fingerprint.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,3 +31,43 @@ def read_checkpoint(path: str | Path, what: str = "checkpoint") -> Any:
         raise CheckpointError(
             f"Cannot read the {what} {path}: {type(exc).__name__}: {exc}"
         ) from exc
+
+
+def state_dict_of(data: Mapping[str, Any], source: str) -> dict[str, torch.Tensor]:
+    """``data["state_dict"]``, checked to be named tensors with finite values."""
+    state = data.get("state_dict")
+    if not isinstance(state, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise CheckpointError(
+            f"{source} holds no state_dict of named weight tensors; it is damaged or was not "
+            f"written by console: save it again."
+        )
+    check_finite(state, source)
+    return dict(state)
+
+
+def check_finite(state: Mapping[str, Any], source: str) -> None:
+    """Refuse NaN or infinite weights: they would mix to silence or noise with no error."""
+    bad = [
+        name for name, value in state.items()
+        if isinstance(value, torch.Tensor)
+        and (value.is_floating_point() or value.is_complex())
+        and not bool(torch.isfinite(value).all())
+    ]
+    if bad:
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise CheckpointError(
+            f"{source} holds NaN or infinite weights ({', '.join(bad[:3])}{more}), as a "
+            f"training run that diverged leaves; use an earlier checkpoint or retrain."
+        )
+
+
+def fingerprint(tensors: Mapping[str, torch.Tensor]) -> str:
+    """SHA-256 of the names, dtypes, shapes and bytes of ``tensors`` (order-independent)."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        value = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{value.dtype}|{tuple(value.shape)}|".encode())
+        digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()

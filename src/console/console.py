@@ -18,7 +18,7 @@ from torch import nn
 
 from console.atomic import atomic_write
 from console.chain import EffectChain
-from console.checkpoint_file import read_checkpoint
+from console.checkpoint_file import fingerprint, read_checkpoint, state_dict_of
 from console.encoder import Encoder
 from console.errors import AudioInputError, CheckpointError, ConsoleError
 from console.mix_params import MixParams, ParamSlot
@@ -27,7 +27,7 @@ from console.post_processor import PostProcessor
 from console.tracks import check_stems, masked_mean, valid_rows
 
 CHECKPOINT_FORMAT = "console-checkpoint"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
 
 
 @attrs.frozen
@@ -162,7 +162,19 @@ class Console(nn.Module):
     # -- checkpoints -----------------------------------------------------------------
 
     def checkpoint(self) -> dict[str, Any]:
-        """Everything needed to rebuild this console: spec, options, weights, versions."""
+        """Everything needed to rebuild this console: spec, options, trained weights, versions.
+
+        It holds no optimizer state (the training state does), and frozen weights
+        that the spec rebuilds by itself (an emulator's shipped weights, a frozen
+        encoder's weights file) are not stored again: their names and a
+        fingerprint are, and loading checks that the installation still builds them.
+        """
+        state = {k: v.detach().cpu() for k, v in self.state_dict().items()}
+        rebuilt = sorted(
+            k for k, v in self._frozen_state_from_spec().items()
+            if k in state and state[k].dtype == v.dtype and torch.equal(state[k], v)
+        )
+        skip = set(rebuilt)
         return {
             "format": CHECKPOINT_FORMAT,
             "format_version": CHECKPOINT_VERSION,
@@ -170,9 +182,34 @@ class Console(nn.Module):
             "encoder": self.encoder_name,
             "encoder_options": self.encoder_options,
             "hidden": self.hidden,
-            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
+            "state_dict": {k: v for k, v in state.items() if k not in skip},
+            "rebuilt": {
+                "keys": rebuilt, "fingerprint": fingerprint({k: state[k] for k in rebuilt})
+            },
             "versions": {"console": _version("console"), "torch": str(torch.__version__)},
         }
+
+    def _frozen_state_from_spec(self) -> dict[str, torch.Tensor]:
+        """The weights a fresh build gives the chain, and the encoder when it is frozen."""
+        builders: dict[str, Any] = {}
+        if self.chain.state_dict():
+            builders["chain"] = lambda: EffectChain.from_spec(self.spec)
+        encoder_params = list(self.encoder.parameters())
+        if encoder_params and not any(p.requires_grad for p in encoder_params):
+            builders["encoder"] = lambda: get_plugins().resolve(
+                "encoder", self.encoder_name
+            ).create(**self.encoder_options)
+        state: dict[str, torch.Tensor] = {}
+        for prefix, build in builders.items():
+            try:
+                with torch.random.fork_rng(devices=[]):  # saving must not move training's RNG
+                    module = build()
+            except Exception:  # a part that cannot be rebuilt here is simply stored in full
+                continue
+            state.update(
+                {f"{prefix}.{k}": v.detach().cpu() for k, v in module.state_dict().items()}
+            )
+        return state
 
     def save(self, path: str | Path) -> None:
         """Write a checkpoint atomically (a crash leaves any old file intact)."""
@@ -188,27 +225,30 @@ class Console(nn.Module):
     def from_checkpoint(
         cls, data: Any, source: str = "checkpoint", plugins: Plugins | None = None
     ) -> Console:
+        """Rebuild a console from :meth:`checkpoint` output; any flaw is one CheckpointError."""
         if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
             raise CheckpointError(f"{source} is not a console checkpoint.")
-        if data.get("format_version") != CHECKPOINT_VERSION:
+        if data.get("format_version") not in READABLE_VERSIONS:
             raise CheckpointError(
                 f"{source} has checkpoint format {data.get('format_version')!r}; this "
                 f"console reads format {CHECKPOINT_VERSION}. Upgrade the console package."
             )
-        console = cls.from_spec(
-            data["spec"],
-            encoder=data["encoder"],
-            encoder_options=data.get("encoder_options") or {},
-            hidden=int(data.get("hidden", 256)),
-            plugins=plugins,
-        )
-        missing, unexpected = console.load_state_dict(data["state_dict"], strict=False)
-        if missing or unexpected:
-            raise CheckpointError(
-                f"{source} does not fit the console {data['spec']!r}: missing weights "
-                f"{missing[:5]}, unexpected weights {unexpected[:5]} (written by console "
-                f"{data.get('versions', {}).get('console', '?')})."
+        spec, encoder, options, hidden = _checkpoint_settings(data, source)
+        state = state_dict_of(data, source)
+        try:
+            console = cls.from_spec(
+                spec, encoder=encoder, encoder_options=options, hidden=hidden, plugins=plugins
             )
+        except ConsoleError as exc:
+            raise CheckpointError(f"{source}: {_one_line(exc)}") from exc
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(
+                f"{source}: the encoder {encoder!r} does not take the options {options} "
+                f"({_one_line(exc)}); the file is damaged or from another console version."
+            ) from exc
+        state.update(_rebuilt_weights(console, data.get("rebuilt"), source, data))
+        _check_fits(console, state, source, data)
+        console.load_state_dict(state)
         return console
 
 
@@ -242,3 +282,88 @@ def _scatter(values: torch.Tensor, mask: torch.Tensor, fill: torch.Tensor) -> to
     out = fill.to(values).expand(*mask.shape, values.shape[-1]).clone()
     out[mask] = values
     return out
+
+
+# -- reading checkpoints ---------------------------------------------------------------
+
+#: Format 1 stores every weight; format 2 leaves out frozen weights the spec rebuilds.
+READABLE_VERSIONS = (1, 2)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _checkpoint_settings(
+    data: dict[str, Any], source: str
+) -> tuple[str, str, dict[str, Any], int]:
+    """The spec, encoder, encoder options and width a checkpoint names, each checked."""
+    damaged = "it is damaged or was not written by console: save it again"
+    spec, encoder = data.get("spec"), data.get("encoder")
+    if not isinstance(spec, str) or not spec.strip():
+        raise CheckpointError(
+            f"{source} names no effect chain (its 'spec' is {spec!r}); {damaged}."
+        )
+    if not isinstance(encoder, str) or not encoder.strip():
+        raise CheckpointError(
+            f"{source} names no encoder (its 'encoder' is {encoder!r}); {damaged}."
+        )
+    options = data.get("encoder_options") or {}
+    if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
+        raise CheckpointError(
+            f"{source}: its encoder_options must be a mapping of option names, got {options!r}; "
+            f"{damaged}."
+        )
+    hidden = data.get("hidden", 256)
+    if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden <= 0:
+        raise CheckpointError(
+            f"{source}: its post-processor width 'hidden' must be a positive whole number, "
+            f"got {hidden!r}; {damaged}."
+        )
+    return spec, encoder, dict(options), hidden
+
+
+def _rebuilt_weights(
+    console: Console, rebuilt: Any, source: str, data: dict[str, Any]
+) -> dict[str, torch.Tensor]:
+    """The frozen weights a checkpoint left to the installation, checked by fingerprint."""
+    if rebuilt is None:
+        return {}
+    if not isinstance(rebuilt, dict) or not isinstance(rebuilt.get("keys"), list):
+        raise CheckpointError(f"{source} has a damaged 'rebuilt' entry; save it again.")
+    built = console.state_dict()
+    keys = [k for k in rebuilt["keys"] if k in built]
+    ours = {k: built[k].detach().cpu() for k in keys}
+    if len(keys) != len(rebuilt["keys"]) or fingerprint(ours) != rebuilt.get("fingerprint"):
+        written = data.get("versions", {}).get("console", "?")
+        raise CheckpointError(
+            f"{source} uses the frozen weights its spec {console.spec!r} had when console "
+            f"{written} wrote it (emulator or encoder weights files), and this installation "
+            f"has other ones; install that version or give the weights it was trained with."
+        )
+    return ours
+
+
+def _check_fits(
+    console: Console, state: dict[str, torch.Tensor], source: str, data: dict[str, Any]
+) -> None:
+    """Refuse weights that do not fit the console the checkpoint names, in one line."""
+    ours = console.state_dict()
+    missing = [k for k in ours if k not in state]
+    unexpected = [k for k in state if k not in ours]
+    shapes = [
+        f"{k} {tuple(state[k].shape)} instead of {tuple(v.shape)}"
+        for k, v in ours.items() if k in state and state[k].shape != v.shape
+    ]
+    if missing or unexpected or shapes:
+        problems = [
+            f"{label} {items[:3]}" for label, items in
+            (("missing weights", missing), ("unexpected weights", unexpected),
+             ("wrong shapes", shapes)) if items
+        ]
+        written = data.get("versions", {}).get("console", "?")
+        raise CheckpointError(
+            f"{source} does not fit the console {console.spec!r} it names: "
+            f"{'; '.join(problems)} (written by console {written}); it was saved for other "
+            f"settings or is damaged: use the checkpoint that training wrote."
+        )

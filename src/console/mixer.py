@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from console.atomic import atomic_write
-from console.checkpoint_file import read_checkpoint
+from console.checkpoint_file import read_checkpoint, state_dict_of
 from console.errors import CheckpointError, ConsoleError
 from console.plugins import Plugins, get_plugins
 from console.tracks import check_stems
@@ -110,8 +110,9 @@ def mixer_from_checkpoint(
             f"{source} has mixer checkpoint format {data.get('format_version')!r}; this "
             f"console reads format {MIXER_CHECKPOINT_VERSION}. Upgrade the console package."
         )
+    state = state_dict_of(data, source)
     mixer = create_mixer(data["mixer"], plugins, **dict(data.get("options") or {}))
-    missing, unexpected = mixer.load_state_dict(data["state_dict"], strict=False)
+    missing, unexpected = mixer.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise CheckpointError(
             f"{source} does not fit the mixer {data['mixer']!r}: missing weights "

@@ -28,6 +28,7 @@ import torchaudio
 
 from console.atomic import atomic_write
 from console.checkpoint_file import read_checkpoint as read_checkpoint_file
+from console.checkpoint_file import state_dict_of
 from console.effect import Effect
 from console.errors import CheckpointError
 from console_effects.compressor import Compressor
@@ -356,6 +357,7 @@ def read_checkpoint(path: Path, effect: TCNEmulator) -> dict[str, Any]:
             f"{path} emulates {data.get('family')!r}, not {effect.family!r}; use it as "
             f"{data.get('family')}:tcn@{path}."
         )
+    state_dict_of(data, str(path))
     names = [p["name"] for p in data.get("params", [])]
     if names != [spec.name for spec in effect.params]:
         raise CheckpointError(
