@@ -226,3 +226,168 @@ def _wait_for_download(folder: Path, seconds: float = 20.0) -> Path:
             return done[0]
         time.sleep(0.1)
     raise AssertionError(f"no results file was downloaded into {folder}")
+
+
+# -- what the tool writes, and what it must leave alone ----------------------------------
+
+
+def _hand_made_evaluation(root: Path, songs: dict[str, str], systems=("mono",)) -> Path:
+    """An evaluation folder written by hand: a manifest and tiny WAV excerpts per song."""
+    import numpy as np
+    import soundfile as sf
+
+    entries = []
+    for song, folder in songs.items():
+        files = {label: f"{label}.wav" for label in (*systems, "reference", "anchor")}
+        for name in files.values():
+            path = root / "excerpts" / folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(path, np.zeros((8, 2), dtype=np.float32), SR, subtype="PCM_16")
+        entries.append({"song": song, "folder": folder, "files": files})
+    manifest = {"format": "console-listening-excerpts", "version": 1, "sample_rate": SR,
+                "systems": list(systems), "songs": entries}
+    (root / "excerpts" / "manifest.json").write_text(json.dumps(manifest))
+    return root
+
+
+def test_rebuilding_a_site_keeps_files_the_tool_did_not_write(tmp_path):
+    two = _hand_made_evaluation(tmp_path / "two", {"s0": "s0", "s1": "s1"})
+    one = _hand_made_evaluation(tmp_path / "one", {"s0": "s0"})
+    site = tmp_path / "site"
+    assert main(["listening-test", str(two), "-o", str(site)]) == 0
+    results = site / "listening-results-abc-tester.json"
+    results.write_text('{"participant": "tester"}')
+    (site / "audio" / "s1" / "notes.txt").write_text("mine")
+    assert main(["listening-test", str(one), "-o", str(site)]) == 0
+    assert results.read_text() == '{"participant": "tester"}'
+    assert (site / "audio" / "s1" / "notes.txt").read_text() == "mine"
+    assert not (site / "audio" / "s1" / "mono.wav").exists()  # the tool's own stale file
+    config = json.loads((site / "config.js").read_text().split("=", 1)[1].rstrip().rstrip(";"))
+    assert [t["song"] for t in config["trials"]] == ["s0"]
+    # a file of the user's where the new site puts one of its own is refused, not replaced
+    (site / "audio" / "s1" / "notes.txt").unlink()
+    (site / "audio" / "s1").rmdir()
+    (site / "audio" / "s1").mkdir()
+    (site / "audio" / "s1" / "mono.wav").write_text("not the tool's")
+    assert main(["listening-test", str(two), "-o", str(site)]) == 2
+    assert (site / "audio" / "s1" / "mono.wav").read_text() == "not the tool's"
+    assert results.exists()
+
+
+def test_an_existing_file_as_the_output_is_one_clear_error(tmp_path, capsys):
+    evaluation = _hand_made_evaluation(tmp_path / "e", {"s0": "s0"})
+    taken = tmp_path / "taken.txt"
+    taken.write_text("keep")
+    assert main(["listening-test", str(evaluation), "-o", str(taken)]) == 2
+    err = capsys.readouterr().err
+    assert "taken.txt" in err and "folder" in err and len(err.strip().splitlines()) == 1
+    results = tmp_path / "r.json"
+    results.write_text(json.dumps(_result("p", 100.0, 40.0)))
+    assert main(["listening-test", "--analyse", str(results), "-o", str(taken)]) == 2
+    err = capsys.readouterr().err
+    assert "taken.txt" in err and len(err.strip().splitlines()) == 1
+    assert taken.read_text() == "keep"
+
+
+@pytest.mark.parametrize("folder, file_name", [
+    ("../../x", "mono.wav"), ("..", "mono.wav"), ("ABSOLUTE", "mono.wav"),
+    ("s0", "../../mono.wav"), ("s0", "sub/../../mono.wav"),
+])
+def test_manifest_names_may_not_lead_outside_the_site(tmp_path, capsys, folder, file_name):
+    evaluation = _hand_made_evaluation(tmp_path / "e", {"s0": "s0"})
+    folder = str(tmp_path / "abs") if folder == "ABSOLUTE" else folder
+    excerpts = evaluation / "excerpts"
+    manifest = json.loads((excerpts / "manifest.json").read_text())
+    manifest["songs"][0]["folder"] = folder
+    manifest["songs"][0]["files"]["mono"] = file_name
+    (excerpts / "manifest.json").write_text(json.dumps(manifest))
+    for name in manifest["songs"][0]["files"].values():  # the files it points at exist
+        source = excerpts / folder / name
+        source.parent.mkdir(parents=True, exist_ok=True)
+        if not source.exists():
+            shutil.copy(excerpts / "s0" / "reference.wav", source)
+    before = sorted(tmp_path.rglob("*"))
+    site = tmp_path / "deep" / "er" / "site"
+    assert main(["listening-test", str(evaluation), "-o", str(site)]) == 2
+    err = capsys.readouterr().err
+    assert "not a plain name inside the site" in err and len(err.strip().splitlines()) == 1
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written anywhere
+
+
+def test_two_songs_in_one_excerpt_folder_are_refused(tmp_path, capsys):
+    evaluation = _hand_made_evaluation(tmp_path / "e", {"a b": "a-b", "a-b": "a-b"})
+    assert main(["listening-test", str(evaluation), "-o", str(tmp_path / "site")]) == 2
+    assert "a-b" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rating", [1e9, -1, "NaN", "abc", None, True, float("nan")])
+def test_a_rating_that_is_not_a_number_from_0_to_100_names_the_file(tmp_path, capsys, rating):
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(_result("good", 100.0, 40.0)))
+    bad = _result("bad", 100.0, 40.0)
+    bad["trials"][2]["ratings"]["mono"] = rating
+    bad_path = tmp_path / "bad.json"
+    bad_path.write_text(json.dumps(bad))
+    out = tmp_path / "analysis"
+    assert main(["listening-test", "--analyse", str(good), str(bad_path), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.json" in err and "0" in err and "100" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda r: r["trials"].append("not a trial"),
+    lambda r: r["trials"][0].pop("ratings"),
+    lambda r: r["trials"][0].update(ratings=[50, 60]),
+    lambda r: r["trials"][0].update(ratings={}),
+    lambda r: r["trials"][0].update(order=["mono", "anchor"]),
+    lambda r: r.update(trials={"a": 1}),
+])
+def test_results_with_the_wrong_shape_name_the_file(tmp_path, capsys, mangle):
+    data = _result("bad", 100.0, 40.0)
+    mangle(data)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    assert main(["listening-test", "--analyse", str(path), "-o", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.json" in err and len(err.strip().splitlines()) == 1
+
+
+def test_ratings_csv_quotes_and_never_writes_a_formula(tmp_path):
+    import csv
+
+    data = _result("p", 100.0, 40.0)
+    for i, trial in enumerate(data["trials"]):
+        trial["ratings"]['=HYPERLINK("http://x","y")'] = 10.0 + i
+        trial["ratings"]["a, b"] = 20.0
+        trial["order"] = list(trial["ratings"])
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(data))
+    out = tmp_path / "analysis"
+    assert main(["listening-test", "--analyse", str(path), "-o", str(out)]) == 0
+    with open(out / "ratings.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    systems = {row["system"] for row in rows}
+    assert systems == {"mono", "reference", "a, b", '\'=HYPERLINK("http://x","y")'}
+    assert all(len(row) == 6 for row in rows)
+    formula = next(row for row in rows if "HYPERLINK" in row["system"])
+    assert float(formula["mean"]) == pytest.approx(11.5)
+
+
+def test_results_of_two_different_tests_are_not_pooled(tmp_path, capsys):
+    paths = []
+    for test_id in ("aaaa", "bbbb"):
+        path = tmp_path / f"{test_id}.json"
+        path.write_text(json.dumps({**_result(test_id, 100.0, 40.0), "test_id": test_id}))
+        paths.append(str(path))
+    assert main(["listening-test", "--analyse", *paths, "-o", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "aaaa.json" in err and "bbbb.json" in err and "different tests" in err
+
+
+def test_the_help_shows_a_plain_percent_sign(capsys):
+    with pytest.raises(SystemExit):
+        main(["listening-test", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "95% confidence" in out and "%%" not in out

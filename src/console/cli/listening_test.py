@@ -18,7 +18,7 @@ def add_parser(subparsers: Any) -> None:
         "reference and a low-passed anchor in random order, rated 0-100; participants "
         "download their ratings as JSON. Serve SITE with any static server "
         "(python -m http.server -d SITE) or open SITE/index.html. With --analyse "
-        "RESULTS...: mean rating per system with 95%% confidence intervals, as a table, "
+        "RESULTS...: mean rating per system with 95% confidence intervals, as a table, "
         "ratings.csv/json and ratings.png in -o.",
     )
     parser.add_argument("inputs", nargs="+", type=Path,
@@ -34,6 +34,9 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from console.listening.folders import check_output_folder
+
+    check_output_folder(args.output, "analysis folder" if args.analyse else "site folder")
     if args.analyse:
         from console.listening.analysis import (
             analyse,

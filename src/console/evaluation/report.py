@@ -84,7 +84,12 @@ def _number(value: float) -> str:
     return "n/a" if not math.isfinite(value) else f"{value:.3f}"
 
 
+#: What makes a spreadsheet read a cell as a formula (OWASP's CSV-injection list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def to_csv(rows: Sequence[Row], columns: Sequence[str]) -> str:
+    """CSV text, quoted by the csv module; text never opens in a spreadsheet as a formula."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore",
                             lineterminator="\n")
@@ -95,7 +100,11 @@ def to_csv(rows: Sequence[Row], columns: Sequence[str]) -> str:
 
 
 def _csv_value(value: Any) -> Any:
-    return f"{value:.6g}" if isinstance(value, float) else value
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value  # a song or system named "=..." is text, not a formula
+    return value
 
 
 def write_reports(

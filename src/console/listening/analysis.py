@@ -19,12 +19,15 @@ import numpy as np
 
 from console.atomic import atomic_write_text
 from console.errors import ConsoleError
+from console.evaluation.report import to_csv
 from console.figures import png_figure, pyplot
+from console.listening.folders import make_output_folder
 from console.listening.student_t import t_quantile_two_sided
 
 RESULTS_FORMAT = "console-listening-results"
 SCREEN_RATING = 90.0
 SCREEN_FRACTION = 0.15
+RATING_RANGE = (0.0, 100.0)
 
 
 @attrs.frozen
@@ -64,8 +67,49 @@ def read_results(paths: Sequence[Path]) -> list[dict[str, Any]]:
             )
         if not data.get("trials"):
             raise ConsoleError(f"{path} holds no rated trials; was the test finished?")
+        check_trials(path, data["trials"])
         loaded.append({**data, "_source": str(path)})
+    tests = {str(r["test_id"]): r["_source"] for r in loaded if r.get("test_id")}
+    if len(tests) > 1:
+        (first, a), (second, b) = list(tests.items())[:2]
+        raise ConsoleError(
+            f"{a} and {b} come from different tests ({first} and {second}); analyse the "
+            f"results of each test on their own."
+        )
     return loaded
+
+
+def check_trials(path: Path, trials: Any) -> None:
+    """Refuse trials a mean would silently go wrong on: a rating must be a number in 0-100."""
+    if not isinstance(trials, list):
+        raise ConsoleError(f"{path}: 'trials' is not a list; give the file the test page saved.")
+    for number, trial in enumerate(trials, start=1):
+        ratings = trial.get("ratings") if isinstance(trial, dict) else None
+        if not isinstance(ratings, dict) or not ratings:
+            raise ConsoleError(
+                f"{path}: trial {number} has no 'ratings' object (condition: rating); give "
+                f"the file the test page saved."
+            )
+        order = trial.get("order")
+        if order is not None and (not isinstance(order, list)
+                                  or not all(isinstance(c, str) for c in order)
+                                  or sorted(order) != sorted(ratings)):
+            raise ConsoleError(
+                f"{path}: trial {number} rates {sorted(ratings)} but played {order!r}; give "
+                f"the file the test page saved."
+            )
+        for condition, value in ratings.items():
+            if not is_rating(value):
+                raise ConsoleError(
+                    f"{path}: trial {number} rates {condition!r} as {value!r}; a rating is a "
+                    f"number from {RATING_RANGE[0]:g} to {RATING_RANGE[1]:g}."
+                )
+
+
+def is_rating(value: Any) -> bool:
+    """A finite number on the test's scale (``True`` is not a number here)."""
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and RATING_RANGE[0] <= value <= RATING_RANGE[1])
 
 
 def fails_screening(result: dict[str, Any]) -> bool:
@@ -116,14 +160,10 @@ def format_analysis(analysis: Analysis) -> str:
 
 def write_analysis(out_dir: Path, analysis: Analysis) -> list[Path]:
     """``ratings.csv``, ``ratings.json`` and (with matplotlib) ``ratings.png`` in ``out_dir``."""
+    make_output_folder(out_dir, "analysis folder")
     rows = [attrs.asdict(r) for r in analysis.ratings]
-    header = "system,count,mean,std,ci_low,ci_high\n"
-    csv = header + "".join(
-        f"{r['system']},{r['count']},{r['mean']:.4g},{r['std']:.4g},{r['ci_low']:.4g},"
-        f"{r['ci_high']:.4g}\n" for r in rows
-    )
     written = [out_dir / "ratings.csv", out_dir / "ratings.json"]
-    atomic_write_text(written[0], csv)
+    atomic_write_text(written[0], to_csv(rows, [f.name for f in attrs.fields(SystemRating)]))
     safe = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
             for r in rows]
     atomic_write_text(written[1], json.dumps(
