@@ -27,11 +27,11 @@ def test_mix_writes_a_stereo_mix_and_params(tmp_path, stems_dir, checkpoint, cap
     assert main(["mix", str(stems_dir), "-o", str(out), "--checkpoint", checkpoint]) == 0
     audio, sr = sf.read(out)
     assert sr == 16000 and audio.shape == (16000, 2)
-    params = json.loads((out.parent / "params.json").read_text())
+    params = json.loads((out.parent / "mix.params.json").read_text())
     assert [t["name"] for t in params["tracks"]] == ["stem00.wav", "stem01.wav", "stem02.wav"]
     assert set(params["tracks"][0]["effects"]) == {"gain", "pan"}
     assert "stem01.wav" in capsys.readouterr().out
-    assert files_in(out.parent) == ["mix.wav", "params.json"]
+    assert files_in(out.parent) == ["mix.params.json", "mix.wav"]
 
 
 def test_render_reproduces_the_mix_and_an_edit_changes_it(tmp_path, stems_dir, checkpoint):

@@ -51,7 +51,7 @@ def test_demo_writes_a_session_a_mix_and_its_params(tmp_path):
     assert len(stems) >= 4
     audio, _ = sf.read(tmp_path / "mix.wav")
     assert audio.ndim == 2 and audio.shape[1] == 2 and abs(audio).max() > 0
-    params = json.loads((tmp_path / "params.json").read_text())
+    params = json.loads((tmp_path / "mix.params.json").read_text())
     assert [t["name"] for t in params["tracks"]] == [p.name for p in stems]
 
 

@@ -15,6 +15,9 @@ from console.atomic import atomic_write
 from console.errors import AudioInputError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff")
+#: Mix sample rates a user may ask for: telephone quality up to studio rates.
+MIN_SAMPLE_RATE = 8000
+MAX_SAMPLE_RATE = 384000
 
 
 @attrs.frozen
@@ -132,13 +135,63 @@ def load_stems(
     return Stems(audio, target, [p.name for p in paths], paths, notes)
 
 
-def write_audio(path: str | Path, audio: torch.Tensor, sample_rate: int) -> None:
-    """Write ``(channels, samples)`` atomically; WAV is written as 32-bit float, never clipped."""
-    path = Path(path)
-    if path.suffix.lower() not in AUDIO_SUFFIXES:
+#: ``--bit-depth`` choices: integer PCM widths, or 32-bit float (the WAV default).
+BIT_DEPTHS = ("16", "24", "float")
+_SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
+#: Formats that store 32-bit float, so samples above full scale survive.
+_FLOAT_FORMATS = (".wav", ".aif", ".aiff")
+
+
+def output_subtype(path: str | Path, bit_depth: str | None = None) -> str:
+    """The libsndfile subtype to write ``path`` with; refuses a depth its format cannot hold.
+
+    WAV and AIFF default to 32-bit float (nothing is ever clipped); FLAC to 24-bit; OGG is
+    Vorbis, whatever the depth.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in AUDIO_SUFFIXES:
         raise AudioInputError(
             f"Cannot write {path}: use one of the suffixes {', '.join(AUDIO_SUFFIXES)}."
         )
+    if bit_depth is not None and bit_depth not in BIT_DEPTHS:
+        raise AudioInputError(
+            f"Unknown bit depth {bit_depth!r}; choose one of {', '.join(BIT_DEPTHS)}."
+        )
+    if suffix == ".ogg":
+        return "VORBIS"
+    if suffix == ".flac":
+        if bit_depth == "float":
+            raise AudioInputError(
+                f"FLAC cannot store float samples ({path}); use --bit-depth 16 or 24, or "
+                f"write a .wav."
+            )
+        return _SUBTYPES[bit_depth or "24"]
+    return _SUBTYPES[bit_depth or "float"]
+
+
+def is_float_subtype(subtype: str) -> bool:
+    return subtype in ("FLOAT", "DOUBLE")
+
+
+def write_audio(
+    path: str | Path, audio: torch.Tensor, sample_rate: int, bit_depth: str | None = None
+) -> None:
+    """Write ``(channels, samples)`` atomically, never clipped.
+
+    Float formats keep samples above full scale; integer PCM and Vorbis would clip
+    them, so such audio is refused before anything is written (lower the level or
+    use the master stage's ceiling).
+    """
+    path = Path(path)
+    subtype = output_subtype(path, bit_depth)
     data = audio.detach().cpu().float().numpy().T
-    subtype = "FLOAT" if path.suffix.lower() == ".wav" else None
+    if not np.isfinite(data).all():
+        raise AudioInputError(f"Refusing to write {path}: the audio contains NaN or infinity.")
+    peak = float(np.abs(data).max()) if data.size else 0.0
+    if peak > 1.0 and not is_float_subtype(subtype):
+        raise AudioInputError(
+            f"Refusing to write {path}: its peak is {20 * np.log10(peak):+.1f} dBFS and "
+            f"{subtype} would clip it; keep the master stage's ceiling on, or write a .wav "
+            f"(32-bit float)."
+        )
     atomic_write(path, lambda tmp: sf.write(tmp, data, int(sample_rate), subtype=subtype))

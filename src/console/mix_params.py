@@ -19,6 +19,7 @@ import torch
 from console.atomic import atomic_write_text
 from console.effect import Effect
 from console.errors import ConsoleError
+from console.master import MasterSettings
 from console.params import ParamSpec
 
 FORMAT = "console-mix-params"
@@ -74,6 +75,8 @@ class MixParams:
     spec: str
     sample_rate: int
     tracks: list[TrackParams]
+    #: The master stage applied to the sum (absent in files that predate it: none).
+    master: MasterSettings | None = None
     format: str = FORMAT
     version: int = FORMAT_VERSION
 

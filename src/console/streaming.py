@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from console.audio import probe, read_audio, resample
+from console.chain import EffectChain
 from console.console import Console
 from console.errors import AudioInputError
 
@@ -32,11 +33,13 @@ def stream_mix(
     sample_rate: int,
     pad: bool = True,
     progress: Progress | None = None,
+    warn: Progress | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mix audio files track by track; returns the mix ``(2, T)`` and settings ``(K, P)``.
 
     ``T`` is the longest stem's length at ``sample_rate``; shorter stems are
-    padded with silence (or refused when ``pad=False``).
+    padded with silence (or refused when ``pad=False``). ``warn`` hears of
+    silent stems, by file name.
     """
     paths = [Path(p) for p in paths]
     if not paths:
@@ -47,18 +50,45 @@ def stream_mix(
     if not pad and min(lengths) != longest:
         raise AudioInputError("The stems have different lengths; trim them to one length.")
     note = progress or (lambda _: None)
+    alarm = warn or (lambda _: None)
+    silent = []
     with torch.no_grad():
         embeddings = []
         for k, path in enumerate(paths):
             note(f"listening to {path.name} ({k + 1}/{len(paths)})")
-            embeddings.append(console.encoder(_read_mono(path, sample_rate)[None], sample_rate))
+            track = _read_mono(path, sample_rate)
+            if not bool(track.abs().max() > 0):
+                silent.append(path.name)
+                alarm(f"{path.name} is silent; it adds nothing to the mix")
+            embeddings.append(console.encoder(track[None], sample_rate))
+        if len(silent) == len(paths):
+            alarm("every stem is silent, so the mix is silence")
         stacked = torch.cat(embeddings)
         song = torch.zeros(len(paths), dtype=torch.long)
         physical = console.chain.denormalise(console.predict(stacked, song, 1))
-        mix = torch.zeros(2, longest)
+    mix = stream_render(console.chain, paths, physical, sample_rate, longest, progress)
+    return mix, physical
+
+
+def stream_render(
+    chain: EffectChain,
+    paths: Sequence[Path],
+    settings: torch.Tensor,
+    sample_rate: int,
+    frames: int,
+    progress: Progress | None = None,
+) -> torch.Tensor:
+    """Render files one track at a time through ``chain`` with ``(K, P)`` settings.
+
+    Every track is cut or padded to ``frames``; memory holds the mix and one track,
+    so neural effects render songs of any length.
+    """
+    note = progress or (lambda _: None)
+    mix = torch.zeros(2, frames)
+    with torch.no_grad():
         for k, path in enumerate(paths):
             note(f"mixing {path.name} ({k + 1}/{len(paths)})")
-            track = _read_mono(path, sample_rate)[:longest]
-            track = torch.nn.functional.pad(track, (0, longest - track.shape[-1]))
-            mix += console.chain(track[None], physical[k : k + 1], sample_rate)[0]
-    return mix, physical
+            track = _read_mono(path, sample_rate)[:frames]
+            track = torch.nn.functional.pad(track, (0, frames - track.shape[-1]))
+            mix += chain(track[None], settings[k : k + 1].to(track), sample_rate)[0]
+    return mix

@@ -14,7 +14,7 @@ def add_parser(subparsers: Any) -> None:
         "demo",
         help="write a small example session and mix it",
         description="Render a short synthetic multitrack session into OUT/session and "
-        "mix its stems into OUT/mix.wav with OUT/params.json beside it.",
+        "mix its stems into OUT/mix.wav with OUT/mix.params.json beside it.",
     )
     parser.add_argument("out", type=Path, nargs="?", default=Path("demo-session"))
     parser.add_argument("--seed", type=int, default=0)
@@ -29,17 +29,11 @@ def run(args: argparse.Namespace) -> int:
     session = args.out / "session"
     write_session(session, seed=args.seed, duration=args.duration, sample_rate=44100)
     print(f"wrote a synthetic session to {session}")
-    mix_args = argparse.Namespace(
-        stems_dir=session / "stems",
-        output=args.out / "mix.wav",
-        params=args.out / "params.json",
-        checkpoint=args.checkpoint,
-        spec=mix.DEFAULT_SPEC,
-        encoder="vggish",
-        seed=args.seed,
-        sample_rate=None,
-        strict_length=False,
-        untrained=False,
-        quiet=False,
-    )
+    from console.cli.main import build_parser
+
+    mix_argv = ["mix", str(session / "stems"), "-o", str(args.out / "mix.wav"),
+                "--seed", str(args.seed)]
+    if args.checkpoint is not None:
+        mix_argv += ["--checkpoint", str(args.checkpoint)]
+    mix_args = build_parser().parse_args(mix_argv)
     return mix.run(mix_args)

@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 import torch
 
 from console import pretrained
-from console.audio import list_audio_files, probe, write_audio
+from console.audio import (
+    BIT_DEPTHS,
+    MAX_SAMPLE_RATE,
+    MIN_SAMPLE_RATE,
+    AudioInfo,
+    list_audio_files,
+    output_subtype,
+    probe,
+    write_audio,
+)
 from console.console import Console
+from console.errors import AudioInputError, ConsoleError
+from console.master import DEFAULT_CEILING_DBFS, DEFAULT_LOUDNESS_LUFS, MasterSettings, master
 from console.mix_params import MixParams
+from console.output_paths import check_output_file, refuse_inputs
 from console.streaming import stream_mix
 
 DEFAULT_SPEC = pretrained.DEFAULT
@@ -23,14 +37,16 @@ def add_parser(subparsers: Any) -> None:
         "mix",
         help="mix a folder of stems",
         description="Mix every audio file in STEMS_DIR (one stem per file) into a stereo "
-        "file, and write the per-track decisions to an editable params.json. Songs of any "
-        "length are mixed whole, one track at a time.",
+        "file, and write the per-track decisions to an editable MIX.params.json beside it. "
+        "Songs of any length are mixed whole, one track at a time. A master stage brings the "
+        "mix to a listening loudness under a peak ceiling; nothing is ever clipped.",
     )
     parser.add_argument("stems_dir", type=Path, help="folder with one audio file per stem")
     parser.add_argument("-o", "--output", type=Path, required=True, help="mix file to write")
     parser.add_argument(
         "--params", type=Path, default=None,
-        help="where to write the parameters (default: params.json beside the mix)",
+        help="where to write the parameters (default: the mix's name with .params.json, "
+        "e.g. song.params.json beside song.wav)",
     )
     parser.add_argument("--checkpoint", type=Path, default=None, help="a trained console")
     parser.add_argument(
@@ -46,14 +62,83 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--seed", type=int, default=0, help="initialisation seed (untrained)")
     parser.add_argument(
         "--sample-rate", type=int, default=None,
-        help="mix sample rate (default: the highest among the stems)",
+        help="mix sample rate in Hz (default: the highest among the stems)",
     )
     parser.add_argument(
         "--strict-length", action="store_true",
         help="refuse stems of different lengths instead of padding them with silence",
     )
+    add_output_options(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     parser.set_defaults(func=run)
+
+
+def add_output_options(parser: argparse.ArgumentParser, from_file: bool = False) -> None:
+    """The master stage and file format options shared by ``mix`` and ``render``.
+
+    With ``from_file`` (render) an option left out keeps what the params file says.
+    """
+    keep = " (default: as in PARAMS, else {})" if from_file else " (default {})"
+    parser.add_argument(
+        "--loudness", type=float, default=None if from_file else DEFAULT_LOUDNESS_LUFS,
+        metavar="LUFS",
+        help="master stage: integrated loudness of the mix" + keep.format(
+            f"{DEFAULT_LOUDNESS_LUFS:g}"),
+    )
+    parser.add_argument(
+        "--ceiling", type=float, default=None if from_file else DEFAULT_CEILING_DBFS,
+        metavar="DBFS",
+        help="master stage: highest sample peak; the loudness gain is lowered to respect it"
+        + keep.format(f"{DEFAULT_CEILING_DBFS:g}"),
+    )
+    parser.add_argument(
+        "--no-loudness", action="store_true", help="master stage: keep the mix's own loudness",
+    )
+    parser.add_argument(
+        "--no-master", action="store_true",
+        help="no master stage at all (the raw sum; integer formats then refuse a peak above "
+        "0 dBFS)",
+    )
+    parser.add_argument(
+        "--bit-depth", choices=BIT_DEPTHS, default=None,
+        help="sample format (default: float for .wav/.aiff, 24 for .flac)",
+    )
+
+
+def master_settings(
+    args: argparse.Namespace, saved: MasterSettings | None = None
+) -> MasterSettings:
+    """The master stage the options ask for, validated before any audio is read.
+
+    Options given on the command line win over ``saved`` (a params file's), which wins
+    over the defaults.
+    """
+    if getattr(args, "no_master", False):
+        return MasterSettings.off()
+    base = saved if saved is not None else MasterSettings()
+    loudness = base.loudness_lufs if args.loudness is None else args.loudness
+    ceiling = base.ceiling_dbfs if args.ceiling is None else args.ceiling
+    try:
+        return MasterSettings(
+            loudness_lufs=None if getattr(args, "no_loudness", False) else loudness,
+            ceiling_dbfs=ceiling,
+        )
+    except ValueError as exc:
+        raise ConsoleError(str(exc).replace("master.loudness_lufs", "--loudness").replace(
+            "master.ceiling_dbfs", "--ceiling")) from exc
+
+
+def check_sample_rate(rate: int | None) -> None:
+    if rate is not None and not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise ConsoleError(
+            f"--sample-rate must be between {MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE} Hz, got "
+            f"{rate}."
+        )
+
+
+def default_params_path(output: Path) -> Path:
+    """``song.wav`` keeps its decisions in ``song.params.json``, so mixes can share a folder."""
+    return output.with_name(f"{output.stem}.params.json")
 
 
 def load_console(args: argparse.Namespace) -> Console:
@@ -71,34 +156,93 @@ def load_console(args: argparse.Namespace) -> Console:
 
 
 def run(args: argparse.Namespace) -> int:
-    say = (lambda _: None) if getattr(args, "quiet", False) else (
+    quiet = getattr(args, "quiet", False)
+    say = (lambda _: None) if quiet else (
         lambda text: print(f"console mix: {text}", file=sys.stderr)
     )
-    infos = [probe(path) for path in list_audio_files(args.stems_dir)]
-    sample_rate = int(args.sample_rate or max(i.sample_rate for i in infos))
-    for info in infos:
-        if info.sample_rate != sample_rate:
-            say(f"{info.path.name}: resampled from {info.sample_rate} Hz to {sample_rate} Hz")
-        if info.channels > 1:
-            say(f"{info.path.name}: {info.channels} channels averaged to mono")
-    if len({round(i.frames * sample_rate / i.sample_rate) for i in infos}) > 1:
-        if not args.strict_length:
-            say("shorter stems padded with silence to the longest")
+
+    def warn(text: str) -> None:
+        print(f"console mix: warning: {text}", file=sys.stderr)
+
+    # Everything cheap is checked before any audio is read or any network is built.
+    check_sample_rate(args.sample_rate)
+    settings = master_settings(args)
+    output = check_output_file(args.output, "mix")
+    output_subtype(output, getattr(args, "bit_depth", None))
+    params_path = check_output_file(args.params or default_params_path(output), "parameter file")
+    if params_path.resolve() == output.resolve():
+        raise ConsoleError(f"The mix and its parameters cannot both be written to {output}.")
+    files = list_audio_files(args.stems_dir)
+    for path in (output, params_path):
+        refuse_inputs(path, files, args.stems_dir if path == output else None,
+                      "mix" if path == output else "parameter file")
     console = load_console(args).eval()
+    infos = [probe(path) for path in files]
+    sample_rate = int(args.sample_rate or max(i.sample_rate for i in infos))
+    for note in stem_notes(infos, sample_rate, args.strict_length):
+        say(note)
     mix, physical = stream_mix(
-        console, [i.path for i in infos], sample_rate, pad=not args.strict_length, progress=say
+        console, [i.path for i in infos], sample_rate, pad=not args.strict_length,
+        progress=say, warn=warn,
     )
     names = [i.path.name for i in infos]
+    check_decisions(physical, mix, names)
+    mix, report = master(mix, sample_rate, settings)
     params = MixParams.from_tensor(physical, console.layout, names, console.spec, sample_rate)
-    params_path = args.params or args.output.with_name("params.json")
-    write_audio(args.output, mix, sample_rate)
+    params = attrs.evolve(params, master=settings)
+    write_audio(output, mix, sample_rate, getattr(args, "bit_depth", None))
     params.save(params_path)
-    if not getattr(args, "quiet", False):
+    if not quiet:
         print_summary(params)
-        peak = float(mix.abs().max())
-        print(f"wrote {args.output} (peak {20 * torch.log10(torch.tensor(peak + 1e-12)):.1f} dBFS)")
+        print(report.describe())
+        print(f"wrote {output}")
         print(f"wrote {params_path}; edit it and run `console render` to adjust the mix")
     return 0
+
+
+def stem_notes(infos: Sequence[AudioInfo], sample_rate: int, strict_length: bool) -> list[str]:
+    """What will be done to each stem to mix it, naming the file; refuses unequal lengths."""
+    notes = []
+    for info in infos:
+        if info.sample_rate != sample_rate:
+            notes.append(
+                f"{info.path.name}: resampled from {info.sample_rate} Hz to {sample_rate} Hz"
+            )
+        if info.channels > 1:
+            notes.append(f"{info.path.name}: {info.channels} channels averaged to mono")
+    seconds = [i.frames / i.sample_rate for i in infos]
+    longest = max(seconds)
+    short = [(i, s) for i, s in zip(infos, seconds, strict=True)
+             if round(s * sample_rate) < round(longest * sample_rate)]
+    if short and strict_length:
+        detail = ", ".join(f"{i.path.name}: {s:.2f} s" for i, s in zip(infos, seconds,
+                                                                       strict=True))
+        raise AudioInputError(
+            f"The stems have different lengths ({detail}); trim them to one length or drop "
+            f"--strict-length to pad them with silence."
+        )
+    for info, length in short:
+        notes.append(
+            f"{info.path.name}: {length:.2f} s, {longest - length:.2f} s shorter than the "
+            f"longest stem; padded with silence (a truncated file?)"
+        )
+    return notes
+
+
+def check_decisions(physical: torch.Tensor, mix: torch.Tensor, names: Sequence[str]) -> None:
+    """Refuse NaN or infinite settings or audio before anything is written."""
+    bad = [name for name, row in zip(names, physical, strict=True)
+           if not bool(torch.isfinite(row).all())]
+    if bad:
+        raise ConsoleError(
+            f"The console predicted non-finite settings for {', '.join(bad)}; its weights are "
+            f"broken. Nothing was written; use another checkpoint or retrain."
+        )
+    if not bool(torch.isfinite(mix).all()):
+        raise ConsoleError(
+            "The mix contains NaN or infinite samples (an effect failed on this audio); "
+            "nothing was written."
+        )
 
 
 def print_summary(params: MixParams) -> None:

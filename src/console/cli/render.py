@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from console.audio import list_audio_files, load_stems, write_audio
+from console.audio import list_audio_files, output_subtype, probe, write_audio
 from console.chain import EffectChain
-from console.console import render
+from console.cli.mix import add_output_options, master_settings, stem_notes
 from console.errors import AudioInputError
+from console.master import master
 from console.mix_params import MixParams
+from console.output_paths import check_output_file, refuse_inputs
+from console.streaming import stream_render
 
 
 def add_parser(subparsers: Any) -> None:
@@ -20,19 +22,26 @@ def add_parser(subparsers: Any) -> None:
         "render",
         help="re-render a mix from stems and a params.json",
         description="Apply the settings of PARAMS (written by `console mix`, possibly "
-        "edited) to the stems in STEMS_DIR; no network is involved.",
+        "edited) to the stems in STEMS_DIR; no network is involved. The master stage "
+        "saved in PARAMS is applied too, unless an option below changes it.",
     )
     parser.add_argument("stems_dir", type=Path, help="folder with the stems named in PARAMS")
-    parser.add_argument("params", type=Path, help="params.json from `console mix`")
+    parser.add_argument("params", type=Path, help="MIX.params.json from `console mix`")
     parser.add_argument("-o", "--output", type=Path, required=True, help="mix file to write")
+    add_output_options(parser, from_file=True)
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    output = check_output_file(args.output, "mix")
+    output_subtype(output, args.bit_depth)
     params = MixParams.load(args.params)
+    settings = master_settings(args, params.master)
     chain = EffectChain.from_spec(params.spec)
-    settings = chain.to_tensor(params)  # validate before reading audio
+    tensor = chain.to_tensor(params)  # validate before reading audio
     available = {p.name: p for p in list_audio_files(args.stems_dir)}
+    refuse_inputs(output, [*available.values(), args.params], args.stems_dir, "mix")
     missing = [name for name in params.track_names if name not in available]
     if missing:
         raise AudioInputError(
@@ -44,13 +53,17 @@ def run(args: argparse.Namespace) -> int:
             f"{args.stems_dir} has stems with no settings in {args.params}: {unused}; add "
             f"them to the file or move them out of the folder."
         )
-    stems = load_stems(
-        args.stems_dir,
-        sample_rate=params.sample_rate,
-        files=[available[name] for name in params.track_names],
+    say = (lambda _: None) if args.quiet else (
+        lambda text: print(f"console render: {text}", file=sys.stderr)
     )
-    with torch.no_grad():
-        mix = render(chain, stems.audio[None], settings[None], sample_rate=stems.sample_rate)
-    write_audio(args.output, mix[0], stems.sample_rate)
-    print(f"wrote {args.output}")
+    infos = [probe(available[name]) for name in params.track_names]
+    for note in stem_notes(infos, params.sample_rate, strict_length=False):
+        say(note)
+    frames = max(round(i.frames * params.sample_rate / i.sample_rate) for i in infos)
+    mix = stream_render(chain, [i.path for i in infos], tensor, params.sample_rate, frames, say)
+    mix, report = master(mix, params.sample_rate, settings)
+    write_audio(output, mix, params.sample_rate, args.bit_depth)
+    if not args.quiet:
+        print(report.describe())
+        print(f"wrote {output}")
     return 0

@@ -22,6 +22,7 @@ from console.chain import EffectChain
 from console.console import render
 from console.data.loudness import loudness_lufs
 from console.errors import UnknownComponentError
+from console.master import MasterSettings
 from console.mix_params import MixParams, ParamSlot
 from console.params import ParamSpec
 from console.plugins import Plugins, get_plugins
@@ -198,6 +199,8 @@ def engineer_mix(
     rng = np.random.default_rng(seed)
     settings = choose_settings(chain, stems, roles, sample_rate, rng)
     params = MixParams.from_tensor(settings, chain.layout, list(names), chain.spec, sample_rate)
+    # The reference is the raw sum: ``console render`` must reproduce it sample for sample.
+    params = attrs.evolve(params, master=MasterSettings.off())
     exact = chain.to_tensor(params)  # the rounded values a re-render will read
     with torch.no_grad():
         mix = render(chain, stems[None], exact[None], sample_rate=sample_rate)[0]
