@@ -73,3 +73,52 @@ def test_learning_rate_warms_up_then_decays():
     assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
     assert factors[10] == pytest.approx(1.0) and factors[-1] < 0.01
     assert all(a >= b for a, b in zip(factors[10:], factors[11:], strict=False))
+
+
+def test_resume_removes_only_what_an_interrupted_atomic_write_left(tmp_path):
+    make_trainer(tmp_path, steps=3).fit()
+    stale = [tmp_path / ".train_state.k2j_9x0a.tmp.pt", tmp_path / ".console.abcdefgh.tmp.pt",
+             tmp_path / ".loss.12345678.tmp.png"]
+    kept = [tmp_path / "notes.tmp.pt", tmp_path / ".train_state.tmp.pt",
+            tmp_path / ".train_state.short.tmp.pt", tmp_path / "train_state.abcdefgh.tmp.pt"]
+    for path in stale + kept:
+        path.write_bytes(b"partial")
+    trainer = make_trainer(tmp_path, steps=6)
+    assert trainer.resume() and trainer.step == 3
+    assert not any(path.exists() for path in stale)
+    assert all(path.exists() for path in kept)
+
+
+def test_a_fresh_run_also_clears_an_interrupted_first_save(tmp_path):
+    (tmp_path / ".train_state.abcdefgh.tmp.pt").write_bytes(b"partial")
+    assert not make_trainer(tmp_path, steps=3).resume()
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def make_frozen_encoder_trainer(out, steps, encoder_seed=0):
+    torch.manual_seed(encoder_seed)
+    console = Console.from_spec("gain+pan", encoder_options=TINY_VGGISH, hidden=32)
+    task = MixingTask(console, StereoSTFTLoss(**LOSS), SR, freeze_encoder=True)
+    config = TrainConfig(steps=steps, batch_size=4, lr=3e-3, warmup_steps=0, checkpoint_every=3)
+    return Trainer(task, ToneSessions(16), collate_examples, config, out, progress=False)
+
+
+def test_frozen_weights_are_not_kept_in_the_training_state_and_resume_stays_exact(tmp_path):
+    straight = make_frozen_encoder_trainer(tmp_path / "a", steps=6)
+    straight.fit()
+    interrupted = make_frozen_encoder_trainer(tmp_path / "b", steps=6)
+    interrupted.fit(until=3)
+    state = torch.load(tmp_path / "b" / "train_state.pt", weights_only=True)
+    assert state["model"] and not any(k.startswith("encoder.") for k in state["model"])
+    resumed = make_frozen_encoder_trainer(tmp_path / "b", steps=6)
+    assert resumed.resume()
+    resumed.fit()
+    for name, value in straight.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[name], value, rtol=1e-5, atol=1e-6)
+
+
+def test_resuming_with_other_frozen_weights_is_refused(tmp_path):
+    make_frozen_encoder_trainer(tmp_path, steps=3).fit()
+    other = make_frozen_encoder_trainer(tmp_path, steps=6, encoder_seed=1)
+    with pytest.raises(CheckpointError, match="frozen weights"):
+        other.resume()

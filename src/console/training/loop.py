@@ -9,6 +9,7 @@ have seen, and ``torchrun`` replicas never see the same example in one step.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from console.atomic import atomic_write
-from console.checkpoint_file import read_checkpoint
+from console.checkpoint_file import check_finite, fingerprint, read_checkpoint
 from console.errors import CheckpointError
 from console.training import distributed
 from console.training.config import TrainConfig
@@ -28,6 +29,8 @@ from console.training.curve import write_loss_curve
 
 STATE_FILE = "train_state.pt"
 STATE_FORMAT = "console-train-state"
+#: The temporary names :func:`console.atomic.atomic_path` gives: ``.{stem}.XXXXXXXX.tmp{suffix}``.
+ATOMIC_TEMPORARY = re.compile(r"\.[^/]+\.[a-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?")
 
 
 class TrainingTask(Protocol):
@@ -133,15 +136,25 @@ class Trainer:
     def state_path(self) -> Path:
         return self.out_dir / STATE_FILE
 
+    def _frozen(self) -> dict[str, torch.Tensor]:
+        """Parameters that never change during the run (e.g. emulators, a frozen encoder)."""
+        return {k: p for k, p in self.model.named_parameters() if not p.requires_grad}
+
     def save(self) -> None:
-        """Rank 0 writes the full training state and the task's artifact."""
+        """Rank 0 writes the training state and the task's artifact.
+
+        Frozen parameters are not stored (the run rebuilds them as it started),
+        only a fingerprint that :meth:`resume` checks them against.
+        """
         if self.rank == 0:
+            frozen = self._frozen()
             state = {
                 "format": STATE_FORMAT,
                 "task": self.task.describe(),
                 "config": attrs.asdict(self.config),
                 "step": self.step,
-                "model": self.model.state_dict(),
+                "model": {k: v for k, v in self.model.state_dict().items() if k not in frozen},
+                "frozen": fingerprint(frozen),
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
                 "history": attrs.asdict(self.history),
@@ -151,8 +164,24 @@ class Trainer:
             self.task.export(self.out_dir, best=False)
         distributed.barrier()
 
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Delete what an interrupted atomic write left in ``out_dir`` (rank 0); return it."""
+        if self.rank != 0 or not self.out_dir.is_dir():
+            return []
+        stale = [
+            path for path in self.out_dir.iterdir()
+            if path.is_file() and ATOMIC_TEMPORARY.fullmatch(path.name)
+        ]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return stale
+
     def resume(self) -> bool:
-        """Load ``out_dir``'s training state if there is one; ``True`` if resumed."""
+        """Load ``out_dir``'s training state if there is one; ``True`` if resumed.
+
+        Temporary files of a write that was interrupted are removed first.
+        """
+        self.remove_stale_temporaries()
         if not self.state_path.exists():
             return False
         state = read_checkpoint(self.state_path, "training state")
@@ -163,7 +192,23 @@ class Trainer:
                 f"{self.state_path} belongs to another run ({state['task']}); use a new "
                 f"output folder or the same settings."
             )
-        self.model.load_state_dict(state["model"])
+        frozen = self._frozen()
+        if "frozen" in state and state["frozen"] != fingerprint(frozen):
+            raise CheckpointError(
+                f"{self.state_path}: the frozen weights (emulators, a frozen encoder) differ "
+                f"from the ones this run started with; resume with the same --init and weights "
+                f"files, or use a new output folder."
+            )
+        check_finite(state["model"], str(self.state_path))
+        ours = set(self.model.state_dict())
+        missing = sorted(ours - set(state["model"]) - set(frozen))
+        unexpected = sorted(set(state["model"]) - ours)
+        if missing or unexpected:
+            raise CheckpointError(
+                f"{self.state_path} does not fit this model (missing {missing[:3]}, unexpected "
+                f"{unexpected[:3]}); it is damaged: use a new output folder."
+            )
+        self.model.load_state_dict(state["model"], strict=False)  # frozen weights stay as built
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step = int(state["step"])
