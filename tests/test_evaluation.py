@@ -182,3 +182,48 @@ def test_the_test_split_is_the_default_and_matches_training(sessions, tmp_path, 
     rows = json.loads((out / "results.json").read_text())["per_song"]
     assert {r["song"] for r in rows} == test_songs
     assert not (out / "excerpts").exists() and not (out / "metrics.png").exists()
+
+
+def test_songs_whose_names_sanitise_alike_keep_their_own_excerpts(tmp_path, capsys):
+    data = tmp_path / "data"
+    for seed, name in enumerate(["a b", "a-b"]):
+        write_session(data / name, seed=20 + seed, duration=1.0, sample_rate=SR,
+                      source="synth", spec="gain+pan")
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(data), "--systems", "mono", "--out", str(out), "--subset",
+                 "all", "--sample-rate", str(SR), "--excerpt-seconds", "0.5", "--no-plots",
+                 "--no-progress"]) == 0
+    manifest = json.loads((out / "excerpts" / "manifest.json").read_text())
+    folders = {song["song"]: song["folder"] for song in manifest["songs"]}
+    assert set(folders) == {"a b", "a-b"} and len(set(folders.values())) == 2
+    references = {
+        song: sf.read(out / "excerpts" / folder / "reference.wav")[0]
+        for song, folder in folders.items()
+    }
+    assert not (references["a b"] == references["a-b"]).all()  # neither overwrote the other
+    assert main(["listening-test", str(out), "-o", str(tmp_path / "site")]) == 0
+
+
+def test_excerpt_folders_are_unique_and_do_not_depend_on_the_other_songs():
+    from console.evaluation.excerpts import excerpt_folders
+
+    both = excerpt_folders(["a b", "a-b", "A-B", "..", "", "x/y"])
+    assert len({f.casefold() for f in both}) == 6
+    assert both[1] == "a-b"  # a name that is already safe is kept
+    assert all(f not in ("", ".", "..") and "/" not in f for f in both)
+    assert excerpt_folders(["a b"]) == both[:1] and excerpt_folders(["x/y"]) == both[5:]
+
+
+def test_a_shipped_console_is_a_system_by_its_name(sessions, tmp_path, capsys):
+    from console import Console, pretrained
+
+    system = load_system(pretrained.DEFAULT)
+    assert isinstance(system.model, Console) and system.label == pretrained.DEFAULT
+    out = tmp_path / "e"
+    assert main(["evaluate", str(sessions), "--systems", f"mono,{pretrained.DEFAULT}",
+                 "--out", str(out), "--subset", "all", "--max-songs", "1", "--sample-rate",
+                 str(SR), "--excerpt-seconds", "0", "--no-plots", "--no-progress"]) == 0
+    summary = json.loads((out / "results.json").read_text())
+    assert [r["system"] for r in summary["summary"]] == ["mono", system.file_label]
+    with pytest.raises(Exception, match="shipped console"):
+        load_system("gain+pna")

@@ -27,8 +27,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("data", type=Path, help="dataset root or song folder")
     parser.add_argument(
         "--systems", required=True,
-        help="comma-separated mixer names (mono, random, loudness, wave-u-net) and "
-        "checkpoints (run/best.pt); label one with label=run/best.pt",
+        help="comma-separated mixer names (mono, random, loudness, wave-u-net), shipped "
+        "consoles (gain+pan) and checkpoints (run/best.pt); label one with label=run/best.pt",
     )
     parser.add_argument("--out", type=Path, required=True, help="folder for the results")
     parser.add_argument("--layout", choices=LAYOUTS, default="auto")

@@ -10,6 +10,8 @@ BS.1534 (MUSHRA) prescribes.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import soundfile as sf
@@ -17,6 +19,7 @@ import torch
 
 from console.atomic import atomic_write
 from console.evaluation.normalise import to_comparison_loudness
+from console.evaluation.systems import safe_name
 
 ANCHOR_CUTOFF_HZ = 3500.0
 FADE_SECONDS = 0.02
@@ -78,6 +81,28 @@ def song_excerpts(
     peak = max(float(piece.abs().max()) for piece in pieces.values())
     scale = 0.99 / peak if peak > 0.99 else 1.0
     return {label: piece * scale for label, piece in pieces.items()}
+
+
+def excerpt_folders(songs: Sequence[str]) -> list[str]:
+    """A folder name per song, never shared, even by names that differ only in unsafe characters.
+
+    A name that is already safe is kept; any other gets a short hash of the
+    whole name, so ``a b`` and ``a-b`` stay apart and a song's folder does not
+    depend on which other songs are evaluated. Names equal but for case (one
+    folder on some file systems) are numbered in order.
+    """
+    folders: list[str] = []
+    taken: set[str] = set()
+    for song in songs:
+        safe = safe_name(song, "song")
+        if safe != song:
+            safe = f"{safe}-{hashlib.sha1(song.encode()).hexdigest()[:8]}"
+        folder, number = safe, 2
+        while folder.casefold() in taken:
+            folder, number = f"{safe}-{number}", number + 1
+        taken.add(folder.casefold())
+        folders.append(folder)
+    return folders
 
 
 def write_excerpts(

@@ -2,7 +2,8 @@
 
 ``OUT/`` receives ``per_song.csv``, ``summary.csv``, ``results.json``,
 ``metrics.png`` and, for the listening test, ``excerpts/manifest.json`` with
-``excerpts/<song>/<system>.wav``, ``reference.wav`` and ``anchor.wav``.
+``excerpts/<song folder>/<system>.wav``, ``reference.wav`` and ``anchor.wav``
+(a folder per song, never shared: see :func:`~console.evaluation.excerpts.excerpt_folders`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from console.errors import ConsoleError
 from console.evaluation.excerpts import (
     ANCHOR_CUTOFF_HZ,
     anchor_mix,
+    excerpt_folders,
     loudest_window,
     song_excerpts,
     write_excerpts,
@@ -28,7 +30,7 @@ from console.evaluation.metrics import compare_mixes
 from console.evaluation.plots import plot_results
 from console.evaluation.report import Row, summarise, write_reports
 from console.evaluation.songs import load_song
-from console.evaluation.systems import System, safe_name
+from console.evaluation.systems import System
 
 #: Labels the listening test gives its own conditions.
 RESERVED_LABELS = ("reference", "anchor")
@@ -73,7 +75,8 @@ def evaluate(
     manifest_songs: list[dict[str, Any]] = []
     bar = tqdm(total=len(songs) * len(systems), desc="evaluate", unit="mix",
                disable=not progress, dynamic_ncols=True)
-    for song in songs:
+    folders = excerpt_folders([song.name for song in songs])
+    for song, folder in zip(songs, folders, strict=True):
         loaded = load_song(song, sample_rate)
         mixes = {}
         for system, label in zip(systems, labels, strict=True):
@@ -84,7 +87,8 @@ def evaluate(
             bar.update(1)
         if excerpt_seconds:
             manifest_songs.append(
-                _write_song_excerpts(out_dir / "excerpts", loaded, mixes, excerpt_seconds)
+                _write_song_excerpts(out_dir / "excerpts" / folder, loaded, mixes,
+                                     excerpt_seconds)
             )
     bar.close()
     summary = summarise(rows, labels)
@@ -109,12 +113,11 @@ def evaluate(
 
 
 def _write_song_excerpts(
-    folder: Path, loaded: Any, mixes: dict[str, Any], seconds: float
+    song_dir: Path, loaded: Any, mixes: dict[str, Any], seconds: float
 ) -> dict[str, Any]:
     rate = loaded.sample_rate
     window = loudest_window(loaded.mix, rate, seconds)
     audio = {"reference": loaded.mix, "anchor": anchor_mix(loaded.stems, rate), **mixes}
-    song_dir = folder / safe_name(loaded.name, "song")
     files = write_excerpts(song_dir, song_excerpts(audio, window, rate), rate)
     return {
         "song": loaded.name,

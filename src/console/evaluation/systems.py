@@ -1,4 +1,4 @@
-"""What ``--systems`` names: a registered mixer or a checkpoint (console or mixer) on disk."""
+"""What ``--systems`` names: a registered mixer, a shipped console or a checkpoint on disk."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 
 from console.checkpoint_file import read_checkpoint
 from console.console import CHECKPOINT_FORMAT, Console
-from console.errors import CheckpointError, ConsoleError
+from console.errors import CheckpointError, ConsoleError, UnknownComponentError
 from console.evaluation.songs import LoadedSong
 from console.mixer import Mixer, create_mixer, is_mixer_checkpoint, mixer_from_checkpoint
 from console.plugins import Plugins
@@ -22,8 +22,11 @@ _RUN_FILE_NAMES = ("console", "best", "mixer")
 
 
 def safe_name(text: str, fallback: str) -> str:
-    """``text`` with anything but letters, digits, ``.``, ``_`` and ``-`` turned into ``-``."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or fallback
+    """``text`` with anything but letters, digits, ``.``, ``_`` and ``-`` turned into ``-``.
+
+    Leading and trailing dots go too: ``..`` or a hidden name is no file or folder name to use.
+    """
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or fallback
 
 
 @attrs.frozen
@@ -58,7 +61,13 @@ def default_label(path: Path) -> str:
 
 
 def load_system(text: str, plugins: Plugins | None = None) -> System:
-    """``"mono"``, ``"run/best.pt"`` or ``"label=run/best.pt"`` as a :class:`System`."""
+    """``"mono"``, ``"gain+pan"`` (shipped), ``"run/best.pt"`` or ``"label=run/best.pt"``.
+
+    A file comes first, then a shipped console (as ``console train --init``
+    finds them), then a registered mixer.
+    """
+    from console.pretrained import available, load_pretrained
+
     label, _, target = text.rpartition("=")
     target = target.strip()
     if not target:
@@ -66,7 +75,16 @@ def load_system(text: str, plugins: Plugins | None = None) -> System:
     path = Path(target)
     if path.suffix in CHECKPOINT_SUFFIXES or path.exists():
         return System(label or default_label(path), _load_checkpoint(path, plugins), str(path))
-    return System(label or target, create_mixer(target, plugins), f"mixer {target}")
+    if target in available():
+        return System(label or target, load_pretrained(target), f"the shipped {target} console")
+    try:
+        mixer = create_mixer(target, plugins)
+    except UnknownComponentError as exc:
+        shipped = ", ".join(available()) or "none"
+        raise UnknownComponentError(
+            f"{exc} A system may also be a checkpoint file or a shipped console ({shipped})."
+        ) from exc
+    return System(label or target, mixer, f"mixer {target}")
 
 
 def _load_checkpoint(path: Path, plugins: Plugins | None) -> Console | Mixer:
