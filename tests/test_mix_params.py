@@ -63,3 +63,35 @@ def test_repeated_effects_get_numbered_keys():
     assert chain_keys(["gain", "eq:dsp", "gain", "eq:tcn@x.pt", "gain"]) == [
         "gain", "eq", "gain.2", "eq.2", "gain.3",
     ]
+
+
+@pytest.mark.parametrize("value", ['"3"', "true", "NaN", "Infinity", "-Infinity", "null", "[1]"])
+def test_a_setting_that_is_not_a_finite_number_is_refused_by_name(value):
+    text = json.dumps(valid()).replace('"gain_db": 0.0', f'"gain_db": {value}', 1)
+    assert value in text
+    with pytest.raises(MixParamsError) as exc:
+        MixParams.from_json(text, source="p.json")
+    message = str(exc.value)
+    assert message.startswith("p.json: Track 'a': gain.gain_db must be a finite number")
+    assert value in message and "\n" not in message
+
+
+@pytest.mark.parametrize("rate", ["0", "-44100", '"44100"', "44100.5", "true", "NaN", "null"])
+def test_a_sample_rate_that_is_not_a_positive_whole_number_is_refused(rate):
+    text = json.dumps(valid()).replace('"sample_rate": 8000', f'"sample_rate": {rate}', 1)
+    assert rate in text
+    with pytest.raises(MixParamsError, match="sample_rate must be a positive whole number"):
+        MixParams.from_json(text)
+
+
+def test_whole_numbers_are_settings_too_and_the_file_still_loads():
+    text = json.dumps(valid()).replace('"gain_db": 0.0', '"gain_db": -6', 1)
+    params = MixParams.from_json(text)
+    assert params.tracks[0].effects["gain"]["gain_db"] == -6
+    assert params.to_tensor(CHAIN.layout)[0, 0] == -6.0
+
+
+def test_an_edit_to_nan_is_refused():
+    params = MixParams.from_json(json.dumps(valid()))
+    with pytest.raises(MixParamsError, match="finite number"):
+        params.with_value("a", "gain", "gain_db", float("nan"))

@@ -9,8 +9,10 @@ writes ``params.json``.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 import cattrs
@@ -60,20 +62,74 @@ def param_layout(items: Sequence[str], effects: Sequence[Effect]) -> list[ParamS
     return slots
 
 
+def _shown(value: Any) -> str:
+    """A value as it reads in the JSON file (``"3"``, ``true``, ``NaN``)."""
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def is_finite_number(value: Any) -> bool:
+    """A real number that is not NaN or infinite; strings and booleans are not numbers."""
+    return (
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    )
+
+
+def _check_name(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, str):
+        raise MixParamsError(f"Every track needs a name (a string), got {_shown(value)}.")
+
+
+def _check_values(instance: TrackParams, attribute: attrs.Attribute, value: Any) -> None:
+    """Every setting a finite number: ``"3"``, ``true`` or ``NaN`` would mix silent garbage."""
+    track = f"Track {instance.name!r}"
+    if not isinstance(value, dict):
+        raise MixParamsError(f"{track}: effects must map effect names to their settings.")
+    for key, settings in value.items():
+        if not isinstance(settings, dict):
+            raise MixParamsError(
+                f"{track}: effect {key!r} must map parameter names to numbers, got "
+                f"{_shown(settings)}."
+            )
+        for name, number in settings.items():
+            if not is_finite_number(number):
+                raise MixParamsError(
+                    f"{track}: {key}.{name} must be a finite number, got {_shown(number)}; "
+                    f"write it without quotes, e.g. -6.0."
+                )
+
+
+def _check_sample_rate(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise MixParamsError(
+            f"sample_rate must be a positive whole number of Hz (e.g. 44100), got "
+            f"{_shown(value)}."
+        )
+
+
+def _check_spec(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, str) or not value:
+        raise MixParamsError(
+            f"spec must name the effect chain (e.g. \"gain+pan\"), got {_shown(value)}."
+        )
+
+
 @attrs.frozen
 class TrackParams:
     """One track's settings: ``effects[effect_key][param_name] = value``."""
 
-    name: str
-    effects: dict[str, dict[str, float]]
+    name: str = attrs.field(validator=_check_name)
+    effects: dict[str, dict[str, float]] = attrs.field(validator=_check_values)
 
 
 @attrs.frozen
 class MixParams:
     """Every decision of one mix, editable and re-renderable."""
 
-    spec: str
-    sample_rate: int
+    spec: str = attrs.field(validator=_check_spec)
+    sample_rate: int = attrs.field(validator=_check_sample_rate)
     tracks: list[TrackParams]
     #: The master stage applied to the sum (absent in files that predate it: none).
     master: MasterSettings | None = None
@@ -171,14 +227,20 @@ class MixParams:
                 f"{source} is not a console mix-parameter file (expected \"format\": "
                 f"\"{FORMAT}\"); write one with `console mix ... --params`."
             )
-        if data.get("version") != FORMAT_VERSION:
+        if type(data.get("version")) is not int or data.get("version") != FORMAT_VERSION:
             raise MixParamsError(
                 f"{source} has format version {data.get('version')!r}; this console reads "
                 f"version {FORMAT_VERSION}."
             )
         try:
             return _converter.structure(data, cls)
-        except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
+        except cattrs.BaseValidationError as exc:
+            own = _own_error(exc)
+            if own is not None:
+                raise MixParamsError(f"{source}: {own}") from exc
+            detail = "; ".join(cattrs.transform_error(exc))
+            raise MixParamsError(f"{source} has invalid content: {detail}.") from exc
+        except (TypeError, ValueError) as exc:
             detail = "; ".join(cattrs.transform_error(exc)) if isinstance(
                 exc, cattrs.BaseValidationError
             ) else str(exc)
@@ -197,4 +259,19 @@ class MixParams:
         return cls.from_json(text, source=str(path))
 
 
+def _own_error(exc: BaseException) -> MixParamsError | None:
+    """The first of our validators' errors inside a cattrs error group, if any."""
+    if isinstance(exc, MixParamsError):
+        return exc
+    for inner in getattr(exc, "exceptions", ()):
+        found = _own_error(inner)
+        if found is not None:
+            return found
+    return None
+
+
 _converter = cattrs.Converter(forbid_extra_keys=True)
+# Values are taken as the JSON gives them, never coerced ("3" -> 3.0, true -> 1):
+# the classes' validators say what is wrong and where.
+for _type in (float, int, str):
+    _converter.register_structure_hook(_type, lambda value, _: value)
