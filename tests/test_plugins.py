@@ -1,6 +1,8 @@
 """The plugin manager: built-ins through entry points, conflicts, broken plugins, lookups."""
 
 import importlib.metadata
+import json
+import sys
 import types
 import warnings
 
@@ -181,3 +183,84 @@ def test_global_manager_is_cached_and_resettable():
     assert plugins_module.get_plugins() is first
     plugins_module.reset_plugins()
     assert plugins_module.get_plugins() is not first
+
+
+def _entry_point(name, load):
+    dist = types.SimpleNamespace(name=f"dist-{name}", version="1.0")
+    return types.SimpleNamespace(name=name, value=f"{name}_module", dist=dist, load=load)
+
+
+def _exit():
+    sys.exit(3)
+
+
+def _interrupt():
+    raise KeyboardInterrupt
+
+
+def _system_exit():
+    raise SystemExit("bye")
+
+
+@pytest.mark.parametrize("load, raised", [
+    (_exit, "SystemExit: 3"), (_interrupt, "KeyboardInterrupt"), (_system_exit, "SystemExit: bye"),
+])
+def test_a_plugin_that_exits_at_import_is_skipped_and_named(monkeypatch, load, raised):
+    real = list(importlib.metadata.entry_points(group="console"))
+    monkeypatch.setattr(plugins_module.importlib.metadata, "entry_points",
+                        lambda group: [*real, _entry_point("quitter", load)])
+    with pytest.warns(PluginWarning, match="quitter") as record:
+        plugins = Plugins()
+    assert any("failed to import" in str(w.message) and raised in str(w.message)
+               for w in record)
+    assert "gain" in plugins.registry("effect")
+
+
+def test_a_plugin_that_exits_while_registering_is_skipped():
+    class Quitter:
+        @hookimpl
+        def register_effects(self, register):
+            sys.exit(1)
+
+    plugins = Plugins()
+    plugins.register(Quitter(), name="quitter")
+    with pytest.warns(PluginWarning, match="quitter"):
+        effects = plugins.registry("effect")
+    assert "gain" in effects
+
+
+class _Shadow:
+    @hookimpl
+    def register_effects(self, register):
+        register(Invert, name="gain")
+        register(Invert)
+
+
+def test_console_plugins_lists_everything_and_reports_a_conflict(monkeypatch, capsys):
+    from console.cli.main import main
+
+    plugins = Plugins()
+    plugins.register(_Shadow(), name="shadow")
+    monkeypatch.setattr(plugins_module, "_PLUGINS", plugins)
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "invert" in out and "pan" in out and "vggish" in out  # the rest is listed
+    conflict = out[out.index("conflicts:"):]
+    assert "'gain'" in conflict and "shadow" in conflict and "console:effects" in conflict
+    gain = out[out.index("  gain"):].splitlines()[0]
+    assert "console:effects" in gain  # the first to register keeps the name
+    assert main(["plugins", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert any("shadow" in c for c in listing["conflicts"])
+    assert {e["name"] for e in listing["effect"]} >= {"gain", "invert", "pan"}
+    with pytest.raises(PluginConflictError, match="shadow"):  # using the name is still refused
+        plugins.resolve("effect", "gain")
+
+
+def test_console_plugins_names_each_kind_in_the_plural(capsys):
+    from console.cli.main import main
+
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "losses:" in out and "losss" not in out
+    assert "effects:" in out and "encoders:" in out and "mixers:" in out

@@ -26,6 +26,10 @@ ENTRY_POINT_GROUP = "console"
 AUTOLOAD_ENV = "CONSOLE_DISABLE_PLUGIN_AUTOLOAD"
 OWN_DISTRIBUTION = "console"
 
+#: What a plugin may raise, at import or while registering, without taking the others down:
+#: ``sys.exit`` or a stray ``KeyboardInterrupt`` in a plugin is its failure, not the user's wish.
+ISOLATED = (Exception, SystemExit, KeyboardInterrupt)
+
 Kind = Literal["effect", "encoder", "loss", "mixer"]
 KINDS: tuple[Kind, ...] = ("effect", "encoder", "loss", "mixer")
 _HOOKS: dict[Kind, str] = {
@@ -56,6 +60,10 @@ class Component:
         return self.factory(arg, **options) if arg is not None else self.factory(**options)
 
 
+#: A kind's registry and the conflicts found while building it.
+_Collected = tuple[dict[str, Component], list[PluginConflictError]]
+
+
 class Plugins:
     """Wraps a :class:`pluggy.PluginManager` and the registries built from it."""
 
@@ -63,7 +71,7 @@ class Plugins:
         self.manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
         self.manager.add_hookspecs(hookspecs)
         self._distributions: dict[str, str] = {}
-        self._registries: dict[Kind, dict[str, Component]] | None = None
+        self._registries: dict[Kind, _Collected] | None = None
         if autoload:
             self.load_entry_points()
 
@@ -81,10 +89,10 @@ class Plugins:
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:  # a broken plugin must not take the others down
+            except ISOLATED as exc:  # a broken plugin must not take the others down
                 warnings.warn(
                     f"console plugin {plugin_name!r} ({ep.value}) failed to import and is "
-                    f"skipped: {type(exc).__name__}: {exc}",
+                    f"skipped: {_describe(exc)}",
                     PluginWarning,
                     stacklevel=2,
                 )
@@ -138,14 +146,30 @@ class Plugins:
 
     # -- registries --------------------------------------------------------------
 
-    def registry(self, kind: Kind) -> dict[str, Component]:
-        """Every registered component of ``kind`` by name."""
+    def registry(self, kind: Kind, strict: bool = True) -> dict[str, Component]:
+        """Every registered component of ``kind`` by name.
+
+        A name two plugins claim is an error when ``strict``; otherwise the
+        first to register keeps it and :meth:`conflicts` names the others, so
+        ``console plugins`` can still list what is installed.
+        """
+        found, conflicts = self._collected(kind)
+        if strict and conflicts:
+            raise conflicts[0]
+        return found
+
+    def conflicts(self, kind: Kind) -> list[str]:
+        """What is wrong with ``kind``'s registry: one sentence per name claimed twice."""
+        return [str(error) for error in self._collected(kind)[1]]
+
+    def _collected(self, kind: Kind) -> _Collected:
         if self._registries is None:
             self._registries = {k: self._collect(k) for k in KINDS}
         return self._registries[kind]
 
-    def _collect(self, kind: Kind) -> dict[str, Component]:
+    def _collect(self, kind: Kind) -> _Collected:
         found: dict[str, Component] = {}
+        conflicts: list[PluginConflictError] = []
         hook = getattr(self.manager.hook, _HOOKS[kind])
         for impl in hook.get_hookimpls():  # in registration order
             plugin_name = impl.plugin_name
@@ -167,40 +191,42 @@ class Plugins:
                     )
                 if comp_name in found:
                     other = found[comp_name]
-                    raise PluginConflictError(
+                    conflicts.append(PluginConflictError(
                         f"Two plugins register the {kind} {comp_name!r}: {other.plugin!r} "
                         f"({other.distribution}) and {_plugin!r} ({_dist}); uninstall one "
                         f"of them or set {AUTOLOAD_ENV}=1."
-                    )
+                    ))
+                    return
                 found[comp_name] = Component(kind, comp_name, factory, _plugin, _dist, default)
 
             try:
                 impl.function(register=register)
-            except PluginConflictError:
-                raise
-            except Exception as exc:
+            except ISOLATED as exc:
                 warnings.warn(
                     f"console plugin {plugin_name!r} failed while registering {kind}s and "
-                    f"is skipped: {type(exc).__name__}: {exc}",
+                    f"is skipped: {_describe(exc)}",
                     PluginWarning,
-                    stacklevel=3,
+                    stacklevel=5,
                 )
-        self._check_defaults(kind, found)
-        return found
+        conflicts.extend(self._default_conflicts(kind, found))
+        return found, conflicts
 
     @staticmethod
-    def _check_defaults(kind: Kind, found: dict[str, Component]) -> None:
+    def _default_conflicts(kind: Kind, found: dict[str, Component]) -> list[PluginConflictError]:
         defaults: dict[str, Component] = {}
+        conflicts = []
         for comp in found.values():
             if comp.default and ":" in comp.name:
                 if comp.family in defaults:
                     other = defaults[comp.family]
-                    raise PluginConflictError(
+                    conflicts.append(PluginConflictError(
                         f"Two plugins make {other.name!r} ({other.plugin}) and {comp.name!r} "
                         f"({comp.plugin}) the default {kind} for {comp.family!r}; uninstall "
                         f"one of them."
-                    )
+                    ))
+                    continue
                 defaults[comp.family] = comp
+        return conflicts
 
     def resolve(self, kind: Kind, name: str) -> Component:
         """Find a component by exact name, or a bare family name by its default variant."""
@@ -224,6 +250,12 @@ class Plugins:
             f"No {kind} named {name!r} is installed.{hint} Known {kind}s: {known}. "
             f"Run `console plugins` to list them with their parameters."
         )
+
+
+def _describe(exc: BaseException) -> str:
+    """``"SystemExit: 3"``, or just ``"KeyboardInterrupt"`` when there is no message."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 _PLUGINS: Plugins | None = None

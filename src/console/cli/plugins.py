@@ -6,15 +6,19 @@ import argparse
 import json
 from typing import Any
 
-from console.plugins import KINDS, Component, get_plugins
+from console.plugins import KINDS, Component, Kind, get_plugins
+
+PLURALS: dict[Kind, str] = {"effect": "effects", "encoder": "encoders", "loss": "losses",
+                            "mixer": "mixers"}
 
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "plugins",
-        help="list installed effects, encoders and losses",
-        description="List every installed effect, encoder and loss, with parameters "
-        "(units and ranges) and the distribution that provides it.",
+        help="list installed effects, encoders, losses and mixers",
+        description="List every installed effect, encoder, loss and mixer, with parameters "
+        "(units and ranges) and the distribution that provides it; report names that two "
+        "plugins claim.",
     )
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.set_defaults(func=run)
@@ -47,14 +51,17 @@ def describe(component: Component) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     plugins = get_plugins()
-    listing = {
-        kind: [describe(c) for _, c in sorted(plugins.registry(kind).items())] for kind in KINDS
+    listing: dict[str, Any] = {
+        kind: [describe(c) for _, c in sorted(plugins.registry(kind, strict=False).items())]
+        for kind in KINDS
     }
+    # a conflict is reported, not raised: this is the command that shows where it comes from
+    conflicts = [line for kind in KINDS for line in plugins.conflicts(kind)]
     if args.json:
-        print(json.dumps(listing, indent=2))
+        print(json.dumps({**listing, "conflicts": conflicts}, indent=2))
         return 0
     for kind in KINDS:
-        print(f"{kind}s:")
+        print(f"{PLURALS[kind]}:")
         if not listing[kind]:
             print("  (none installed)")
         for item in listing[kind]:
@@ -69,4 +76,8 @@ def run(args: argparse.Namespace) -> int:
                     + (f"  {p['description']}" if p["description"] else "")
                 )
         print()
+    if conflicts:
+        print("conflicts:")
+        for line in conflicts:
+            print(f"  {line}")
     return 0
