@@ -17,9 +17,11 @@ TINY_VGGISH = {"channels": (4, 8, 8, 8), "fc": (32, 32)}
 
 @pytest.fixture
 def tiny_console():
-    def make(spec: str = "gain+pan", seed: int = 0) -> Console:
+    def make(spec: str = "gain+pan", seed: int = 0, decisions=None) -> Console:
         torch.manual_seed(seed)
-        return Console.from_spec(spec, encoder_options=TINY_VGGISH, hidden=32)
+        return Console.from_spec(
+            spec, encoder_options=TINY_VGGISH, hidden=32, decisions=decisions
+        )
 
     return make
 

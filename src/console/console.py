@@ -19,6 +19,7 @@ from torch import nn
 from console.atomic import atomic_write
 from console.chain import EffectChain
 from console.checkpoint_file import fingerprint, read_checkpoint, state_dict_of
+from console.decisions import DecisionHead, Decisions, db_to_amplitude, input_trim_db
 from console.encoder import Encoder
 from console.errors import AudioInputError, CheckpointError, ConsoleError
 from console.mix_params import MixParams, ParamSlot
@@ -72,6 +73,7 @@ class Console(nn.Module):
         encoder_name: str,
         encoder_options: dict[str, Any] | None = None,
         hidden: int = 256,
+        decisions: Decisions | None = None,
     ) -> None:
         super().__init__()
         self.encoder = encoder
@@ -79,7 +81,12 @@ class Console(nn.Module):
         self.encoder_name = encoder_name
         self.encoder_options = dict(encoder_options or {})
         self.hidden = hidden
+        self.decisions = decisions or Decisions()
+        self.head = DecisionHead(chain, self.decisions)
         self.post_processor = PostProcessor(encoder.embed_dim, chain.num_params, hidden)
+        if self.head.gain_column is not None:
+            # An untrained console starts at equal loudness: no deviation from the trim.
+            self.post_processor.zero_output(self.head.gain_column)
 
     @classmethod
     def from_spec(
@@ -89,8 +96,13 @@ class Console(nn.Module):
         encoder_options: dict[str, Any] | None = None,
         hidden: int = 256,
         plugins: Plugins | None = None,
+        decisions: Decisions | None = None,
     ) -> Console:
-        """Assemble a console from registered components, e.g. ``"gain+eq+comp+reverb+pan"``."""
+        """Assemble a console from registered components, e.g. ``"gain+eq+comp+reverb+pan"``.
+
+        ``decisions`` chooses how gains and pans are predicted (see
+        :mod:`console.decisions`); the default is the paper's direct prediction.
+        """
         plugins = plugins or get_plugins()
         chain = EffectChain.from_spec(spec, plugins)
         component = plugins.resolve("encoder", encoder)
@@ -100,7 +112,7 @@ class Console(nn.Module):
                 f"The encoder {component.name!r} from {component.plugin!r} did not build a "
                 f"console.Encoder (got {type(enc).__name__}); report this to its authors."
             )
-        return cls(chain, enc, component.name, encoder_options, hidden)
+        return cls(chain, enc, component.name, encoder_options, hidden, decisions)
 
     @property
     def spec(self) -> str:
@@ -123,9 +135,8 @@ class Console(nn.Module):
         """Predict settings for every track of ``stems`` ``(B, K, T)`` and mix them."""
         stems, mask = check_stems(stems, mask)
         rows, batch_index = valid_rows(stems, mask)
-        embeddings = self.encoder(rows, sample_rate)
-        normalised = self.predict(embeddings, batch_index, stems.shape[0])
-        physical = self.chain.denormalise(normalised)
+        embeddings, trim = self.listen(rows, sample_rate)
+        normalised, physical = self.decide(embeddings, trim, batch_index, stems.shape[0])
         mix = self.chain.mix(rows, physical, batch_index, stems.shape[0], sample_rate)
         defaults = self.chain.defaults()
         normalised_defaults = torch.stack(
@@ -138,6 +149,30 @@ class Console(nn.Module):
             mask=mask,
             layout=self.layout,
         )
+
+    def listen(self, rows: torch.Tensor, sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings ``(M, D)`` of mono tracks ``(M, T)`` and each track's input trim in dB.
+
+        With loudness-relative decisions the encoder hears every track at the
+        reference loudness, so the recording level cannot sway what it predicts.
+        """
+        if not self.head.hears_trimmed:
+            return self.encoder(rows, sample_rate), rows.new_zeros(rows.shape[0])
+        trim = input_trim_db(rows, sample_rate)
+        return self.encoder(rows * db_to_amplitude(trim)[:, None], sample_rate), trim
+
+    def decide(
+        self,
+        embeddings: torch.Tensor,
+        trim_db: torch.Tensor,
+        batch_index: torch.Tensor,
+        batch_size: int,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised ``(M, P)`` network outputs and the physical settings they stand for."""
+        context = masked_mean(embeddings, batch_index, batch_size)
+        normalised = self.post_processor(embeddings, context[batch_index])
+        physical = self.head.physical(normalised, trim_db, batch_index, batch_size, context)
+        return normalised, physical
 
     def predict(
         self, embeddings: torch.Tensor, batch_index: torch.Tensor, batch_size: int
@@ -182,6 +217,7 @@ class Console(nn.Module):
             "encoder": self.encoder_name,
             "encoder_options": self.encoder_options,
             "hidden": self.hidden,
+            "decisions": self.decisions.to_dict(),
             "state_dict": {k: v for k, v in state.items() if k not in skip},
             "rebuilt": {
                 "keys": rebuilt, "fingerprint": fingerprint({k: state[k] for k in rebuilt})
@@ -234,10 +270,18 @@ class Console(nn.Module):
                 f"console reads format {CHECKPOINT_VERSION}. Upgrade the console package."
             )
         spec, encoder, options, hidden = _checkpoint_settings(data, source)
+        try:
+            decisions = Decisions.from_dict(data.get("decisions"))
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(
+                f"{source}: its 'decisions' cannot be read ({_one_line(exc)}); the file is "
+                f"damaged or from a newer console."
+            ) from exc
         state = state_dict_of(data, source)
         try:
             console = cls.from_spec(
-                spec, encoder=encoder, encoder_options=options, hidden=hidden, plugins=plugins
+                spec, encoder=encoder, encoder_options=options, hidden=hidden, plugins=plugins,
+                decisions=decisions,
             )
         except ConsoleError as exc:
             raise CheckpointError(f"{source}: {_one_line(exc)}") from exc

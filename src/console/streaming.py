@@ -53,19 +53,20 @@ def stream_mix(
     alarm = warn or (lambda _: None)
     silent = []
     with torch.no_grad():
-        embeddings = []
+        embeddings, trims = [], []
         for k, path in enumerate(paths):
             note(f"listening to {path.name} ({k + 1}/{len(paths)})")
             track = _read_mono(path, sample_rate)
             if not bool(track.abs().max() > 0):
                 silent.append(path.name)
                 alarm(f"{path.name} is silent; it adds nothing to the mix")
-            embeddings.append(console.encoder(track[None], sample_rate))
+            embedding, trim = console.listen(track[None], sample_rate)
+            embeddings.append(embedding)
+            trims.append(trim)
         if len(silent) == len(paths):
             alarm("every stem is silent, so the mix is silence")
-        stacked = torch.cat(embeddings)
         song = torch.zeros(len(paths), dtype=torch.long)
-        physical = console.chain.denormalise(console.predict(stacked, song, 1))
+        _, physical = console.decide(torch.cat(embeddings), torch.cat(trims), song, 1)
     mix = stream_render(console.chain, paths, physical, sample_rate, longest, progress)
     return mix, physical
 
