@@ -391,3 +391,17 @@ def test_the_help_shows_a_plain_percent_sign(capsys):
         main(["listening-test", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "95% confidence" in out and "%%" not in out
+
+
+def test_a_site_from_before_markers_listed_files_is_rebuilt_without_losing_results(tmp_path):
+    two = _hand_made_evaluation(tmp_path / "two", {"s0": "s0", "s1": "s1"})
+    one = _hand_made_evaluation(tmp_path / "one", {"s0": "s0"})
+    site = tmp_path / "site"
+    assert main(["listening-test", str(two), "-o", str(site)]) == 0
+    marker = site / ".console-listening-site"
+    marker.write_text(json.dumps({"test_id": json.loads(marker.read_text())["test_id"]}))
+    (site / "listening-results-old.json").write_text("{}")
+    assert main(["listening-test", str(one), "-o", str(site)]) == 0
+    assert (site / "listening-results-old.json").read_text() == "{}"
+    assert not (site / "audio" / "s1").exists()  # what the old config.js played was the tool's
+    assert "audio/s0/mono.wav" in json.loads(marker.read_text())["files"]

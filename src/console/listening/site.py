@@ -140,7 +140,13 @@ def build_site(eval_dir: Path, site_dir: Path, title: str = "Which mix is closes
         )
     config = site_config(manifest, title)
     make_output_folder(site_dir.parent, "site folder")
-    staging = Path(tempfile.mkdtemp(prefix=f".{site_dir.name}.", dir=site_dir.parent))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{site_dir.name}.", dir=site_dir.parent))
+    except OSError as exc:
+        raise ConsoleError(
+            f"Cannot write the site into {site_dir.parent} ({exc.strerror or exc}); give -o "
+            f"another folder."
+        ) from exc
     try:
         written = _assemble(staging, eval_dir / "excerpts", manifest, config)
         if site_dir.exists() and any(site_dir.iterdir()):
