@@ -1,9 +1,10 @@
 """VGGish (Hershey et al., 2017) as a track encoder.
 
 The layer layout and parameter names follow the widely used PyTorch port
-(``features.*``, ``embeddings.*``), so a converted VGGish state dict loads
-with ``weights=PATH``; without one the network trains from scratch.
-Pretrained weights are never downloaded.
+(torchvggish: ``features.*``, ``embeddings.*``); torchaudio's VGGISH bundle
+names the same layers ``features_network.*`` and ``embedding_network.*``, and
+loads too. Give such a state dict as ``weights=PATH``; without one the network
+trains from scratch. Pretrained weights are never downloaded.
 """
 
 from __future__ import annotations
@@ -14,10 +15,26 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from console.checkpoint_file import read_checkpoint
+from console.checkpoint_file import check_finite, read_checkpoint
 from console.encoder import Encoder
 from console.errors import CheckpointError
 from console_encoders.log_mel import VGGISH_BANDS, VGGISH_FRAMES, LogMelExamples
+
+#: Other names of the same layers: torchaudio's VGGISH bundle -> torchvggish (ours).
+LAYOUT_PREFIXES = {"features_network.": "features.", "embedding_network.": "embeddings."}
+
+
+def torchvggish_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A VGGish state dict in any known layout, renamed to ours; PCA keys dropped."""
+    renamed = {}
+    for key, value in state.items():
+        key = key.removeprefix("module.").removeprefix("network.")
+        for theirs, ours in LAYOUT_PREFIXES.items():
+            if key.startswith(theirs):
+                key = ours + key.removeprefix(theirs)
+        if not key.startswith("pproc"):
+            renamed[key] = value
+    return renamed
 
 
 class VGGishNetwork(nn.Module):
@@ -80,22 +97,37 @@ class VGGish(Encoder):
             self.load_weights(weights)
 
     def load_weights(self, path: str | Path) -> None:
-        """Load a VGGish state dict (``features.*``/``embeddings.*``); PCA keys are ignored."""
+        """Load a VGGish state dict in torchvggish or torchaudio layout; PCA keys are ignored."""
         path = Path(path)
         state = read_checkpoint(path, "VGGish weights")
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
-        if not isinstance(state, dict):
-            raise CheckpointError(f"{path} does not hold a state dict.")
-        state = {k.removeprefix("module.").removeprefix("network."): v for k, v in state.items()}
-        state = {k: v for k, v in state.items() if not k.startswith("pproc")}
-        try:
-            self.network.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
+        if not isinstance(state, dict) or not all(
+            isinstance(v, torch.Tensor) for v in state.values()
+        ):
+            raise CheckpointError(f"{path} does not hold a state dict of weight tensors.")
+        state = torchvggish_names(state)
+        check_finite(state, str(path))
+        ours = self.network.state_dict()
+        if not set(state) & set(ours):
             raise CheckpointError(
-                f"{path} does not fit this VGGish (channels/fc/embed_dim must match the "
-                f"weights): {exc}"
-            ) from exc
+                f"{path} holds no VGGish weights (names like {sorted(state)[:2]}); give a state "
+                f"dict in torchvggish (features.*, embeddings.*) or torchaudio "
+                f"(features_network.*, embedding_network.*) layout."
+            )
+        missing = sorted(set(ours) - set(state))
+        unexpected = sorted(set(state) - set(ours))
+        shapes = [
+            f"{k} {tuple(state[k].shape)} instead of {tuple(v.shape)}"
+            for k, v in ours.items() if k in state and state[k].shape != v.shape
+        ]
+        if missing or unexpected or shapes:
+            raise CheckpointError(
+                f"{path} does not fit this VGGish (missing {missing[:3]}, unexpected "
+                f"{unexpected[:3]}, shapes {shapes[:2]}); give the encoder options channels, fc "
+                f"and embed_dim the weights were made with."
+            )
+        self.network.load_state_dict(state, strict=True)
 
     #: Examples per network call when no gradient is needed, to bound memory on long songs.
     inference_chunk = 64
