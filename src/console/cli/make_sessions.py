@@ -1,4 +1,4 @@
-"""``console make-sessions``: write synthetic multitrack songs in the plain folder layout."""
+"""``console make-sessions``: write generated multitrack songs in the plain folder layout."""
 
 from __future__ import annotations
 
@@ -10,36 +10,90 @@ from tqdm import tqdm
 
 from console.errors import ConsoleError
 
+#: The first generator's choices: its fixed little band, from sonic-pi samples or synthesis.
+LEGACY_SOURCES = ("auto", "samples", "synth")
+
 
 def add_parser(subparsers: Any) -> None:
+    from console.data.sources import SOURCES
+
+    recorded = ", ".join(f"{name} ({s.description})" for name, s in SOURCES.items())
     parser = subparsers.add_parser(
         "make-sessions",
-        help="render synthetic multitrack songs with reference mixes",
+        help="render multitrack songs with reference mixes",
         description="Write N songs to OUT/song_XXXX/ (stems/, mix.wav, params.json, "
-        "session.json): drums as several stems, bass, keys and/or guitar and a lead, at "
-        "random input levels, mixed by a rule-based engineer. Recorded samples are used "
-        "where installed (Debian's sonic-pi-samples), synthesis otherwise.",
+        "session.json), each mixed by a rule-based engineer. With a recorded source the "
+        "songs are a band or a drum kit recorded piece by piece, 2 to 24 stems, every stem "
+        "arriving up to 20 dB from where the engineer wants it, and an engineer whose style "
+        f"varies from song to song. Sources: {recorded}; 'all' takes the installed ones in "
+        "turn. The legacy choices auto/samples/synth write the first generator's fixed band.",
     )
     parser.add_argument("out", type=Path, help="folder to write the songs into")
     parser.add_argument("--n", type=int, default=10, help="number of songs (default 10)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first song")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per song")
-    parser.add_argument("--sample-rate", type=int, default=44100)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first song (default 0)")
+    parser.add_argument("--duration", type=float, default=10.0,
+                        help="seconds per song (default 10)")
+    parser.add_argument("--sample-rate", type=int, default=44100, help="(default 44100)")
     parser.add_argument(
-        "--source", choices=("auto", "samples", "synth"), default="auto",
-        help="recorded samples, synthesis, or samples where present (default)",
+        "--source", default="auto", metavar="SOURCE",
+        help="a recorded source, 'procedural', 'all', or a legacy choice (default auto)",
     )
+    parser.add_argument(
+        "--kind", choices=("any", "band", "drums"), default="any",
+        help="recorded sources: a band, a drum kit alone, or either (default any)",
+    )
+    parser.add_argument("--max-stems", type=int, default=24,
+                        help="recorded sources: most stems per song (default 24)")
     parser.add_argument("--spec", default=None, help="the engineer's chain (default: fullest)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from console.data.synthetic import write_session
+    from console.data.sources import SOURCES, installed_sources
 
     if args.n < 1:
         raise ConsoleError(f"--n must be at least 1, got {args.n}.")
     if args.duration <= 0:
         raise ConsoleError(f"--duration must be positive, got {args.duration}.")
+    if args.max_stems < 2:
+        raise ConsoleError(f"--max-stems must be at least 2, got {args.max_stems}.")
+    if args.source in LEGACY_SOURCES:
+        return _legacy(args)
+    if args.source == "all":
+        sources = installed_sources()
+    elif args.source in SOURCES:
+        sources = [args.source]
+        if not SOURCES[args.source].installed():
+            raise ConsoleError(
+                f"The source {args.source!r} ({SOURCES[args.source].description}) is not "
+                f"installed here; installed: {', '.join(installed_sources())}."
+            )
+    else:
+        raise ConsoleError(
+            f"Unknown source {args.source!r}; choose one of {', '.join(SOURCES)}, 'all', or "
+            f"{', '.join(LEGACY_SOURCES)}."
+        )
+    from console.data.recorded import write_recorded_session
+
+    kind = None if args.kind == "any" else args.kind
+    for i in tqdm(range(args.n), desc="sessions", unit="song"):
+        source = sources[i % len(sources)]
+        song_kind = "drums" if kind and not SOURCES[source].plays_melodic else kind
+        try:
+            write_recorded_session(
+                args.out / f"song_{i:04d}", seed=args.seed + i, source=source,
+                duration=args.duration, sample_rate=args.sample_rate, kind=song_kind,
+                spec=args.spec, max_stems=args.max_stems,
+            )
+        except (FileNotFoundError, RuntimeError, ValueError) as exc:
+            raise ConsoleError(f"song {i} ({source}): {exc}") from exc
+    print(f"wrote {args.n} sessions to {args.out} from {', '.join(sources)}")
+    return 0
+
+
+def _legacy(args: argparse.Namespace) -> int:
+    from console.data.synthetic import write_session
+
     for i in tqdm(range(args.n), desc="sessions", unit="song"):
         try:
             write_session(

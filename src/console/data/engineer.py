@@ -62,8 +62,67 @@ STYLES: dict[str, RoleStyle] = {
     "guitar": RoleStyle(-29, 0.45, 0.2, 100, -2, 1, 1, 0.4, 15, 0.3),
     "lead": RoleStyle(-23, 0.0, 0.1, 120, -2, 2, 2, 0.5, 10, 0.45),
     "vocals": RoleStyle(-23, 0.0, 0.1, 100, -2, 2, 3, 0.6, 8, 0.45),
+    "strings": RoleStyle(-31, 0.0, 0.6, 100, -2, 0, 1, 0.2, 30, 0.5),
+    "pad": RoleStyle(-32, 0.0, 0.5, 120, -3, 0, 0, 0.2, 30, 0.5),
+    "brass": RoleStyle(-29, -0.3, 0.3, 120, -2, 1, 1, 0.4, 10, 0.35),
     "other": RoleStyle(-29, 0.0, 0.4, 80, 0, 0, 0, 0.3, 15, 0.3),
 }
+
+#: Which level offset of an :class:`EngineerStyle` each role takes.
+ROLE_GROUPS = {
+    "drums": "drums", "kick": "drums", "snare": "drums", "hihat": "drums", "tom": "drums",
+    "overhead": "drums", "percussion": "drums", "bass": "bass", "lead": "front",
+    "vocals": "front",
+}
+
+
+@attrs.frozen
+class EngineerStyle:
+    """How one engineer departs from the role rules for a whole session.
+
+    The neutral style (the default) is the plain rules. Styles drawn with
+    :func:`draw_style` vary within common practice: the drums panned from the
+    audience's or the drummer's perspective (``mirror``), a narrower or wider
+    image, LCR panning (hard left, centre, hard right), the drums, bass or
+    front line a few dB forward, and more or less EQ, compression and reverb.
+    """
+
+    mirror: bool = False
+    width: float = 1.0
+    lcr: bool = False
+    level_db: dict[str, float] = attrs.field(factory=dict)  # by ROLE_GROUPS value
+    eq: float = 1.0
+    compression: float = 1.0
+    reverb: float = 1.0
+
+    def level_offset(self, role: str) -> float:
+        return self.level_db.get(ROLE_GROUPS.get(role, "harmony"), 0.0)
+
+    def place(self, position: float) -> float:
+        """A pan position after this engineer's perspective, width and LCR habit."""
+        position = max(-1.0, min(1.0, position * self.width))
+        if self.mirror:
+            position = -position
+        if self.lcr:
+            position = 0.0 if abs(position) < 0.25 else math.copysign(1.0, position)
+        return position
+
+    def to_dict(self) -> dict[str, object]:
+        return attrs.asdict(self)
+
+
+def draw_style(rng: np.random.Generator) -> EngineerStyle:
+    """A random engineer within common practice (see :class:`EngineerStyle`)."""
+    return EngineerStyle(
+        mirror=bool(rng.random() < 0.5),
+        width=round(float(rng.uniform(0.6, 1.4)), 3),
+        lcr=bool(rng.random() < 0.15),
+        level_db={g: round(float(rng.normal(0.0, 2.0)), 2)
+                  for g in ("drums", "bass", "front", "harmony")},
+        eq=round(float(rng.uniform(0.5, 1.5)), 3),
+        compression=round(float(rng.uniform(0.5, 1.5)), 3),
+        reverb=round(float(rng.uniform(0.4, 1.6)), 3),
+    )
 
 
 @attrs.frozen
@@ -74,6 +133,8 @@ class TrackFacts:
     loudness_lufs: float
     style: RoleStyle
     taste: float  # a random number in [-1, 1] that varies the rules per track
+    session: EngineerStyle = EngineerStyle()
+    pan_hint: float | None = None  # where the arrangement puts this track, before the style
 
 
 #: A rule sees the parameter, the track, and the other parameters of the same effect.
@@ -83,36 +144,47 @@ Rule = Callable[[ParamSpec, TrackFacts, dict[str, ParamSpec]], float | None]
 def _gain(spec: ParamSpec, facts: TrackFacts, siblings: dict[str, ParamSpec]) -> float | None:
     if "gain" not in spec.name or not math.isfinite(facts.loudness_lufs):
         return None
-    return facts.style.loudness_lufs + 1.5 * facts.taste - facts.loudness_lufs
+    target = facts.style.loudness_lufs + facts.session.level_offset(facts.role)
+    return target + 1.5 * facts.taste - facts.loudness_lufs
 
 
 def _pan(spec: ParamSpec, facts: TrackFacts, siblings: dict[str, ParamSpec]) -> float | None:
     if "pan" not in spec.name:
         return None
-    return facts.style.pan + facts.style.pan_spread * facts.taste
+    if facts.pan_hint is not None:
+        return facts.session.place(facts.pan_hint)
+    return facts.session.place(facts.style.pan + facts.style.pan_spread * facts.taste)
 
 
 def _eq(spec: ParamSpec, facts: TrackFacts, siblings: dict[str, ParamSpec]) -> float | None:
     name, style = spec.name, facts.style
     if name.endswith("_db") and "gain" in name:
-        # A band is low, mid or high by its frequency's default (``band2_freq_hz`` for
-        # ``band2_gain_db``), else by its name.
-        freq = siblings.get(name.replace("gain_db", "freq_hz"))
-        if freq is not None:
-            hz = freq.default
-            return style.low_db if hz < 200 else style.mid_db if hz < 2500 else style.high_db
-        if "low" in name or "bass" in name:
-            return style.low_db
-        if "high" in name or "treble" in name or "presence" in name:
-            return style.high_db
-        return style.mid_db
+        return _eq_band(spec, style, siblings) * facts.session.eq
     if name.endswith("_hz") and any(k in name for k in ("highpass", "high_pass", "hp_", "low_cut")):
         return style.low_cut_hz
     return None
 
 
+def _eq_band(spec: ParamSpec, style: RoleStyle, siblings: dict[str, ParamSpec]) -> float:
+    """The role's boost or cut for an EQ band: low, mid or high by its frequency, else name.
+
+    A band's frequency is its sibling's default (``band2_freq_hz`` for ``band2_gain_db``).
+    """
+    name = spec.name
+    freq = siblings.get(name.replace("gain_db", "freq_hz"))
+    if freq is not None:
+        hz = freq.default
+        return style.low_db if hz < 200 else style.mid_db if hz < 2500 else style.high_db
+    if "low" in name or "bass" in name:
+        return style.low_db
+    if "high" in name or "treble" in name or "presence" in name:
+        return style.high_db
+    return style.mid_db
+
+
 def _comp(spec: ParamSpec, facts: TrackFacts, siblings: dict[str, ParamSpec]) -> float | None:
-    name, amount = spec.name, facts.style.compression
+    name = spec.name
+    amount = min(1.0, facts.style.compression * facts.session.compression)
     if "threshold" in name:  # the gain stage sits before, so the track is near its target
         return facts.style.loudness_lufs + 8.0 - 14.0 * amount
     if "ratio" in name:
@@ -128,7 +200,7 @@ def _reverb(
     spec: ParamSpec, facts: TrackFacts, siblings: dict[str, ParamSpec]
 ) -> float | None:
     name = spec.name
-    amount = min(max(facts.style.reverb + 0.1 * facts.taste, 0.0), 1.0)
+    amount = min(max(facts.style.reverb * facts.session.reverb + 0.1 * facts.taste, 0.0), 1.0)
     if any(k in name for k in ("mix", "wet", "send", "amount", "level")):
         return float(spec.denormalise(torch.tensor(amount)))
     if any(k in name for k in ("decay", "time", "size", "length")):
@@ -159,8 +231,16 @@ def choose_settings(
     roles: Sequence[str],
     sample_rate: int,
     rng: np.random.Generator,
+    style: EngineerStyle | None = None,
+    pan_hints: Sequence[float | None] | None = None,
 ) -> torch.Tensor:
-    """``(K, P)`` physical settings for mono ``stems (K, T)`` by the rules of each role."""
+    """``(K, P)`` physical settings for mono ``stems (K, T)`` by the rules of each role.
+
+    ``style`` is the engineer's (neutral when ``None``); ``pan_hints`` place tracks that the
+    arrangement positions as a group (toms across the kit, a double-tracked pair).
+    """
+    style = style or EngineerStyle()
+    hints = list(pan_hints) if pan_hints is not None else [None] * stems.shape[0]
     settings = chain.defaults().repeat(stems.shape[0], 1)
     siblings: dict[str, dict[str, ParamSpec]] = {}
     for slot in chain.layout:
@@ -171,6 +251,8 @@ def choose_settings(
             loudness_lufs=loudness_lufs(stems[k : k + 1], sample_rate),
             style=STYLES.get(role, STYLES["other"]),
             taste=float(rng.uniform(-1.0, 1.0)),
+            session=style,
+            pan_hint=hints[k],
         )
         for slot in chain.layout:
             settings[k, slot.index] = _value(slot, facts, siblings[slot.effect_key])
@@ -193,11 +275,13 @@ def engineer_mix(
     spec: str | None = None,
     seed: int = 0,
     plugins: Plugins | None = None,
+    style: EngineerStyle | None = None,
+    pan_hints: Sequence[float | None] | None = None,
 ) -> tuple[torch.Tensor, MixParams]:
     """Mix mono ``stems (K, T)`` by the rules; returns the stereo mix ``(2, T)`` and settings."""
     chain = EffectChain.from_spec(spec or default_spec(plugins), plugins)
     rng = np.random.default_rng(seed)
-    settings = choose_settings(chain, stems, roles, sample_rate, rng)
+    settings = choose_settings(chain, stems, roles, sample_rate, rng, style, pan_hints)
     params = MixParams.from_tensor(settings, chain.layout, list(names), chain.spec, sample_rate)
     # The reference is the raw sum: ``console render`` must reproduce it sample for sample.
     params = attrs.evolve(params, master=MasterSettings.off())

@@ -1,0 +1,168 @@
+"""Sessions played by recorded instruments from one source, levelled badly, mixed by an engineer.
+
+Written in the plain folder layout (see :mod:`console.data.folder`)::
+
+    OUT/stems/kick.wav ...   mono stems, each arriving up to ±20 dB from where the
+                             engineer wants it (32-bit float, so nothing clips)
+    OUT/mix.wav              the engineer's stereo reference mix
+    OUT/params.json          the engineer's settings (``console render`` input)
+    OUT/session.json         seed, source and its family, kind, tempo, the engineer's
+                             style, and every track's role, instrument and input level
+
+What varies from song to song: the source (one per session), a band or a
+drum kit recorded piece by piece, 2 to 24 stems, instruments and kits, tempo,
+key, length, every stem's recording level, and the engineer's style (see
+:class:`~console.data.engineer.EngineerStyle`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import attrs
+import numpy as np
+import torch
+
+from console.atomic import atomic_write_text
+from console.audio import write_audio
+from console.data.band import Kind, Multitrack, Part, make_multitrack
+from console.data.engineer import STYLES, EngineerStyle, draw_style, engineer_mix
+from console.data.loudness import loudness_batch
+from console.data.sources import Source, get_source, session_renderer
+from console.mix_params import MixParams
+
+#: How far from the engineer's wish a stem may be recorded, in dB either way.
+INPUT_SPREAD_DB = 20.0
+#: Share of band sources' sessions that are a drum kit alone.
+DRUM_SESSIONS = 0.35
+
+
+@attrs.frozen
+class RecordedSession:
+    """A rendered session in memory: mono ``stems (K, T)``, the ``mix (2, T)`` and its story."""
+
+    stems: torch.Tensor
+    mix: torch.Tensor
+    names: list[str]
+    roles: list[str]
+    programs: list[int | None]
+    input_lufs: list[float]
+    params: MixParams
+    multitrack: Multitrack
+    style: EngineerStyle
+    source: Source
+    instruments: dict[str, object]
+    sample_rate: int
+    seed: int
+
+
+def pan_hints(parts: list[Part]) -> list[float | None]:
+    """Where the arrangement puts tracks that belong together, before the engineer's style.
+
+    Toms go across the kit from the hi-hat's side, the ride opposite the crash, and a
+    double-tracked pair of guitars wide apart; other tracks follow their role's rule.
+    """
+    hints: list[float | None] = [None] * len(parts)
+    toms = [i for i, p in enumerate(parts) if p.role == "tom"]
+    for rank, i in enumerate(toms):
+        hints[i] = 0.2 if len(toms) == 1 else 0.6 - 1.2 * rank / (len(toms) - 1)
+    guitars = [i for i, p in enumerate(parts) if p.role == "guitar"]
+    if len(guitars) == 2:
+        hints[guitars[0]], hints[guitars[1]] = -0.8, 0.8
+    for i, part in enumerate(parts):
+        if part.name.startswith("crash"):
+            hints[i] = 0.5
+        elif part.name.startswith("ride"):
+            hints[i] = -0.5
+    return hints
+
+
+def make_recorded_session(
+    seed: int = 0,
+    source: str = "procedural",
+    duration: float = 10.0,
+    sample_rate: int = 44100,
+    kind: Kind | None = None,
+    spec: str | None = None,
+    max_stems: int = 24,
+) -> RecordedSession:
+    """Arrange, play, level and mix one song; the same arguments always give the same session."""
+    if duration <= 0:
+        raise ValueError(f"duration must be positive, got {duration}.")
+    chosen = get_source(source)
+    if not chosen.installed():
+        raise FileNotFoundError(
+            f"The source {source!r} ({chosen.description}) is not installed here."
+        )
+    rng = np.random.default_rng(seed)
+    frames = int(round(duration * sample_rate))
+    if kind is None:
+        kind = "drums" if not chosen.plays_melodic or rng.random() < DRUM_SESSIONS else "band"
+    elif kind == "band" and not chosen.plays_melodic:
+        raise ValueError(f"The source {source!r} has drums only; ask for kind='drums'.")
+    for _ in range(20):
+        multitrack = make_multitrack(rng, duration, kind, max_stems)
+        parts = [p for p in multitrack.parts if chosen.can_play(p)]
+        if len(parts) >= 2:
+            break
+    else:
+        raise RuntimeError(f"The source {source!r} could not play two parts of a {kind} session.")
+    render, instruments = session_renderer(chosen, frames, sample_rate, rng)
+    audio = [(part, render(part)) for part in parts]
+    audio = [(p, a) for p, a in audio if np.abs(a).max() > 1e-6]  # a preset that stayed silent
+    if len(audio) < 2:
+        raise RuntimeError(f"The source {source!r} played fewer than two audible parts.")
+    parts = [p for p, _ in audio]
+    style = draw_style(rng)
+    stems = torch.from_numpy(np.stack([a for _, a in audio]).astype(np.float32))
+    measured = loudness_batch(stems, sample_rate).tolist()
+    levels = []
+    for k, part in enumerate(parts):
+        wish = STYLES.get(part.role, STYLES["other"]).loudness_lufs
+        wish += style.level_offset(part.role)
+        arrives = wish + float(rng.uniform(-INPUT_SPREAD_DB, INPUT_SPREAD_DB))
+        stems[k] *= float(10.0 ** ((arrives - measured[k]) / 20.0))
+        levels.append(round(arrives, 2))
+    names = [p.name for p in parts]
+    roles = [p.role for p in parts]
+    mix, params = engineer_mix(stems, names, roles, sample_rate, spec=spec, seed=seed,
+                               style=style, pan_hints=pan_hints(parts))
+    return RecordedSession(
+        stems, mix, names, roles, [None if p.drums else p.program for p in parts], levels,
+        params, attrs.evolve(multitrack, parts=parts), style, chosen, instruments,
+        sample_rate, seed,
+    )
+
+
+def write_recorded_session(out_dir: str | Path, **options) -> RecordedSession:
+    """Render with :func:`make_recorded_session` and write it in the plain folder layout."""
+    out_dir = Path(out_dir)
+    session = make_recorded_session(**options)
+    for name, track in zip(session.names, session.stems, strict=True):
+        write_audio(out_dir / "stems" / name, track[None], session.sample_rate)
+    write_audio(out_dir / "mix.wav", session.mix, session.sample_rate)
+    session.params.save(out_dir / "params.json")
+    mt = session.multitrack
+    info = {
+        "generator": "recorded",
+        "seed": session.seed,
+        "source": session.source.name,
+        "family": session.source.family,
+        "instruments": session.instruments,
+        "kind": mt.kind,
+        "duration_s": session.stems.shape[-1] / session.sample_rate,
+        "sample_rate": session.sample_rate,
+        "tempo_bpm": round(mt.tempo_bpm, 2),
+        "key_midi": mt.key_midi,
+        "scale": mt.scale,
+        "spec": session.params.spec,
+        "engineer": session.style.to_dict(),
+        "tracks": [
+            {"name": n, "role": r, "gm_program": p, "input_lufs": lvl}
+            for n, r, p, lvl in zip(session.names, session.roles, session.programs,
+                                    session.input_lufs, strict=True)
+        ],
+    }
+    atomic_write_text(out_dir / "session.json", json.dumps(info, indent=2) + "\n")
+    return session

@@ -1,0 +1,161 @@
+"""Where the instruments of a generated session come from: recorded sources and synthesis.
+
+A source plays a :class:`~console.data.band.Part` into mono audio. Each
+recorded source is one openly licensed set of recordings that Debian
+installs; a session is played by one source only, so a benchmark can train
+on some sources and test on one it never heard. Sources that share
+recordings share a ``family`` (MuseScore General is derived from FluidR3),
+and leave-one-source-out splits hold out whole families.
+
+Never listed here: Debian's ``hydrogen-drumkits``, kept out of all training
+and development data because an independent evaluation uses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+import numpy as np
+
+from console.data.band import Part
+from console.data.fluid import fluidsynth_available, soundfont_player
+from console.data.instruments import VOICES
+from console.data.samples import CANDIDATES, SampledVoice, samples_dir
+
+SF2 = Path("/usr/share/sounds/sf2")
+SF3 = Path("/usr/share/sounds/sf3")
+
+#: Roles a procedural voice or a sonic-pi sample can stand in for, when they have none.
+STAND_IN = {
+    "overhead": "hihat", "percussion": "hihat", "strings": "keys", "pad": "keys",
+    "brass": "lead", "vocals": "lead",
+}
+#: Drum kits of a General MIDI SoundFont (bank 128): Standard, Room, Power, Jazz, Brush.
+GM_KITS = (0, 8, 16, 32, 40)
+
+
+@attrs.frozen
+class Source:
+    """One set of recorded (or synthesised) instruments that can play parts."""
+
+    name: str
+    family: str
+    description: str
+    #: The files it needs; it is installed when the first of them exists.
+    files: tuple[Path, ...] = ()
+    plays_melodic: bool = True
+    drum_bank: int = 128
+    drum_kits: tuple[int, ...] = GM_KITS
+
+    def path(self) -> Path | None:
+        return next((p for p in self.files if p.is_file()), None)
+
+    @property
+    def soundfont(self) -> bool:
+        return bool(self.files)
+
+    def installed(self) -> bool:
+        if self.name == "sonic-pi":
+            return samples_dir() is not None
+        if self.name == "procedural":
+            return True
+        return fluidsynth_available() and self.path() is not None
+
+    def can_play(self, part: Part) -> bool:
+        if self.name == "sonic-pi":
+            return _sample_role(part.role) is not None
+        return part.drums or self.plays_melodic
+
+
+SOURCES: dict[str, Source] = {
+    s.name: s
+    for s in (
+        Source("fluidr3", "fluidr3", "FluidR3 GM SoundFont (Debian fluid-soundfont-gm)",
+               (SF2 / "FluidR3_GM.sf2",)),
+        Source("musescore", "fluidr3",
+               "MuseScore General SoundFont, derived from FluidR3 (Debian "
+               "musescore-general-soundfont-lossless)",
+               (SF2 / "MuseScore_General_Full.sf2", SF3 / "MuseScore_General.sf3")),
+        Source("timgm6mb", "timgm6mb", "TimGM6mb SoundFont (Debian timgm6mb-soundfont)",
+               (SF2 / "TimGM6mb.sf2",)),
+        Source("avldrums", "avldrums",
+               "AVL Drumkits, two multi-sampled acoustic kits (Debian avldrums.lv2)",
+               (SF2 / "Black_Pearl_4_LV2.sf2", SF2 / "Red_Zeppelin_4_LV2.sf2"),
+               plays_melodic=False, drum_bank=0, drum_kits=(0,)),
+        Source("sonic-pi", "sonic-pi", "Sonic Pi's recorded one-shots (Debian sonic-pi-samples)"),
+        Source("procedural", "procedural", "procedural synthesis (no recordings)"),
+    )
+}
+
+
+def installed_sources() -> list[str]:
+    """Names of the sources this machine can play, in :data:`SOURCES` order."""
+    return [name for name, source in SOURCES.items() if source.installed()]
+
+
+def get_source(name: str) -> Source:
+    if name not in SOURCES:
+        raise ValueError(f"Unknown source {name!r}; choose from {', '.join(SOURCES)}.")
+    return SOURCES[name]
+
+
+def _sample_role(role: str) -> str | None:
+    for candidate in (role, STAND_IN.get(role)):
+        if candidate in CANDIDATES:
+            return candidate
+    return None
+
+
+Renderer = Callable[[Part], np.ndarray]
+
+
+def session_renderer(
+    source: Source, frames: int, sample_rate: int, rng: np.random.Generator
+) -> tuple[Renderer, dict[str, object]]:
+    """A function that plays parts with instruments chosen once for the session, and them.
+
+    One drum kit (and one SoundFont file, for sources with several) serves
+    every drum part of a session, as one kit is recorded in one room.
+    """
+    if source.soundfont:
+        files = [p for p in source.files if p.is_file()]
+        if source.name == "musescore":
+            files = files[:1]  # the lossless SF2 where installed, else the SF3
+        path = files[int(rng.integers(len(files)))]
+        player = soundfont_player(str(path), sample_rate)
+        kits = [k for k in source.drum_kits if k in player.presets(source.drum_bank)] or [
+            next(iter(player.presets(source.drum_bank)))
+        ]
+        kit = int(kits[int(rng.integers(len(kits)))])
+        info: dict[str, object] = {"soundfont": path.name, "drum_kit": kit}
+
+        def render(part: Part) -> np.ndarray:
+            if part.drums:
+                return player.play(part.notes, frames, source.drum_bank, kit, drums=True)
+            return player.play(part.notes, frames, 0, part.program, drums=False)
+
+        return render, info
+    from console.data.synthetic import play
+
+    if source.name == "sonic-pi":
+        folder = samples_dir()
+        chosen: dict[str, SampledVoice] = {}
+
+        def render(part: Part) -> np.ndarray:
+            role = _sample_role(part.role)
+            if role not in chosen:
+                options = [(stem, pitch) for stem, pitch in CANDIDATES[role]
+                           if (folder / f"{stem}.flac").is_file()]
+                stem, pitch = options[int(rng.integers(len(options)))]
+                chosen[role] = SampledVoice(folder / f"{stem}.flac", pitch)
+            return play(part.notes, chosen[role], frames, sample_rate, rng)
+
+        return render, {"samples": str(folder)}
+
+    def render(part: Part) -> np.ndarray:
+        voice = VOICES.get(part.role) or VOICES[STAND_IN.get(part.role, "keys")]
+        return play(part.notes, voice, frames, sample_rate, rng)
+
+    return render, {}
