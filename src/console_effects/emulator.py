@@ -36,6 +36,7 @@ from console_effects.eq import ParametricEQ, response_grid
 from console_effects.eq_sections import PARAMS_PER_SECTION, SectionedEQNetwork
 from console_effects.functional.biquad import magnitude_db
 from console_effects.gain import apply_gain_db
+from console_effects.references import ReferenceKind, reference_for, resolve_kind
 from console_effects.reverb import Reverb
 from console_effects.tcn import ConditionedTCN, TCNConfig, geometric_dilations
 
@@ -126,18 +127,14 @@ class TCNEmulator(Effect):
         return config
 
     @classmethod
-    def reference(cls, kind: str = "auto") -> Any:
+    def reference(cls, kind: ReferenceKind = "auto") -> Any:
         """The processor this emulator learns from (see :mod:`console_effects.references`)."""
-        from console_effects.references import reference_for
-
-        return reference_for(cls, kind)  # type: ignore[arg-type]
+        return reference_for(cls, kind, EMULATOR_SAMPLE_RATE)
 
     @classmethod
-    def reference_name(cls, kind: str = "auto") -> str:
+    def reference_name(cls, kind: ReferenceKind = "auto") -> str:
         """``"pedalboard"`` or the DSP effect's name: what ``kind`` resolves to here."""
-        from console_effects.references import resolve_kind
-
-        resolved = resolve_kind(cls.family, kind)  # type: ignore[arg-type]
+        resolved = resolve_kind(cls.family, kind)
         return "pedalboard" if resolved == "pedalboard" else cls.dsp_reference
 
     @property

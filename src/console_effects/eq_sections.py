@@ -26,8 +26,14 @@ PARAMS_PER_SECTION = 3
 class SectionedEQNetwork(nn.Module):
     """``(N, 1, T)`` audio and ``(N, 15)`` normalised settings to the equalised ``(N, 1, T)``.
 
-    ``config`` describes one section's TCN (three settings, linear).
+    ``config`` describes one section's TCN (three settings, linear). It offers
+    what ``console.training.response_fit`` needs to fit a linear emulator
+    section by section: :attr:`section_kinds`, :attr:`sections` and
+    :meth:`section_response`.
     """
+
+    #: Kind of each section in filter order; sections of one kind share a network.
+    section_kinds: tuple[str, ...] = SECTION_KINDS
 
     def __init__(self, config: TCNConfig) -> None:
         super().__init__()

@@ -14,23 +14,33 @@ emulator's ParamSpecs exists, and this project's DSP effect otherwise:
   is always the reference.
 
 A reference maps one mono clip ``(T,)`` float32 and its physical settings
-``(P,)`` to the processed audio ``(C, T)``, at 44.1 kHz.
+``(P,)`` to the processed audio ``(C, T)``, at the rate the emulator is
+trained at. This module knows emulators only by the attributes it reads
+(:class:`Emulated`), so :mod:`console_effects.emulator` can import it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
 
 from console.errors import ConsoleError
+from console.params import ParamSpec
 from console.plugins import get_plugins
-from console_effects.emulator import EMULATOR_SAMPLE_RATE, TCNEmulator
 
 ReferenceKind = Literal["auto", "pedalboard", "dsp"]
 Reference = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+class Emulated(Protocol):
+    """What a reference is built from: an emulator class's family, settings and DSP twin."""
+
+    family: str
+    params: tuple[ParamSpec, ...]
+    dsp_reference: str
 
 
 def _pedalboard_eq(pb: Any, p: dict[str, float]) -> Any:
@@ -88,8 +98,8 @@ def resolve_kind(family: str, kind: ReferenceKind) -> Literal["pedalboard", "dsp
     return "dsp"
 
 
-def reference_for(emulator: type[TCNEmulator], kind: ReferenceKind = "auto") -> Reference:
-    """The reference processor an emulator of ``emulator.family`` is trained against."""
+def reference_for(emulator: Emulated, kind: ReferenceKind, sample_rate: int) -> Reference:
+    """The reference processor, at ``sample_rate``, that ``emulator`` is trained against."""
     resolved = resolve_kind(emulator.family, kind)
     names = [spec.name for spec in emulator.params]
     if resolved == "pedalboard":
@@ -99,7 +109,7 @@ def reference_for(emulator: type[TCNEmulator], kind: ReferenceKind = "auto") -> 
 
         def process_pedalboard(x: np.ndarray, params: np.ndarray) -> np.ndarray:
             board = build(pedalboard, dict(zip(names, params.astype(float).tolist(), strict=True)))
-            y = board(x[None].astype(np.float32), EMULATOR_SAMPLE_RATE, reset=True)
+            y = board(x[None].astype(np.float32), sample_rate, reset=True)
             return np.asarray(y, dtype=np.float32)
 
         return process_pedalboard
@@ -111,7 +121,7 @@ def reference_for(emulator: type[TCNEmulator], kind: ReferenceKind = "auto") -> 
             y = effect(
                 torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None, None],
                 torch.from_numpy(np.asarray(params, dtype=np.float32))[None],
-                EMULATOR_SAMPLE_RATE,
+                sample_rate,
             )
         return y[0].numpy()
 

@@ -2,12 +2,13 @@
 
 An effect that is linear and time-invariant for fixed settings (the EQ) is
 known completely by its impulse response. So before any audio, each section
-of a sectioned linear emulator (:class:`console_effects.eq_sections.SectionedEQNetwork`)
-is fitted to the reference's frequency response with that one section set at
-random and the others flat: the reference processes a unit impulse, its FFT is
-read at log-spaced frequencies from 20 Hz to 20 kHz, and the network's exact
-transfer function (:meth:`ConditionedTCN.frequency_response`) is matched
-there in dB and as a complex ratio. A step costs no more than a few small
+of a sectioned linear emulator (a network that is a :class:`SectionedNetwork`,
+such as the EQ emulator's) is fitted to the reference's frequency response
+with that one section set at random and the others flat: the reference
+processes a unit impulse, its FFT is read at log-spaced frequencies from
+20 Hz to 20 kHz, and the network's exact transfer function
+(:meth:`SectionedNetwork.section_response`) is matched there in dB and as a
+complex ratio. A step costs no more than a few small
 matrix products, whatever the receptive field, which is what lets a CPU train
 an EQ emulator in minutes; ``console train-emulator`` may then tune the result
 on audio.
@@ -16,7 +17,8 @@ on audio.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 import numpy as np
@@ -31,6 +33,32 @@ FREQUENCIES = 384
 FREQUENCY_RANGE_HZ = (20.0, 20000.0)
 
 Reference = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@runtime_checkable
+class SectionedNetwork(Protocol):
+    """What an emulator's network offers to be fitted here, section by section.
+
+    An effect plugin provides it; core names no plugin. ``config.num_params``
+    is the number of settings per section, which are consecutive columns of
+    the effect's ParamSpecs in section order.
+    """
+
+    #: Kind of each section in filter order; sections of one kind share ``sections[kind]``.
+    section_kinds: tuple[str, ...]
+    sections: Mapping[str, torch.nn.Module]
+    config: Any
+
+    def section_response(
+        self, kind: str, settings: torch.Tensor, omega: torch.Tensor
+    ) -> torch.Tensor:
+        """``(N, F)`` complex response of one kind of section at ``omega`` rad/sample."""
+        ...
+
+
+def fits_responses(emulator: torch.nn.Module) -> bool:
+    """Whether ``emulator`` is linear and sectioned, so its responses can be fitted."""
+    return isinstance(getattr(emulator, "network", None), SectionedNetwork)
 
 
 @attrs.frozen
@@ -111,17 +139,18 @@ def fit_sections(
 ) -> list[ResponseFit]:
     """Fit every kind of section of ``emulator.network`` for ``steps`` steps; held-out scores.
 
-    ``emulator`` is a TCN emulator whose network is a
-    :class:`~console_effects.eq_sections.SectionedEQNetwork`; the first section
-    of each kind supplies its settings ranges (the bells share theirs).
+    ``emulator`` is an effect whose network is a :class:`SectionedNetwork`;
+    the first section of each kind supplies its settings ranges (the EQ's bells
+    share theirs).
     """
-    from console_effects.eq_sections import SECTION_KINDS
-
     network = emulator.network
+    if not isinstance(network, SectionedNetwork):
+        raise TypeError(f"{type(emulator).__name__}'s network has no sections to fit.")
+    section_kinds = tuple(network.section_kinds)
     device = next(network.parameters()).device
     bins = fft_bins(sample_rate, impulse_samples)
     omega = (2.0 * math.pi * bins.double() / impulse_samples).to(device)
-    kinds = {kind: SECTION_KINDS.index(kind) for kind in dict.fromkeys(SECTION_KINDS)}
+    kinds = {kind: section_kinds.index(kind) for kind in dict.fromkeys(section_kinds)}
     tables = {}
     for n, (kind, section) in enumerate(kinds.items()):
         train = section_responses(
