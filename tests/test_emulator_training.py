@@ -9,11 +9,15 @@ import torch
 
 from console.chain import EffectChain
 from console.cli.main import main
+from console.cli.train_emulator import trainable_emulators
+from console.hookspecs import hookimpl
 from console.plugins import get_plugins
 from console.training import TrainConfig, Trainer
 from console.training.emulator_data import EffectPairDataset, collate_pairs, split_of
 from console.training.emulator_task import EmulatorTask
-from console_effects.emulator import CompressorEmulator
+from console_effects.emulator import CompressorEmulator, TCNEmulator
+from console_effects.gain import Gain
+from console_effects.tcn import TCNConfig
 from tests.test_emulator import SR, procedural_clips, tiny_config
 
 
@@ -63,3 +67,61 @@ def test_train_emulator_command_trains_and_resumes(tmp_path, capsys):
     assert "resumed at step 2" in capsys.readouterr().err
     effect = EffectChain.from_spec(f"comp:tcn@{out / 'emulator.pt'}").effects[0]
     assert effect.network.config.channels == 4
+
+
+class FaderEmulator(TCNEmulator):
+    """A third party's emulator of the analytic fader, registered by its own plugin."""
+
+    name = "fader:neural"
+    family = "fader"
+    dsp_reference = "gain"
+    description = "A fader emulated by a tiny TCN (a test plugin)."
+    params = Gain.params
+
+    @classmethod
+    def default_config(cls) -> TCNConfig:
+        return TCNConfig(num_params=1, channels=4, kernel_size=3, dilations=(1, 2))
+
+    def process(self, x, params, sample_rate):
+        return x + self.run_network(x, params, sample_rate)[:, :, 0]
+
+
+class FaderPlugin:
+    @hookimpl
+    def register_effects(self, register):
+        register(FaderEmulator)
+
+
+def audio_folder(folder, seconds=0.3):
+    folder.mkdir()
+    names: dict[str, list[str]] = {"train": [], "validation": [], "test": []}
+    for i in range(400):
+        name = f"take{i:02d}.wav"
+        if len(names[split_of(name)]) < 2:
+            names[split_of(name)].append(name)
+    for clip, name in zip(procedural_clips(6, seconds, seed=5), sum(names.values(), []),
+                          strict=True):
+        sf.write(folder / name, clip.numpy(), SR)
+    return folder
+
+
+def test_a_third_party_emulator_is_trained_by_its_family_name(tmp_path, capsys):
+    folder = audio_folder(tmp_path / "audio")
+    out = tmp_path / "run"
+    with get_plugins().temporary(FaderPlugin()):
+        assert "fader:neural" in trainable_emulators()
+        code = main(["train-emulator", "fader", "--out", str(out), "--audio", str(folder),
+                     "--reference", "dsp", "--steps", "2", "--batch-size", "2",
+                     "--segment-seconds", "0.05", "--val-examples", "2", "--val-every", "2",
+                     "--no-progress"])
+        assert code == 0
+        assert f"use it as fader:neural@{out}" in capsys.readouterr().out
+        trained = EffectChain.from_spec(f"fader:neural@{out}").effects[0]
+    assert isinstance(trained, FaderEmulator)
+
+
+def test_an_effect_that_cannot_be_trained_is_refused_with_the_trainable_ones(tmp_path, capsys):
+    code = main(["train-emulator", "gain", "--out", str(tmp_path / "run"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "No trainable emulator named 'gain'" in err
+    assert "comp:tcn, eq:tcn, reverb:tcn" in err

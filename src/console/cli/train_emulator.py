@@ -1,4 +1,12 @@
-"""``console train-emulator``: train a TCN emulator of the EQ, compressor or reverb."""
+"""``console train-emulator``: train a neural emulator of an effect, built-in or a plugin's.
+
+Any registered effect class that offers what this command calls can be
+trained: ``default_config()`` (the untrained network's shape, with a
+``channels`` field), a constructor taking ``config=``, ``reference(kind)`` and
+``reference_name(kind)`` (what it learns from), ``training_seconds``,
+``receptive_field_s`` and ``save(path, info=)``. The built-in ``eq:tcn``,
+``comp:tcn`` and ``reverb:tcn`` do; so may a third party's.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from console.errors import ConsoleError
-from console.plugins import get_plugins
+from console.plugins import Component, Plugins, get_plugins
 from console.training import TrainConfig, Trainer
 from console.training.emulator_data import EffectPairDataset, collate_pairs, split_clips
 from console.training.emulator_task import EmulatorTask
 from console.training.loop import History
 
-FAMILIES = ("eq", "comp", "reverb")
+#: What a registered effect class must offer to be trained here.
+EMULATOR_METHODS = ("default_config", "reference", "reference_name")
 SAMPLE_RATE = 44100
 #: Response-fitting steps of a linear emulator (the EQ) when --response-steps is not given.
 DEFAULT_RESPONSE_STEPS = 3000
@@ -28,13 +37,18 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "train-emulator",
         help="train a neural emulator of an effect from a reference",
-        description="Train a conditioned TCN to emulate the EQ, compressor or reverb: real "
-        "audio is processed at random settings by a reference (pedalboard where it maps "
-        "faithfully and is installed, else the DSP effect) and the network learns to match "
-        "it (L1 + multi-resolution STFT). Re-running with the same --out resumes. Use the "
-        "result as FAMILY:tcn@OUT (or OUT/best.pt) in a spec.",
+        description="Train a neural emulator (the built-in conditioned TCNs of the EQ, "
+        "compressor and reverb, or a plugin's): real audio is processed at random settings by "
+        "a reference (pedalboard where it maps faithfully and is installed, else the DSP "
+        "effect) and the network learns to match it (L1 + multi-resolution STFT). Re-running "
+        "with the same --out resumes. Use the result as EMULATOR@OUT (or OUT/best.pt) in a "
+        "spec, e.g. eq:tcn@OUT.",
     )
-    parser.add_argument("family", choices=FAMILIES, help="the effect to emulate")
+    parser.add_argument(
+        "emulator", metavar="EMULATOR",
+        help="the emulator to train, by name or family: eq, comp, reverb (eq:tcn, ...) or "
+        "one a plugin registers; an unknown name lists the installed ones",
+    )
     parser.add_argument("--out", type=Path, required=True, help="run folder (checkpoints)")
     parser.add_argument(
         "--audio", type=Path, default=None,
@@ -76,11 +90,41 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def is_trainable(component: Component) -> bool:
+    """Whether a registered effect is an emulator this command can train."""
+    factory = component.factory
+    return isinstance(factory, type) and all(
+        callable(getattr(factory, method, None)) for method in EMULATOR_METHODS
+    )
+
+
+def trainable_emulators(plugins: Plugins | None = None) -> dict[str, Component]:
+    """The registered effects this command can train, by name."""
+    registry = (plugins or get_plugins()).registry("effect")
+    return {name: c for name, c in sorted(registry.items()) if is_trainable(c)}
+
+
+def resolve_emulator(name: str, plugins: Plugins | None = None) -> Component:
+    """A trainable emulator by name (``eq:tcn``) or family (``eq``); unknown names list them."""
+    emulators = trainable_emulators(plugins)
+    if name in emulators:
+        return emulators[name]
+    family = [c for c in emulators.values() if c.family == name]
+    chosen = [c for c in family if c.default] or (family if len(family) == 1 else [])
+    if chosen:
+        return chosen[0]
+    known = ", ".join(emulators) or "none"
+    raise ConsoleError(
+        f"No trainable emulator named {name!r} is installed; give one of: {known} "
+        f"(`console plugins` lists every effect)."
+    )
+
+
 def build_trainer(args: argparse.Namespace) -> tuple[Trainer, str]:
     """The trainer for ``args`` and a line describing the run."""
     import attrs
 
-    component = get_plugins().resolve("effect", f"{args.family}:tcn")
+    component = resolve_emulator(args.emulator)
     emulator_class = component.factory
     config = emulator_class.default_config()
     if args.channels is not None:
@@ -129,14 +173,16 @@ def build_trainer(args: argparse.Namespace) -> tuple[Trainer, str]:
 
 def response_steps(args: argparse.Namespace, emulator: Any) -> int:
     """``--response-steps``, checked against the emulator: only linear ones have responses."""
-    linear = hasattr(emulator.network, "section_response")  # sections of linear TCNs
+    from console.training.response_fit import fits_responses
+
+    linear = fits_responses(emulator)
     if args.response_steps is None:
         return DEFAULT_RESPONSE_STEPS if linear else 0
     if args.response_steps < 0:
         raise ConsoleError("--response-steps must be 0 or more.")
     if args.response_steps and not linear:
         raise ConsoleError(
-            f"--response-steps: the {args.family} emulator is not linear, so it has no "
+            f"--response-steps: the {emulator.name} emulator is not linear, so it has no "
             f"frequency response to fit; train it on audio (--steps) alone."
         )
     return args.response_steps
@@ -206,5 +252,6 @@ def run(args: argparse.Namespace) -> int:
     trainer, history = train(args)
     best = f", best validation loss {history.best_val:.4f}" if history and history.val else ""
     at = f" at step {trainer.step}" if history else ""
-    print(f"console train-emulator: finished{at}{best}; use it as {args.family}:tcn@{args.out}")
+    name = trainer.task.model.name
+    print(f"console train-emulator: finished{at}{best}; use it as {name}@{args.out}")
     return 0
