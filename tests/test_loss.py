@@ -77,15 +77,15 @@ def test_the_balanced_loss_tells_an_image_from_its_mirror():
     assert float(balanced(mirrored, a)) == pytest.approx(2 * 0.96 / 1.04, abs=0.1)
 
 
-def test_the_balance_term_pulls_a_pan_towards_the_reference_side():
-    from console.losses.balance import balance_error
+def test_the_placement_term_pulls_a_pan_towards_the_reference_side():
+    from console.losses.balance import placement_error
 
     g = torch.Generator().manual_seed(3)
     source = torch.randn(1, 1, 4000, generator=g)
     reference = torch.cat([source, 0.3 * source], dim=1)  # left of centre
     right_gain = torch.tensor(1.0, requires_grad=True)  # predicted: right of centre
     mix = torch.cat([0.3 * source, right_gain * source], dim=1)
-    balance_error(mix, reference, n_fft=256).backward()
+    placement_error(mix, reference, n_fft=256).backward()
     assert right_gain.grad is not None and float(right_gain.grad) > 0  # descent lowers R
 
 
@@ -94,3 +94,21 @@ def test_the_balanced_loss_refuses_a_negative_weight():
 
     with pytest.raises(ValueError, match="w_balance"):
         BalancedStereoLoss(w_balance=-1.0)
+
+
+def test_placement_is_left_right_not_the_spectral_balance_of_evaluate():
+    from console.evaluation.spectral_balance import spectral_balance_error_db
+    from console.losses.balance import placement_error, tile_placement
+
+    g = torch.Generator().manual_seed(4)
+    source = torch.randn(1, 1, 8000, generator=g)
+    left = torch.cat([source, torch.zeros_like(source)], dim=1)
+    placement, _ = tile_placement(left, n_fft=256, hop=64)
+    assert float(placement.mean()) == pytest.approx(1.0, abs=1e-4)  # +1: hard left
+    mirrored = left.flip(1)
+    assert float(placement_error(mirrored, left, n_fft=256)) == pytest.approx(2.0, abs=1e-4)
+    # the same mirror leaves the spectral balance (each band's share of energy) untouched
+    bands = spectral_balance_error_db(mirrored[0], left[0], 8000)
+    assert max(bands.values()) == pytest.approx(0.0, abs=1e-6)
+    description = get_plugins().resolve("loss", "stereo:balanced").factory.description
+    assert "placement" in description and "balance" not in description

@@ -1,12 +1,16 @@
-"""Sum/difference MR-STFT plus a signed left/right balance term (``stereo:balanced``).
+"""Sum/difference MR-STFT plus a left/right placement term (``stereo:balanced``).
 
 The paper's loss compares ``|STFT(L-R)|``, which cannot tell left from right:
 a track's image and its mirror score the same, so a console trained on it may
 put every track on one side. This loss adds the difference in each
-time-frequency tile's signed balance ``(|L|^2 - |R|^2) / (|L|^2 + |R|^2)``,
+time-frequency tile's signed placement ``(|L|^2 - |R|^2) / (|L|^2 + |R|^2)``,
 which is +1 hard left, -1 hard right and 0 in the centre, weighted by how loud
 the tile is in the reference. Tracks rarely share their tiles, so the term
 places each one on the reference's side.
+
+The measure is the *placement error*, in ``[0, 2]``. It is not the spectral
+balance of ``console evaluate`` (each frequency band's share of the energy,
+in dB), which is another metric; the two are named apart.
 """
 
 from __future__ import annotations
@@ -17,14 +21,14 @@ import torch
 
 from console.losses.stereo import StereoSTFTLoss
 
-#: Power below which a tile counts as silent (its balance is then 0).
+#: Power below which a tile counts as silent (its placement is then 0).
 _EPS = 1e-8
 
 
-def tile_balance(
+def tile_placement(
     mix: torch.Tensor, n_fft: int = 2048, hop: int = 512
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Signed balance in ``[-1, 1]`` and magnitude of each tile of ``(B, 2, T)`` mixes.
+    """Signed left/right placement in ``[-1, 1]`` and magnitude of each tile of ``(B, 2, T)``.
 
     Both are ``(B, F, frames)``; the magnitude is ``sqrt(|L|^2 + |R|^2)``.
     """
@@ -35,30 +39,37 @@ def tile_balance(
     ).reshape(b, 2, n_fft // 2 + 1, -1)
     power = spec.real.square() + spec.imag.square()
     total = power[:, 0] + power[:, 1]
-    balance = (power[:, 0] - power[:, 1]) / (total + _EPS)
-    return balance, total.sqrt()
+    placement = (power[:, 0] - power[:, 1]) / (total + _EPS)
+    return placement, total.sqrt()
 
 
-def balance_error(mix: torch.Tensor, reference: torch.Tensor, n_fft: int = 2048) -> torch.Tensor:
-    """Mean over items of the reference-weighted tile balance error, in ``[0, 2]``."""
-    predicted, _ = tile_balance(mix, n_fft, n_fft // 4)
-    wanted, weight = tile_balance(reference, n_fft, n_fft // 4)
+def placement_error(
+    mix: torch.Tensor, reference: torch.Tensor, n_fft: int = 2048
+) -> torch.Tensor:
+    """Mean over items of the reference-weighted tile placement error, in ``[0, 2]``."""
+    predicted, _ = tile_placement(mix, n_fft, n_fft // 4)
+    wanted, weight = tile_placement(reference, n_fft, n_fft // 4)
     error = (predicted - wanted).abs()
     per_item = (error * weight).sum(dim=(1, 2)) / weight.sum(dim=(1, 2)).clamp(min=_EPS)
     return per_item.mean()
 
 
-class BalancedStereoLoss(StereoSTFTLoss):
-    """:class:`StereoSTFTLoss` plus ``w_balance`` times the mean balance error.
+#: The former name, kept only so ``scripts/train_pretrained.py`` runs until it is renamed there.
+balance_error = placement_error
 
-    The balance error of an item is the reference-magnitude-weighted mean of
-    ``|balance(mix) - balance(reference)|`` over tiles: 0 when every tile sits
-    where the reference has it, 2 when every loud tile is mirrored. Other
-    keyword options are :class:`StereoSTFTLoss`'s.
+
+class BalancedStereoLoss(StereoSTFTLoss):
+    """:class:`StereoSTFTLoss` plus ``w_balance`` times the mean placement error.
+
+    The placement error of an item is the reference-magnitude-weighted mean of
+    ``|placement(mix) - placement(reference)|`` over tiles: 0 when every tile
+    sits where the reference has it, 2 when every loud tile is mirrored.
+    ``w_balance`` keeps its name (it balances the stereo field, hence the
+    loss's). Other keyword options are :class:`StereoSTFTLoss`'s.
     """
 
     name = "stereo:balanced"
-    description = "Sum and difference MR-STFT plus a signed left/right balance term."
+    description = "Sum and difference MR-STFT plus a left/right placement term."
 
     def __init__(
         self, *, w_balance: float = 1.0, balance_fft: int = 2048, **stereo_options: Any
@@ -73,4 +84,4 @@ class BalancedStereoLoss(StereoSTFTLoss):
         loss = super().compare(mix, reference)
         if self.w_balance == 0:
             return loss
-        return loss + self.w_balance * balance_error(mix, reference, self.balance_fft)
+        return loss + self.w_balance * placement_error(mix, reference, self.balance_fft)
