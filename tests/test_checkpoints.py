@@ -151,7 +151,8 @@ def test_other_installed_emulator_weights_are_refused_not_used(tmp_path, monkeyp
     with torch.no_grad():
         next(other.network.parameters()).view(-1)[0] += 0.5
     other.save(tmp_path / "comp.pt")
-    monkeypatch.setattr(CompressorEmulator, "shipped_weights", lambda cls=None: tmp_path / "comp.pt")
+    replaced = tmp_path / "comp.pt"
+    monkeypatch.setattr(CompressorEmulator, "shipped_weights", lambda cls=None: replaced)
     with pytest.raises(CheckpointError, match="other ones") as exc:
         Console.load(tmp_path / "c.pt")
     one_line(exc)
