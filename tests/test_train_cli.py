@@ -17,7 +17,7 @@ def test_train_on_synthetic_sessions_then_resume_then_mix(tmp_path, capsys):
                  "--sample-rate", "16000", "--source", "synth"]) == 0
     args = ["train", "--spec", "gain+pan", "--data", str(data), "--out", str(run),
             "--sample-rate", "16000", "--segment-seconds", "1", "--batch-size", "2",
-            "--encoder-options", TINY, "--hidden", "16", "--val-every", "2",
+            "--hidden", "16", "--val-every", "2",
             "--checkpoint-every", "2", "--warmup-steps", "0", "--no-progress"]
     assert main([*args, "--steps", "2"]) == 0
     state = torch.load(run / "train_state.pt", weights_only=True)
@@ -80,7 +80,7 @@ def test_init_with_a_missing_source_is_a_clear_error(tmp_path, capsys):
                  "--sample-rate", "16000", "--source", "synth"]) == 0
     code = main(["train", "--spec", "gain+pan", "--data", str(data), "--out",
                  str(tmp_path / "run"), "--init", str(tmp_path / "nope.pt"), "--steps", "1",
-                 "--sample-rate", "16000", "--encoder-options", TINY, "--no-progress"])
+                 "--sample-rate", "16000", "--no-progress"])
     assert code == 2 and "not a console checkpoint file nor a shipped console" in (
         capsys.readouterr().err
     )
@@ -93,5 +93,94 @@ def test_loss_options_that_do_not_fit_the_loss_are_a_clear_error(tmp_path, capsy
     code = main(["train", "--spec", "gain+pan", "--data", str(data), "--out",
                  str(tmp_path / "run"), "--loss", "stereo:balanced", "--loss-options",
                  '{"w_balanse": 1}', "--steps", "1", "--sample-rate", "16000",
-                 "--encoder-options", TINY, "--no-progress"])
+                 "--no-progress"])
     assert code == 2 and "do not fit the loss 'stereo:balanced'" in capsys.readouterr().err
+
+
+def _sessions(path, n, seed=0):
+    assert main(["make-sessions", str(path), "--n", str(n), "--duration", "2", "--seed",
+                 str(seed), "--sample-rate", "16000", "--source", "synth"]) == 0
+
+
+SMALL = ["--sample-rate", "16000", "--segment-seconds", "1", "--batch-size", "2",
+         "--hidden", "16", "--warmup-steps", "0", "--no-progress"]
+
+
+def test_the_same_seed_gives_the_same_run(tmp_path):
+    data = tmp_path / "sessions"
+    _sessions(data, 4)
+    losses = []
+    for name in ("a", "b"):
+        run = tmp_path / name
+        assert main(["train", "--data", str(data), "--out", str(run), "--steps", "2",
+                     "--seed", "7", *SMALL]) == 0
+        state = torch.load(run / "train_state.pt", weights_only=True)
+        losses.append(state["history"]["train"])
+        weights = state["model"]
+        if name == "a":
+            first = weights
+    assert losses[0] == losses[1]
+    assert all(torch.equal(first[k], weights[k]) for k in first)
+
+
+def test_unusable_songs_are_dropped_before_the_split(tmp_path, capsys):
+    data = tmp_path / "sessions"
+    _sessions(data, 4)
+    (data / "song_0000" / "stems" / "kick.wav").write_bytes(b"not audio")
+    (data / "empty" / "stems").mkdir(parents=True)
+    code = main(["train", "--data", str(data), "--out", str(tmp_path / "run"), "--steps", "1",
+                 "--split", "0.4,0.3,0.3", *SMALL])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "1 unusable song(s) left out" in err
+    assert "3 validation" not in err
+
+
+def test_max_time_plans_the_run_and_stops_within_the_budget(tmp_path, monkeypatch):
+    import console.training.loop as loop
+
+    class Clock:  # every reading advances 0.1 s: a machine where each step costs the same
+        now = 0.0
+
+        def monotonic(self):
+            self.now += 0.1
+            return self.now
+
+    clock = Clock()
+    monkeypatch.setattr(loop.time, "monotonic", clock.monotonic)
+    data = tmp_path / "sessions"
+    _sessions(data, 3)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--out", str(run), "--max-time", "5s",
+                 *SMALL]) == 0
+    state = torch.load(run / "train_state.pt", weights_only=True)
+    # planned from the timed steps: the schedule ends where the budget does
+    assert 11 < state["step"] < 60
+    assert state["config"]["steps"] == state["step"]
+    assert len(state["history"]["val"]) >= 5
+    assert clock.now < 5.0 + 1.0
+    assert (run / "best.pt").exists()
+
+
+def test_durations_read_as_a_user_writes_them():
+    import argparse
+
+    import pytest
+
+    from console.cli.train import parse_duration
+
+    assert parse_duration("20m") == 1200 and parse_duration("1h30m") == 5400
+    assert parse_duration("90s") == 90 and parse_duration("45") == 45
+    for bad in ("", "soon", "0m"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_duration(bad)
+
+
+def test_train_help_says_what_each_default_is_and_each_file_is(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    assert "best.pt" in out and "train_state.pt" in out
+    assert "(default mel-stats)" in out and "(default loudness)" in out

@@ -71,6 +71,13 @@ class LogMelExamples(nn.Module):
         self.register_buffer("mel_matrix", vggish_mel_matrix(), persistent=False)
 
     def forward(self, audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        logmel = self.frames(audio, sample_rate)
+        examples = logmel.shape[1] // VGGISH_FRAMES
+        logmel = logmel[:, : examples * VGGISH_FRAMES]
+        return logmel.reshape(audio.shape[0], examples, VGGISH_FRAMES, VGGISH_BANDS)
+
+    def frames(self, audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """Every log-mel frame ``(N, frames, 64)`` of at least one example's worth of audio."""
         if sample_rate != VGGISH_SAMPLE_RATE:
             audio = torchaudio.functional.resample(audio, int(sample_rate), VGGISH_SAMPLE_RATE)
         min_samples = WINDOW + HOP * (VGGISH_FRAMES - 1)
@@ -82,7 +89,4 @@ class LogMelExamples(nn.Module):
         offset = (N_FFT - WINDOW) // 2
         magnitude = self.spectrogram(nn.functional.pad(audio, (offset, offset)))
         mel = magnitude.transpose(1, 2) @ self.mel_matrix.to(magnitude.dtype)
-        logmel = torch.log(mel + LOG_OFFSET)  # (N, frames, bands)
-        examples = logmel.shape[1] // VGGISH_FRAMES
-        logmel = logmel[:, : examples * VGGISH_FRAMES]
-        return logmel.reshape(audio.shape[0], examples, VGGISH_FRAMES, VGGISH_BANDS)
+        return torch.log(mel + LOG_OFFSET)  # (N, frames, bands)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,59 +20,99 @@ from console.training.mixing_task import MixingTask
 LAYOUTS = ("auto", "folder", "enst", "medleydb")
 
 
+#: What ``console train`` builds unless told otherwise: chosen on validation data (a source
+#: left out of training) and sized to train on two CPU cores; see the training tutorial.
+DEFAULT_ENCODER = "mel-stats"
+DEFAULT_STEPS = 3000
+
+
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train a console on multitracks",
         description="Train a console on songs in the plain folder layout, ENST-drums or "
-        "MedleyDB. Run under `torchrun --nproc_per_node N` to train on N processes. "
-        "Re-running with the same --out resumes from the last checkpoint.",
+        "MedleyDB. The defaults train a good gain+pan console on a 2-core CPU. Run under "
+        "`torchrun --nproc_per_node N` to train on N processes. Re-running with the same "
+        "--out resumes from the last checkpoint.",
+        epilog=RUN_FOLDER_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--spec", default="gain+pan", help="effect chain, e.g. gain+eq+comp+pan")
-    parser.add_argument("--data", type=Path, required=True, help="dataset root or song folder")
-    parser.add_argument("--out", type=Path, required=True, help="run folder (checkpoints)")
-    parser.add_argument("--layout", choices=LAYOUTS, default="auto")
-    parser.add_argument("--steps", type=int, default=10_000)
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--lr", type=float, default=3e-4)
-    parser.add_argument("--weight-decay", type=float, default=1e-2)
-    parser.add_argument("--warmup-steps", type=int, default=100)
-    parser.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
-    parser.add_argument("--grad-clip", type=float, default=1.0)
-    parser.add_argument("--val-every", type=int, default=500)
-    parser.add_argument("--checkpoint-every", type=int, default=100)
-    parser.add_argument("--segment-seconds", type=float, default=3.0)
-    parser.add_argument("--examples-per-epoch", type=int, default=None)
-    parser.add_argument("--sample-rate", type=int, default=44100)
-    parser.add_argument("--split", default="0.8,0.1,0.1", help="train,validation,test fractions")
-    parser.add_argument("--encoder", default="vggish")
-    parser.add_argument(
-        "--encoder-options", type=json.loads, default={},
-        help='JSON keyword options of the encoder, e.g. \'{"weights": "vggish.pth"}\'',
-    )
-    parser.add_argument("--hidden", type=int, default=256, help="post-processor width")
-    parser.add_argument("--loss", default="stereo", help="a registered loss (`console plugins`)")
-    parser.add_argument(
-        "--loss-options", type=json.loads, default={},
-        help='JSON keyword options of the loss, e.g. \'{"w_balance": 0.25}\'',
-    )
-    parser.add_argument("--mixer", default=None, help="train a registered mixer (wave-u-net) "
-                        "instead of a console; --spec, --encoder and --hidden are then unused")
-    parser.add_argument("--mixer-options", type=json.loads, default={},
-                        help='JSON keyword options of the mixer, e.g. \'{"levels": 5}\'')
-    parser.add_argument(
-        "--init", default=None, help="start from a console checkpoint or a shipped console's "
-        "spec (e.g. gain+pan): every weight whose name and shape fit is copied",
-    )
-    parser.add_argument("--freeze-encoder", action="store_true")
-    parser.add_argument(
-        "--train-effects", action="store_true", help="also train effects that have weights"
-    )
-    parser.add_argument("--workers", type=int, default=0, help="DataLoader workers")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: auto)")
-    parser.add_argument("--no-progress", action="store_true")
+    add = parser.add_argument
+    add("--spec", default="gain+pan",
+        help="effect chain, e.g. gain+eq+comp+pan (default %(default)s)")
+    add("--data", type=Path, required=True, help="dataset root or song folder")
+    add("--out", type=Path, required=True, help="run folder (checkpoints)")
+    add("--layout", choices=LAYOUTS, default="auto", help="dataset layout (default %(default)s)")
+    add("--steps", type=int, default=None,
+        help=f"optimiser steps (default {DEFAULT_STEPS}, or as many as --max-time allows)")
+    add("--max-time", type=parse_duration, default=None, metavar="DURATION",
+        help="time budget of this invocation, e.g. 20m, 90s, 1h30m: the run plans its "
+        "steps to end there (with the schedule decayed) and stops when it is spent")
+    add("--batch-size", type=int, default=4, help="songs per step (default %(default)s)")
+    add("--lr", type=float, default=1e-3, help="AdamW learning rate (default %(default)g)")
+    add("--weight-decay", type=float, default=1e-2, help="AdamW weight decay (default %(default)g)")
+    add("--warmup-steps", type=int, default=50, help="linear warm-up (default %(default)s)")
+    add("--schedule", choices=("cosine", "constant"), default="cosine",
+        help="learning rate after warm-up (default %(default)s)")
+    add("--grad-clip", type=float, default=1.0,
+        help="gradient norm clipping, 0 for none (default %(default)g)")
+    add("--val-every", type=int, default=None,
+        help="steps between validation passes (default: 10 passes over the run)")
+    add("--checkpoint-every", type=int, default=100,
+        help="steps between checkpoints (default %(default)s)")
+    add("--segment-seconds", type=float, default=3.0,
+        help="length of a training segment (default %(default)g)")
+    add("--examples-per-epoch", type=int, default=None,
+        help="segments per epoch (default: one per training song)")
+    add("--sample-rate", type=int, default=22050,
+        help="training sample rate; songs at other rates are resampled as they are read "
+        "(default %(default)s)")
+    add("--split", default="0.8,0.1,0.1",
+        help="train,validation,test fractions, by song (default %(default)s)")
+    add("--encoder", default=DEFAULT_ENCODER, help="a registered encoder (default %(default)s)")
+    add("--encoder-options", type=json.loads, default={},
+        help='JSON keyword options of the encoder, e.g. \'{"weights": "vggish.pth"}\' '
+        "(default none)")
+    add("--hidden", type=int, default=128, help="post-processor width (default %(default)s)")
+    add("--level", choices=("loudness", "absolute"), default="loudness",
+        help="gains relative to each track's measured loudness, or absolute as in the paper "
+        "(default %(default)s)")
+    add("--pan", choices=("balanced", "free"), default="balanced",
+        help="pans whose sides balance the stereo field, or predicted freely as in the paper "
+        "(default %(default)s)")
+    add("--loss", default="stereo", help="a registered loss, see `console plugins` "
+        "(default %(default)s)")
+    add("--loss-options", type=json.loads, default={},
+        help='JSON keyword options of the loss, e.g. \'{"w_balance": 0.25}\' (default none)')
+    add("--mixer", default=None, help="train a registered mixer (wave-u-net) instead of a "
+        "console; --spec, --encoder and --hidden are then unused")
+    add("--mixer-options", type=json.loads, default={},
+        help='JSON keyword options of the mixer, e.g. \'{"levels": 5}\' (default none)')
+    add("--init", default=None, help="start from a console checkpoint or a shipped console's "
+        "spec (e.g. gain+pan): every weight whose name and shape fit is copied")
+    add("--freeze-encoder", action="store_true", help="train only the post-processor")
+    add("--train-effects", action="store_true", help="also train effects that have weights")
+    add("--workers", type=int, default=0, help="DataLoader workers (default %(default)s)")
+    add("--seed", type=int, default=0,
+        help="seed of the weights, the split and the batches (default %(default)s)")
+    add("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when present)")
+    add("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``"20m"``, ``"90s"``, ``"1h30m"`` or a plain number of seconds."""
+    match = re.fullmatch(r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*"
+                         r"(?:(\d+(?:\.\d+)?)s?)?\s*", text)
+    if not text.strip() or match is None or not any(match.groups()):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration; write e.g. 20m, 90s or 1h30m"
+        )
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    total = 3600 * hours + 60 * minutes + seconds
+    if total <= 0:
+        raise argparse.ArgumentTypeError(f"the duration {text!r} must be positive")
+    return total
 
 
 def detect_layout(root: Path) -> str:
@@ -100,16 +141,26 @@ def scan(root: Path, layout: str) -> list:
 
 def run(args: argparse.Namespace) -> int:
     from console.data import MultitrackDataset, collate_examples, split_songs
+    from console.data.checks import check_songs
 
+    check_arguments(args)
     distributed.init_from_env()
-    songs = scan(args.data, args.layout)
+    seed_everything(args.seed)  # before any weight is drawn: same seed, same run
+    task = build_task(args)
+    found = scan(args.data, args.layout)
+    # Unusable songs are dropped before the split, so it divides only songs that can train.
+    usable = [c.song for c in check_songs(found, args.sample_rate, resample=True)]
+    if not usable:
+        raise ConsoleError(
+            f"None of the {len(found)} songs in {args.data} can be used (see the warnings "
+            f"above for each file); fix or remove those files."
+        )
     fractions = tuple(float(x) for x in args.split.split(","))
-    if len(fractions) != 3:
-        raise ConsoleError("--split takes three fractions: train,validation,test.")
-    splits = split_songs(songs, fractions, seed=args.seed, by_group=args.layout == "enst")
+    splits = split_songs(usable, fractions, seed=args.seed, by_group=args.layout == "enst")
     if not splits.train:
         raise ConsoleError("The split left no training songs; add songs or change --split.")
-    common = {"sample_rate": args.sample_rate, "segment_seconds": args.segment_seconds}
+    common = {"sample_rate": args.sample_rate, "segment_seconds": args.segment_seconds,
+              "resample": True}
     train_data = MultitrackDataset(
         splits.train, examples_per_epoch=args.examples_per_epoch, seed=args.seed, **common
     )
@@ -117,30 +168,12 @@ def run(args: argparse.Namespace) -> int:
         MultitrackDataset(splits.validation, seed=args.seed + 1, **common)
         if splits.validation else None
     )
-    try:
-        loss = get_plugins().resolve("loss", args.loss).create(**args.loss_options)
-    except TypeError as exc:
-        raise ConsoleError(f"--loss-options do not fit the loss {args.loss!r}: {exc}") from exc
-    if args.mixer:
-        task = MixerTask(create_mixer(args.mixer, **args.mixer_options), loss, args.sample_rate)
-    else:
-        console = Console.from_spec(
-            args.spec, encoder=args.encoder, encoder_options=args.encoder_options,
-            hidden=args.hidden,
-        )
-        if args.init:
-            from console.training.warm_start import warm_start
-
-            started = warm_start(console, args.init)
-            if distributed.rank() == 0:
-                print(f"console train: {started.summary()}", file=sys.stderr)
-        task = MixingTask(
-            console, loss, args.sample_rate, args.freeze_encoder, args.train_effects
-        )
+    steps = args.steps or (MANY_STEPS if args.max_time else DEFAULT_STEPS)
     config = TrainConfig(
-        steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+        steps=steps, batch_size=args.batch_size, lr=args.lr,
         weight_decay=args.weight_decay, warmup_steps=args.warmup_steps,
-        schedule=args.schedule, grad_clip=args.grad_clip, val_every=args.val_every,
+        schedule=args.schedule, grad_clip=args.grad_clip,
+        val_every=args.val_every or max(1, steps // VALIDATIONS),
         checkpoint_every=args.checkpoint_every, num_workers=args.workers, seed=args.seed,
     )
     trainer = Trainer(
@@ -148,16 +181,102 @@ def run(args: argparse.Namespace) -> int:
         device=args.device, progress=not args.no_progress,
     )
     if distributed.rank() == 0:
+        dropped = len(found) - len(usable)
         print(
             f"console train: {len(splits.train)} training, {len(splits.validation)} "
-            f"validation, {len(splits.test)} test songs; {task.describe()['name']}; "
-            f"{distributed.world_size()} process(es) on {trainer.device}",
+            f"validation, {len(splits.test)} test songs"
+            + (f" ({dropped} unusable song(s) left out)" if dropped else "")
+            + f"; {task.describe()['name']}; {distributed.world_size()} process(es) on "
+            f"{trainer.device}",
             file=sys.stderr,
         )
     if trainer.resume():
         print(f"console train: resumed at step {trainer.step}", file=sys.stderr)
-    history = trainer.fit()
+    history = trainer.fit(
+        max_seconds=args.max_time, validations=None if args.val_every else VALIDATIONS
+    )
     if distributed.rank() == 0:
         best = f", best validation loss {history.best_val:.4f}" if history.val else ""
         print(f"console train: finished at step {trainer.step}{best}; weights in {args.out}")
     return 0
+
+
+#: Validation passes over a run when --val-every is not given.
+VALIDATIONS = 10
+#: The step count a time-budgeted run starts from before it plans the real one.
+MANY_STEPS = 10_000_000
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse nonsense before any file is read."""
+    for name in ("steps", "batch_size", "val_every", "checkpoint_every", "sample_rate",
+                 "hidden"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise ConsoleError(f"--{name.replace('_', '-')} must be positive, got {value}.")
+    if args.segment_seconds <= 0 or args.lr <= 0:
+        raise ConsoleError("--segment-seconds and --lr must be positive.")
+    fractions = args.split.split(",")
+    try:
+        values = [float(x) for x in fractions]
+    except ValueError:
+        values = []
+    if len(values) != 3 or any(v < 0 for v in values) or sum(values) <= 0:
+        raise ConsoleError("--split takes three non-negative fractions: train,validation,test.")
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def build_task(args: argparse.Namespace) -> MixingTask | MixerTask:
+    """The console (or mixer) to train and its loss, built from the registry."""
+    from console.decisions import Decisions
+
+    try:
+        loss = get_plugins().resolve("loss", args.loss).create(**args.loss_options)
+    except TypeError as exc:
+        raise ConsoleError(f"--loss-options do not fit the loss {args.loss!r}: {exc}") from exc
+    if args.mixer:
+        return MixerTask(create_mixer(args.mixer, **args.mixer_options), loss, args.sample_rate)
+    try:
+        console = Console.from_spec(
+            args.spec, encoder=args.encoder, encoder_options=args.encoder_options,
+            hidden=args.hidden, decisions=Decisions(level=args.level, pan=args.pan),
+        )
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ConsoleError):
+            raise
+        raise ConsoleError(
+            f"--encoder-options do not fit the encoder {args.encoder!r}: {exc}"
+        ) from exc
+    if args.init:
+        from console.training.warm_start import warm_start
+
+        started = warm_start(console, args.init)
+        if distributed.rank() == 0:
+            print(f"console train: {started.summary()}", file=sys.stderr)
+    return MixingTask(console, loss, args.sample_rate, args.freeze_encoder, args.train_effects)
+
+
+RUN_FOLDER_EPILOG = """\
+files in the run folder (--out):
+  console.pt      the console at the latest checkpoint (mixer.pt with --mixer): spec,
+                  encoder options, decisions and trained weights, no optimiser state;
+                  frozen weights the spec rebuilds (shipped emulators) are not copied.
+                  Give it to `console mix --checkpoint` or `console evaluate --systems`.
+  best.pt         the same at the step with the lowest validation loss: the one to use.
+  train_state.pt  what resuming needs: step, trainable weights, AdamW moments, schedule,
+                  loss history and random state; mixing does not need it.
+  loss.png        training and validation loss curves (with matplotlib installed).
+  .NAME.XXXXXXXX.tmp.pt
+                  a file being written; one an interrupted run left is removed on resume.
+--max-time counts from this invocation: a resumed run plans its remaining steps anew.
+"""

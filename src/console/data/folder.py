@@ -10,12 +10,15 @@
 
 Track names are the stem file names (as ``console mix`` names them); roles are
 guessed from those names. A ``ROOT`` that itself holds ``stems/`` and
-``mix.wav`` is read as one song.
+``mix.wav`` is read as one song, and song folders may be grouped in folders
+(``ROOT/SOURCE/SONG/stems``), named then by their path from the root.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import attrs
 
 from console.data.problems import report
 from console.data.roles import guess_role
@@ -68,9 +71,28 @@ def scan_folder(root: str | Path) -> list[Song]:
     if is_song_folder(root):
         song = read_song_folder(root)
         return [song] if song is not None else []
+    return _scan_below(root, root, depth=1)
+
+
+#: How deep song folders may sit below the root (e.g. ROOT/SOURCE/SONG is depth 2).
+MAX_DEPTH = 3
+
+
+def _scan_below(root: Path, folder: Path, depth: int) -> list[Song]:
+    """Song folders below ``folder``; a folder without ``stems/`` is searched one level down.
+
+    Songs below the first level are named by their path from the root
+    (``fluidr3/song_0000``), so names stay unique across source folders.
+    """
     songs = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        song = read_song_folder(folder)
-        if song is not None:
-            songs.append(song)
+    for child in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if is_song_folder(child):
+            song = read_song_folder(child)
+            if song is not None:
+                name = child.relative_to(root).as_posix()
+                songs.append(attrs.evolve(song, name=name) if name != song.name else song)
+        elif depth < MAX_DEPTH and any(c.is_dir() for c in child.iterdir()):
+            songs.extend(_scan_below(root, child, depth + 1))
+        else:
+            read_song_folder(child)  # reports what is missing
     return songs

@@ -46,3 +46,17 @@ def default_device() -> torch.device:
     if torch.cuda.is_available():
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     return torch.device("cpu")
+
+
+def agreed_max(value: float) -> float:
+    """The largest ``value`` over all ranks, so every rank takes the same decision.
+
+    A time budget is measured by each process's own clock; ranks that decided
+    apart would wait for each other forever.
+    """
+    if not is_distributed():
+        return value
+    device = default_device() if dist.get_backend() == "nccl" else torch.device("cpu")
+    tensor = torch.tensor([float(value)], dtype=torch.float64, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return float(tensor.item())

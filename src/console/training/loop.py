@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import re
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,6 +30,9 @@ from console.training.config import TrainConfig
 from console.training.curve import write_loss_curve
 
 STATE_FILE = "train_state.pt"
+#: Steps timed to plan a run with a time budget, and the share of time kept for validation.
+TIMED_STEPS = 10
+TIME_MARGIN = 1.15
 STATE_FORMAT = "console-train-state"
 #: The temporary names :func:`console.atomic.atomic_path` gives: ``.{stem}.XXXXXXXX.tmp{suffix}``.
 ATOMIC_TEMPORARY = re.compile(r"\.[^/]+\.[a-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?")
@@ -243,17 +248,63 @@ class Trainer:
         self.model.train()
         return total / max(count, 1)
 
-    def fit(self, until: int | None = None) -> History:
-        """Train to ``config.steps`` (or stop early at ``until``); checkpoints along the way."""
-        cfg = self.config
-        last = cfg.steps if until is None else min(until, cfg.steps)
+    def plan_steps(self, steps: int, validations: int | None = None) -> None:
+        """Shorten the run to ``steps`` (the schedule then decays to zero there).
+
+        With ``validations`` the validation interval is re-spaced to that many passes.
+        """
+        steps = max(steps, self.step + 1)
+        val_every = self.config.val_every
+        if validations:
+            val_every = max(1, (steps - self.step) // validations)
+        self.config = attrs.evolve(self.config, steps=steps, val_every=val_every)
+        self.scheduler.lr_lambdas = [self.config.lr_factor]
+
+    def fit(
+        self,
+        until: int | None = None,
+        max_seconds: float | None = None,
+        validations: int | None = None,
+    ) -> History:
+        """Train to ``config.steps`` (or stop early at ``until``); checkpoints along the way.
+
+        With ``max_seconds`` the run also keeps to a time budget: after a few timed
+        steps it plans how many fit (so the learning-rate schedule still ends at
+        zero), and it stops when the budget is spent whatever the plan said.
+        """
+        last = self.config.steps if until is None else min(until, self.config.steps)
         self.model.train()
         bar = tqdm(
-            total=cfg.steps, initial=self.step, disable=not self.progress, desc="train",
+            total=self.config.steps, initial=self.step, disable=not self.progress, desc="train",
             dynamic_ncols=True,
         )
         batches = self._batches()
+        started, first = time.monotonic(), self.step
+        timed_from: float | None = None
         while self.step < last:
+            cfg = self.config
+            if max_seconds is not None:
+                elapsed = distributed.agreed_max(time.monotonic() - started)
+                if self.step == first + 1:
+                    timed_from = time.monotonic()  # the first step pays for warm-up
+                if self.step == first + 1 + TIMED_STEPS and timed_from is not None:
+                    per_step = distributed.agreed_max(
+                        (time.monotonic() - timed_from) / TIMED_STEPS
+                    )
+                    timed_from = None
+                    fits = self.step + int((max_seconds - elapsed) / (per_step * TIME_MARGIN))
+                    if fits < cfg.steps:
+                        self.plan_steps(fits, validations)
+                        cfg = self.config
+                        last = min(last, cfg.steps)
+                        bar.total = cfg.steps
+                        bar.refresh()
+                if elapsed > max_seconds:
+                    if self.rank == 0:
+                        print(f"train: time budget spent at step {self.step}", file=sys.stderr)
+                    self._validate_and_keep_best()
+                    self.save()
+                    break
             batch = _to(next(batches), self.device)
             self.optimizer.zero_grad(set_to_none=True)
             loss = self.task.loss(self.wrapped, batch)

@@ -48,6 +48,7 @@ class MixingTask:
             "encoder": console.encoder_name,
             "encoder_options": dict(console.encoder_options),
             "hidden": console.hidden,
+            "decisions": console.decisions.to_dict(),
             "sample_rate": self.sample_rate,
             "loss": self.loss_fn.name,
             "freeze_encoder": self.freeze_encoder,
