@@ -8,7 +8,7 @@ from console.chain import EffectChain
 from console.data.synthetic import make_session
 from console.losses import StereoSTFTLoss
 
-SHIPPED = ("gain+pan", "gain+eq+comp+reverb+pan")
+SHIPPED = ("gain+pan", "gain+eq:dsp+comp:dsp+reverb:dsp+pan")
 
 
 @pytest.mark.parametrize("spec", SHIPPED)
@@ -46,3 +46,29 @@ def test_it_beats_the_mono_mix_on_unseen_procedural_sessions(spec):
         scores["console"] += float(loss(mix, session.mix[None]))
         scores["mono"] += float(loss(mono, session.mix[None]))
     assert scores["console"] < scores["mono"]
+
+
+def test_one_name_one_meaning():
+    """A bare family means the emulator everywhere, so no shipped DSP console answers to it."""
+    from console import Console
+
+    assert pretrained.resolve("gain+eq+comp+reverb+pan") == Console.from_spec(
+        "gain+eq+comp+reverb+pan", encoder="mel-stats").spec
+    assert "gain+eq+comp+reverb+pan" not in pretrained.available()
+    with pytest.raises(CheckpointError, match="shipped: .*gain\\+pan"):
+        pretrained.load_pretrained("gain+eq+comp+reverb+pan")
+    for spec in pretrained.available():
+        assert pretrained.load_pretrained(spec).spec == spec
+    assert Console.pretrained().spec == pretrained.DEFAULT
+
+
+def test_mix_refuses_a_spec_with_no_shipped_console_and_names_the_shipped(tmp_path, capsys):
+    from console.cli.main import main
+    from tests.conftest import write_stems
+
+    write_stems(tmp_path / "stems", 2)
+    code = main(["mix", str(tmp_path / "stems"), "-o", str(tmp_path / "m.wav"),
+                 "--spec", "gain+eq+comp+reverb+pan"])
+    assert code == 2
+    assert "gain+eq:dsp+comp:dsp+reverb:dsp+pan" in capsys.readouterr().err
+    assert not (tmp_path / "m.wav").exists()

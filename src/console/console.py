@@ -114,6 +114,17 @@ class Console(nn.Module):
             )
         return cls(chain, enc, component.name, encoder_options, hidden, decisions)
 
+    @classmethod
+    def pretrained(cls, spec: str = "gain+pan") -> Console:
+        """A console shipped with the package, by the chain it runs (see ``console.pretrained``).
+
+        ``Console.pretrained()`` is the default ``gain+pan`` console;
+        ``Console.pretrained("gain+eq:dsp+comp:dsp+reverb:dsp+pan")`` the full chain.
+        """
+        from console.pretrained import load_pretrained
+
+        return load_pretrained(spec)
+
     @property
     def spec(self) -> str:
         """The resolved spec string, naming the variant of every effect."""

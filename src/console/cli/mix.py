@@ -23,6 +23,7 @@ from console.audio import (
     write_audio,
 )
 from console.console import Console
+from console.decisions import Decisions
 from console.errors import AudioInputError, ConsoleError
 from console.master import DEFAULT_CEILING_DBFS, DEFAULT_LOUDNESS_LUFS, MasterSettings, master
 from console.mix_params import MixParams
@@ -51,14 +52,16 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--checkpoint", type=Path, default=None, help="a trained console")
     parser.add_argument(
         "--spec", default=DEFAULT_SPEC,
-        help=f"without --checkpoint: the shipped console for this chain, or an untrained one "
-        f"when none is shipped (default {DEFAULT_SPEC!r})",
+        help=f"without --checkpoint: the shipped console for this chain (default "
+        f"{DEFAULT_SPEC!r}; shipped: {', '.join(pretrained.available())})",
     )
     parser.add_argument(
         "--untrained", action="store_true",
-        help="use an untrained console even where a pretrained one is shipped",
+        help="use an untrained console for --spec (its decisions are arbitrary), e.g. for "
+        "a chain no shipped console runs",
     )
-    parser.add_argument("--encoder", default="vggish", help="encoder of an untrained console")
+    parser.add_argument("--encoder", default="mel-stats",
+                        help="encoder of an untrained console (default mel-stats)")
     parser.add_argument("--seed", type=int, default=0, help="initialisation seed (untrained)")
     parser.add_argument(
         "--sample-rate", type=int, default=None,
@@ -142,17 +145,24 @@ def default_params_path(output: Path) -> Path:
 
 
 def load_console(args: argparse.Namespace) -> Console:
+    """The checkpoint given, else the shipped console for --spec, else an untrained one.
+
+    An untrained console uses loudness-relative gains, so it mixes every stem equally
+    loud rather than at random levels.
+    """
     if args.checkpoint is not None:
         return Console.load(args.checkpoint)
-    if not getattr(args, "untrained", False) and args.spec in pretrained.available():
-        return pretrained.load_pretrained(args.spec)
+    if not getattr(args, "untrained", False):
+        return pretrained.load_pretrained(args.spec)  # an unknown name lists the shipped ones
     print(
         f"console mix: no checkpoint given; using an untrained {args.spec!r} console "
         f"(seed {args.seed}). Its decisions are arbitrary until you train one.",
         file=sys.stderr,
     )
     torch.manual_seed(args.seed)
-    return Console.from_spec(args.spec, encoder=args.encoder)
+    return Console.from_spec(
+        args.spec, encoder=args.encoder, decisions=Decisions.generalising()
+    )
 
 
 def run(args: argparse.Namespace) -> int:

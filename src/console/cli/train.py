@@ -68,7 +68,11 @@ def add_parser(subparsers: Any) -> None:
         help="training sample rate; songs at other rates are resampled as they are read "
         "(default %(default)s)")
     add("--split", default="0.8,0.1,0.1",
-        help="train,validation,test fractions, by song (default %(default)s)")
+        help="train,validation,test fractions, by song (default %(default)s; with "
+        "--val-data, every song of --data trains)")
+    add("--val-data", type=Path, default=None,
+        help="validate on the songs of this folder instead of a split of --data, e.g. "
+        "recordings from a source the training songs do not come from")
     add("--encoder", default=DEFAULT_ENCODER, help="a registered encoder (default %(default)s)")
     add("--encoder-options", type=json.loads, default={},
         help='JSON keyword options of the encoder, e.g. \'{"weights": "vggish.pth"}\' '
@@ -140,7 +144,7 @@ def scan(root: Path, layout: str) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
-    from console.data import MultitrackDataset, collate_examples, split_songs
+    from console.data import MultitrackDataset, Splits, collate_examples, split_songs
     from console.data.checks import check_songs
 
     check_arguments(args)
@@ -155,8 +159,16 @@ def run(args: argparse.Namespace) -> int:
             f"None of the {len(found)} songs in {args.data} can be used (see the warnings "
             f"above for each file); fix or remove those files."
         )
-    fractions = tuple(float(x) for x in args.split.split(","))
-    splits = split_songs(usable, fractions, seed=args.seed, by_group=args.layout == "enst")
+    if args.val_data is not None:
+        held = [c.song for c in check_songs(scan(args.val_data, args.layout), args.sample_rate,
+                                             resample=True)]
+        if not held:
+            raise ConsoleError(f"None of the songs in {args.val_data} can be used to validate.")
+        splits = Splits(train=sorted(usable, key=lambda s: s.name), validation=held, test=[])
+    else:
+        fractions = tuple(float(x) for x in args.split.split(","))
+        splits = split_songs(usable, fractions, seed=args.seed,
+                             by_group=args.layout == "enst")
     if not splits.train:
         raise ConsoleError("The split left no training songs; add songs or change --split.")
     common = {"sample_rate": args.sample_rate, "segment_seconds": args.segment_seconds,

@@ -66,7 +66,7 @@ def load_system(text: str, plugins: Plugins | None = None) -> System:
     A file comes first, then a shipped console (as ``console train --init``
     finds them), then a registered mixer.
     """
-    from console.pretrained import available, load_pretrained
+    from console.pretrained import available, is_shipped, load_pretrained
 
     label, _, target = text.rpartition("=")
     target = target.strip()
@@ -75,7 +75,7 @@ def load_system(text: str, plugins: Plugins | None = None) -> System:
     path = Path(target)
     if path.suffix in CHECKPOINT_SUFFIXES or path.exists():
         return System(label or default_label(path), _load_checkpoint(path, plugins), str(path))
-    if target in available():
+    if is_shipped(target):
         return System(label or target, load_pretrained(target), f"the shipped {target} console")
     try:
         mixer = create_mixer(target, plugins)

@@ -1,7 +1,14 @@
 """Consoles trained by ``scripts/train_pretrained.py`` and shipped with the package.
 
-Each ``SPEC.pt`` has a model card ``SPEC.md`` beside it (data, steps,
-hardware, time, held-out loss against the baselines).
+One name, one meaning: a shipped console is named by its *resolved* spec,
+the chain it really runs (``gain+eq:dsp+comp:dsp+reverb:dsp+pan``, not
+``gain+eq+comp+reverb+pan``, which means the emulators). A name is resolved
+the way :meth:`Console.from_spec` resolves it before it is looked up, so
+``gain+pan`` finds the console whose chain ``Console.from_spec("gain+pan")``
+would build, and nothing else. Each console has a model card beside it (data,
+steps, hardware, time, validation and test figures against the baselines).
+
+File names stand ``~`` for the ``:`` of a variant, which some file systems refuse.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from console.console import Console
-from console.errors import CheckpointError
+from console.errors import CheckpointError, ConsoleError
 
 DEFAULT = "gain+pan"
 
@@ -19,23 +26,44 @@ def _folder() -> Path:
     return Path(str(resources.files(__name__)))
 
 
+def file_stem(spec: str) -> str:
+    return spec.replace(":", "~")
+
+
 def available() -> list[str]:
-    """Specs of the shipped consoles."""
-    return sorted(p.stem for p in _folder().glob("*.pt"))
+    """Resolved specs of the shipped consoles."""
+    return sorted(p.stem.replace("~", ":") for p in _folder().glob("*.pt"))
+
+
+def resolve(name: str) -> str:
+    """The resolved spec a name stands for (``"gain+pan"`` stays; bare families get variants)."""
+    from console.chain import EffectChain
+
+    try:
+        return EffectChain.from_spec(name).spec
+    except ConsoleError:
+        return name
+
+
+def is_shipped(name: str) -> bool:
+    return resolve(name) in available()
 
 
 def model_card(spec: str = DEFAULT) -> str:
-    path = _folder() / f"{spec}.md"
+    path = _folder() / f"{file_stem(resolve(spec))}.md"
     return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
 def load_pretrained(spec: str = DEFAULT) -> Console:
-    """The shipped console for ``spec``; an error lists the specs that exist."""
-    path = _folder() / f"{spec}.pt"
+    """The shipped console for ``spec``; an error lists the consoles that are shipped."""
+    resolved = resolve(spec)
+    path = _folder() / f"{file_stem(resolved)}.pt"
     if not path.exists():
         shipped = ", ".join(available()) or "none"
+        means = f" (which means {resolved})" if resolved != spec else ""
         raise CheckpointError(
-            f"No pretrained console for {spec!r} is installed (shipped: {shipped}); train "
-            f"one with `console train` and pass --checkpoint."
+            f"No console is shipped for {spec!r}{means}; shipped: {shipped}. Name one of "
+            f"those, train one with `console train` and pass --checkpoint, or ask for an "
+            f"untrained console."
         )
     return Console.load(path)

@@ -34,9 +34,9 @@ def load_source(source: str | Path) -> tuple[Console, str]:
     path = Path(source).expanduser()
     if path.is_file():
         return Console.load(path), str(path)
-    from console.pretrained import available, load_pretrained
+    from console.pretrained import available, is_shipped, load_pretrained
 
-    if str(source) in available():
+    if is_shipped(str(source)):
         return load_pretrained(str(source)), f"the pretrained {source} console"
     raise CheckpointError(
         f"--init {source}: not a console checkpoint file nor a shipped console "

@@ -1,0 +1,224 @@
+"""How well consoles mix recordings from a source they never heard, next to simple rules.
+
+Leave-one-source-out: sessions are generated per recorded source (see
+``console make-sessions --source``); consoles train on some sources, their
+choices (architecture, steps, which run ships) are made on a *validation*
+source, and the final figures come from a *test* source touched once. Every
+system mixes every whole song of the split; the reference is the engineer's
+mix of that song (with its EQ, compression and reverb).
+
+Systems, each labelled by what it renders:
+
+* ``mono``: every stem at unity gain, centred (the registered ``mono`` mixer);
+* ``random``: gain drawn in ±12 dB and pan in [-1, 1] per stem (registered ``random``);
+* ``loudness``: every stem at equal loudness, centred (registered ``loudness``);
+* ``oracle gain+pan``: the engineer's own gains and pans through ``gain+pan``, without
+  the engineer's EQ, compression and reverb (what a perfect gain+pan console reaches);
+* consoles: a checkpoint or a shipped console, through its own chain.
+
+Metrics (lower is better except where said): ``stereo`` is the sum and difference
+MR-STFT distance at equal loudness (the paper's objective, FFT 512/2048/8192);
+``mid`` is its L+R part alone (level balance and spectrum, blind to the image);
+``level`` is the mean absolute error in dB of each track's level relative to the
+song's other tracks, against the engineer's; ``pan`` is the mean signed pan
+position (0 is no side preference) and the shares of panned tracks
+(|pan| >= 0.1) left and right.
+
+Run from the repository root::
+
+    python benchmarks/bench_generalisation.py --split validation \\
+        --systems melstats=out/loso/runs/melstats-gen/best.pt gain+pan
+    python benchmarks/bench_generalisation.py --split test --final --systems ...
+
+``--split test`` refuses to run without ``--final`` and records each use in
+``DATA/test-uses.log``, so a test figure is one that was looked at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import sys
+from pathlib import Path
+
+import torch
+
+from console.chain import EffectChain
+from console.data import scan_folder
+from console.data.loudness import loudness_batch
+from console.evaluation.normalise import to_comparison_loudness
+from console.evaluation.songs import load_song, usable_songs
+from console.evaluation.systems import load_system
+from console.losses.stereo import StereoSTFTLoss
+from console.mix_params import MixParams
+from console.mixer import create_mixer
+from console.streaming import stream_mix
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "out" / "loso"
+#: Which sources each split holds (folders under DATA/sessions); fixed before any training.
+SPLITS = {
+    "train": ("fluidr3", "musescore", "sonic-pi", "procedural"),
+    "validation": ("timgm6mb",),
+    "test": ("avldrums",),
+}
+PANNED = 0.1
+BASELINES = ("mono", "random", "loudness", "oracle gain+pan")
+
+
+def _stereo_loss() -> StereoSTFTLoss:
+    return StereoSTFTLoss()
+
+
+def _mid_loss() -> StereoSTFTLoss:
+    return StereoSTFTLoss(w_sum=1.0, w_diff=0.0)
+
+
+def relative_levels(stems: torch.Tensor, gains_db: torch.Tensor, rate: int) -> torch.Tensor:
+    """Each track's post-fader loudness minus the song's mean (silent tracks are NaN)."""
+    levels = loudness_batch(stems, rate) + gains_db
+    levels = torch.where(torch.isfinite(levels), levels, torch.full_like(levels, math.nan))
+    return levels - levels.nanmean()
+
+
+def score_song(song, mixes, settings, reference_settings, rate, losses) -> dict:
+    """Every metric of every system on one song."""
+    stereo, mid = losses
+    reference = to_comparison_loudness(song.mix, rate)[None]
+    ref_levels = relative_levels(song.stems, reference_settings[:, 0], rate)
+    rows = {}
+    for label, mix in mixes.items():
+        a = to_comparison_loudness(mix, rate)[None]
+        gains, pans = settings[label][:, 0], settings[label][:, 1]
+        level = (relative_levels(song.stems, gains, rate) - ref_levels).abs().nanmean()
+        rows[label] = {
+            "stereo": float(stereo(a, reference)),
+            "mid": float(mid(a, reference)),
+            "level": float(level),
+            "pans": pans.tolist(),
+        }
+    return rows
+
+
+def mix_song(song, systems, rate, seed):
+    """Mixes ``(2, T)`` and ``(K, 2)`` gain/pan settings of every system for one song."""
+    gain_pan = EffectChain.from_spec("gain+pan")
+    params = MixParams.load(song.song.mix.parent / "params.json")
+    layout = EffectChain.from_spec(params.spec).layout
+    # The engineer's rows follow params.json; the song's stems are in file-name order.
+    order = [params.track_names.index(name) for name in song.song.stem_names]
+    engineer = params.to_tensor(layout)[order]
+    keys = [slot.effect_key for slot in layout]
+    oracle = torch.stack([engineer[:, keys.index("gain")], engineer[:, keys.index("pan")]], -1)
+    k = song.stems.shape[0]
+    mixes, settings = {}, {}
+    with torch.no_grad():
+        mixes["mono"] = create_mixer("mono")(song.stems[None], None, rate)[0]
+        settings["mono"] = torch.zeros(k, 2)
+        randomiser = create_mixer("random", seed=seed)
+        drawn = randomiser.draw(k)
+        mixes["random"] = gain_pan(song.stems, drawn, rate).sum(0)
+        settings["random"] = drawn
+        loud = create_mixer("loudness")
+        gains = loud.gains_db(song.stems[None], torch.ones(1, k, dtype=torch.bool), rate)[0]
+        mixes["loudness"] = loud(song.stems[None], None, rate)[0]
+        settings["loudness"] = torch.stack([gains.float(), torch.zeros(k)], -1)
+        mixes["oracle gain+pan"] = gain_pan(song.stems, oracle, rate).sum(0)
+        settings["oracle gain+pan"] = oracle
+        for label, system in systems.items():
+            mix, physical = stream_mix(system.model.eval(), song.song.stems, rate)
+            frames = song.mix.shape[-1]
+            mixes[label] = torch.nn.functional.pad(mix[:, :frames],
+                                                   (0, max(0, frames - mix.shape[-1])))
+            layout = system.model.layout
+            g = next(s.index for s in layout if s.effect_key == "gain")
+            p = next(s.index for s in layout if s.effect_key == "pan")
+            settings[label] = physical[:, [g, p]]
+    return mixes, settings, oracle
+
+
+def summarise(per_song: list[dict], labels: list[str]) -> dict[str, dict[str, float]]:
+    table = {}
+    for label in labels:
+        rows = [song[label] for song in per_song]
+        pans = torch.tensor([p for r in rows for p in r["pans"]])
+        panned = pans[pans.abs() >= PANNED]
+        table[label] = {
+            "stereo": sum(r["stereo"] for r in rows) / len(rows),
+            "mid": sum(r["mid"] for r in rows) / len(rows),
+            "level": sum(r["level"] for r in rows) / len(rows),
+            "mean_pan": float(pans.mean()),
+            "left": float((panned < 0).float().mean()) if len(panned) else math.nan,
+            "right": float((panned > 0).float().mean()) if len(panned) else math.nan,
+            "panned": float(len(panned) / max(1, len(pans))),
+        }
+    return table
+
+
+def markdown(table: dict[str, dict[str, float]], split: str, songs: int) -> str:
+    lines = [
+        f"Split `{split}` ({', '.join(SPLITS[split])}), {songs} whole songs.",
+        "",
+        "| system | stereo | mid (L+R) | level err dB | mean pan | panned L / R |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, row in table.items():
+        sides = ("—" if math.isnan(row["left"]) else
+                 f"{100 * row['left']:.0f} % / {100 * row['right']:.0f} %")
+        lines.append(
+            f"| {label} | {row['stereo']:.3f} | {row['mid']:.3f} | {row['level']:.2f} | "
+            f"{row['mean_pan']:+.3f} | {sides} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", choices=("validation", "test"), default="validation")
+    parser.add_argument("--final", action="store_true",
+                        help="allow the test split (its one use is logged)")
+    parser.add_argument("--systems", nargs="*", default=[],
+                        help="consoles as label=checkpoint, a checkpoint, or a shipped name")
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--sample-rate", type=int, default=22050)
+    parser.add_argument("--limit", type=int, default=None, help="first N songs only")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random baseline")
+    parser.add_argument("--out", type=Path, default=None, help="write the table and JSON here")
+    args = parser.parse_args()
+    if args.split == "test":
+        if not args.final:
+            sys.exit("The test split is for the final figures: pass --final (its use is logged).")
+        with open(args.data / "test-uses.log", "a", encoding="utf-8") as log:
+            log.write(f"{datetime.datetime.now().isoformat()} {' '.join(sys.argv[1:])}\n")
+    songs = [s for source in SPLITS[args.split]
+             for s in scan_folder(args.data / "sessions" / source)]
+    songs = usable_songs(songs, args.sample_rate)[: args.limit]
+    systems = {}
+    for text in args.systems:
+        system = load_system(text)
+        systems[system.label] = system
+    labels = [*systems, *BASELINES]
+    losses = (_stereo_loss(), _mid_loss())
+    per_song = []
+    for i, song in enumerate(songs):
+        loaded = load_song(song, args.sample_rate)
+        mixes, settings, oracle = mix_song(loaded, systems, args.sample_rate, args.seed + i)
+        per_song.append(score_song(loaded, mixes, settings, oracle, args.sample_rate, losses))
+        print(f"\r{i + 1}/{len(songs)} songs", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    table = summarise(per_song, labels)
+    text = markdown(table, args.split, len(songs))
+    print(text)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"{args.split}.md").write_text(text + "\n", encoding="utf-8")
+        payload = {"split": args.split, "sources": SPLITS[args.split], "songs": len(songs),
+                   "systems": {k: s.source for k, s in systems.items()}, "table": table}
+        (args.out / f"{args.split}.json").write_text(json.dumps(payload, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
