@@ -152,6 +152,7 @@ def _panned_examples(count: int) -> list[Example]:
     return examples
 
 
+@pytest.mark.slow
 def test_wave_u_net_trains_with_the_shared_trainer_and_lowers_its_loss(tmp_path):
     torch.manual_seed(0)
     loss = StereoSTFTLoss(fft_sizes=(256, 512), hop_sizes=(64, 128), win_lengths=(256, 512))

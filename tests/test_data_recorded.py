@@ -116,6 +116,7 @@ def test_make_sessions_writes_recorded_sessions_and_refuses_unknown_sources(tmp_
 @pytest.mark.skipif(not fluidsynth_available() or not installed_sources()[0:1]
                     or "timgm6mb" not in installed_sources() and "fluidr3" not in
                     installed_sources(), reason="needs FluidSynth and a GM SoundFont")
+@pytest.mark.slow
 def test_a_soundfont_plays_a_drum_kit_and_a_band():
     name = "timgm6mb" if "timgm6mb" in installed_sources() else "fluidr3"
     drums = make_recorded_session(seed=0, source=name, duration=2.0, sample_rate=SR,

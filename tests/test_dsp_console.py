@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from console import Console
@@ -11,6 +12,7 @@ SPEC = "gain+eq:dsp+comp:dsp+reverb:dsp+pan"
 SR = 16000
 
 
+@pytest.mark.slow
 def test_dsp_chain_trains_end_to_end():
     torch.manual_seed(0)
     console = Console.from_spec(

@@ -69,6 +69,7 @@ def test_emulators_declare_the_settings_of_their_dsp_variants():
     assert get_plugins().resolve("effect", "reverb").name == "reverb:tcn"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["eq", "comp", "reverb"])
 def test_shipped_weights_beat_bypass_on_held_out_audio(family):
     emulator = get_plugins().resolve("effect", family).create()

@@ -119,6 +119,7 @@ def test_cascade_is_exact_at_the_hardest_corner():
     assert snr_db(ours, reference) >= 60.0
 
 
+@pytest.mark.slow
 def test_gradcheck_float64(eq):
     generator = torch.Generator().manual_seed(3)
     x = torch.randn(2, 1, 24, dtype=torch.float64, generator=generator, requires_grad=True)

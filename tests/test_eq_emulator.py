@@ -61,6 +61,7 @@ def test_the_eq_emulator_is_five_sections_in_series_and_starts_near_bypass():
     assert float((y - x).square().mean() / x.square().mean()) < 0.5  # small output layers
 
 
+@pytest.mark.slow
 def test_fitting_responses_brings_every_section_closer_to_the_reference():
     torch.manual_seed(0)
     emulator = EQEmulator(config=tiny_config(EQEmulator))
@@ -77,6 +78,7 @@ def test_fitting_responses_brings_every_section_closer_to_the_reference():
     assert sum(e[1] for e in errors.values()) < 0.9 * sum(e[0] for e in errors.values())
 
 
+@pytest.mark.slow
 def test_train_emulator_fits_responses_then_loads_as_eq_tcn(tmp_path, capsys):
     out = tmp_path / "eq"
     argv = ["train-emulator", "eq", "--out", str(out), "--reference", "dsp",

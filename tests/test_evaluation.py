@@ -115,6 +115,7 @@ def sessions(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_evaluate_scores_baselines_a_console_and_a_trained_wave_u_net(
     sessions, tmp_path, tiny_console, capsys
 ):

@@ -33,6 +33,7 @@ def run_python(code):
     ).stdout
 
 
+@pytest.mark.slow
 def test_console_plugins_lists_the_installed_effect(installed_example):
     listing = json.loads(
         subprocess.run(
@@ -45,6 +46,7 @@ def test_console_plugins_lists_the_installed_effect(installed_example):
     assert [p["name"] for p in drive["params"]] == ["drive_db", "mix"]
 
 
+@pytest.mark.slow
 def test_a_spec_with_the_third_party_effect_mixes(installed_example):
     out = run_python(
         "import torch\n"
@@ -58,6 +60,7 @@ def test_a_spec_with_the_third_party_effect_mixes(installed_example):
     assert "'drive.drive_db', 'drive.mix'" in out and "(1, 2, 16000)" in out
 
 
+@pytest.mark.slow
 def test_autoload_switch_leaves_it_out(installed_example):
     env_code = (
         "import os\nos.environ['CONSOLE_DISABLE_PLUGIN_AUTOLOAD'] = '1'\n"

@@ -30,6 +30,7 @@ def test_an_unknown_pretrained_spec_lists_the_shipped_ones():
         pretrained.load_pretrained("gain+nothing")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", SHIPPED)
 def test_it_beats_the_mono_mix_on_unseen_procedural_sessions(spec):
     console = pretrained.load_pretrained(spec).eval()

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import soundfile as sf
 import torch
 
@@ -11,6 +12,7 @@ from console.cli.main import main
 TINY = json.dumps({"channels": [4, 8, 8, 8], "fc": [32, 32]})
 
 
+@pytest.mark.slow
 def test_train_on_synthetic_sessions_then_resume_then_mix(tmp_path, capsys):
     data, run = tmp_path / "sessions", tmp_path / "run"
     assert main(["make-sessions", str(data), "--n", "5", "--duration", "3",
@@ -106,6 +108,7 @@ SMALL = ["--sample-rate", "16000", "--segment-seconds", "1", "--batch-size", "2"
          "--hidden", "16", "--warmup-steps", "0", "--no-progress"]
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_run(tmp_path):
     data = tmp_path / "sessions"
     _sessions(data, 4)
@@ -123,6 +126,7 @@ def test_the_same_seed_gives_the_same_run(tmp_path):
     assert all(torch.equal(first[k], weights[k]) for k in first)
 
 
+@pytest.mark.slow
 def test_unusable_songs_are_dropped_before_the_split(tmp_path, capsys):
     data = tmp_path / "sessions"
     _sessions(data, 4)
@@ -136,6 +140,7 @@ def test_unusable_songs_are_dropped_before_the_split(tmp_path, capsys):
     assert "3 validation" not in err
 
 
+@pytest.mark.slow
 def test_max_time_plans_the_run_and_stops_within_the_budget(tmp_path, monkeypatch):
     import console.training.loop as loop
 

@@ -28,6 +28,7 @@ def make_trainer(out, steps, seed=0, lr=3e-3, val=None, spec="gain+pan", checkpo
     )
 
 
+@pytest.mark.slow
 def test_a_few_steps_lower_the_validation_loss(tmp_path):
     trainer = make_trainer(tmp_path, steps=30, val=ToneSessions(8, seed=1), checkpoint_every=15)
     before = trainer.validate()

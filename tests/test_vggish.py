@@ -155,6 +155,7 @@ def test_weights_of_another_shape_are_refused_clearly(tmp_path):
         VGGish(weights=str(tmp_path / "junk.pth"))
 
 
+@pytest.mark.slow
 def test_trains_from_scratch():
     torch.manual_seed(0)
     enc = VGGish(**TINY_VGGISH)
