@@ -24,9 +24,10 @@ song's other tracks, against the engineer's; ``pan`` is the mean signed pan
 position (0 is no side preference) and the shares of panned tracks
 (|pan| >= 0.1) left and right.
 
-Run from the repository root::
+Run from the repository root (``--make-data`` writes the sessions first: the
+sources of :data:`DATA_PLAN`, 10 s songs at 22050 Hz, about 20 minutes)::
 
-    python benchmarks/bench_generalisation.py --split validation \\
+    python benchmarks/bench_generalisation.py --make-data --split validation \\
         --systems melstats=out/loso/runs/melstats-gen/best.pt gain+pan
     python benchmarks/bench_generalisation.py --split test --final --systems ...
 
@@ -64,6 +65,13 @@ SPLITS = {
     "validation": ("timgm6mb",),
     "test": ("avldrums",),
 }
+#: How many songs each source gets, from which seed (10 s each at 22050 Hz); the seeds
+#: are far apart, so no two sources share a song.
+DATA_PLAN = {
+    "fluidr3": (60, 100_000), "musescore": (40, 200_000), "sonic-pi": (50, 300_000),
+    "procedural": (50, 400_000), "timgm6mb": (30, 500_000), "avldrums": (30, 600_000),
+}
+SECONDS = 10.0
 PANNED = 0.1
 BASELINES = ("mono", "random", "loudness", "oracle gain+pan")
 
@@ -174,6 +182,31 @@ def markdown(table: dict[str, dict[str, float]], split: str, songs: int) -> str:
     return "\n".join(lines)
 
 
+def make_data(root: Path, sample_rate: int = 22050) -> None:
+    """Write every source's sessions (skipping those already there) and the split folders.
+
+    ``root/train`` and ``root/val`` hold links to the sources of each split, so
+    ``console train --data root/train --val-data root/val`` trains and validates on them.
+    """
+    import subprocess
+
+    for source, (count, seed) in DATA_PLAN.items():
+        out = root / "sessions" / source
+        if (out / f"song_{count - 1:04d}" / "session.json").is_file():
+            continue
+        subprocess.run(
+            [sys.executable, "-m", "console.cli.main", "make-sessions", str(out), "--source",
+             source, "--n", str(count), "--seed", str(seed), "--duration", str(SECONDS),
+             "--sample-rate", str(sample_rate)], check=True,
+        )
+    for split, folder in (("train", "train"), ("validation", "val")):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        for source in SPLITS[split]:
+            link = root / folder / source
+            if not link.exists():
+                link.symlink_to(Path("..") / "sessions" / source)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -187,7 +220,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N songs only")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random baseline")
     parser.add_argument("--out", type=Path, default=None, help="write the table and JSON here")
+    parser.add_argument("--make-data", action="store_true",
+                        help="first write the sessions of every source (skips existing ones)")
     args = parser.parse_args()
+    if args.make_data:
+        make_data(args.data, args.sample_rate)
     if args.split == "test":
         if not args.final:
             sys.exit("The test split is for the final figures: pass --final (its use is logged).")

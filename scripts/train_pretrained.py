@@ -1,12 +1,17 @@
-"""Reproduce a pretrained console shipped in ``console/pretrained``.
+"""Reproduce a console shipped in ``console/pretrained``, with its model card.
 
-Writes synthetic sessions, trains with ``console train``, evaluates the result
-on held-out sessions against the mono and random baselines, and installs the
-weights with a model card. Run from the repository root::
+Everything follows the leave-one-source-out protocol of
+``benchmarks/bench_generalisation.py``: sessions from recorded sources,
+training on the training sources with ``console train``'s defaults, the
+checkpoint chosen by its loss on the validation source, the validation table
+printed for choosing, and (only with ``--final``) one pass over the test
+source, whose figures go into the card beside the validation ones. Run from
+the repository root::
 
-    python scripts/train_pretrained.py --spec gain+pan --steps 800
+    python scripts/train_pretrained.py --spec gain+pan --steps 1500            # choose
+    python scripts/train_pretrained.py --spec gain+pan --steps 1500 --final    # ship
 
-Everything is seeded; on a 2-core CPU the default run takes about half an hour.
+A finished run is not trained again; ``--final`` on it evaluates and ships.
 """
 
 from __future__ import annotations
@@ -22,131 +27,131 @@ from pathlib import Path
 
 import torch
 
-from console import Console
-from console.audio import load_stems, read_audio
-from console.chain import EffectChain
-from console.losses import StereoSTFTLoss
-from console.losses.balance import balance_error
-from console.streaming import stream_mix
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import bench_generalisation as loso  # noqa: E402
+
+from console import Console  # noqa: E402
+from console.chain import EffectChain  # noqa: E402
+from console.pretrained import file_stem  # noqa: E402
+
 PRETRAINED = ROOT / "src" / "console" / "pretrained"
-ENCODER = {"channels": [16, 32, 64, 64], "fc": [256, 256]}
+METRICS = """\
+How the numbers were made: every system mixes every whole 10 s song of the split at
+22050 Hz and is compared with the engineer's reference mix of that song (which has
+the engineer's EQ, compression and reverb). `stereo` is the sum and difference
+MR-STFT distance (FFT 512/2048/8192) with both mixes at -23 LUFS, the paper's
+objective; `mid (L+R)` is its sum part alone, which judges level balance and
+spectrum but not the image; `level err` is the mean absolute error, in dB, of each
+track's post-fader loudness relative to its song's other tracks, against the
+engineer's faders; `mean pan` is the mean signed pan position over all tracks and
+`panned L / R` the shares of tracks panned by at least 0.1 to each side. Lower is
+better for the first three. Baselines, by what they render: `mono` every stem at
+unity gain, centred; `random` a gain drawn in ±12 dB and a pan in [-1, 1] per stem;
+`loudness` every stem at equal loudness (BS.1770), centred; `oracle gain+pan` the
+engineer's own gains and pans through gain+pan, without the engineer's EQ,
+compression and reverb."""
 
 
 def console_cli(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "console.cli.main", *args], check=True)
 
 
-def evaluate(console: Console, songs: list[Path], seed: int) -> dict[str, dict[str, float]]:
-    """Whole held-out songs: MR-STFT loss and signed balance error of console, mono, random."""
-    loss = StereoSTFTLoss()
-    chain = EffectChain.from_spec(console.spec)
-    g = torch.Generator().manual_seed(seed)
-    totals = {name: {"mrstft": 0.0, "balance": 0.0} for name in ("console", "mono", "random")}
-    for song in songs:
-        stems = load_stems(song / "stems")
-        reference, _ = read_audio(song / "mix.wav")
-        k, sr = stems.audio.shape[0], stems.sample_rate
-        mix, _ = stream_mix(console.eval(), stems.paths, sr)
-        defaults = chain.defaults().expand(k, -1)
-        random = torch.stack([s.spec.sample(k, generator=g) for s in chain.layout], dim=-1)
-        with torch.no_grad():
-            mono = chain(stems.audio, defaults, sr).sum(0)
-            rand = chain(stems.audio, random, sr).sum(0)
-            for name, m in (("console", mix), ("mono", mono), ("random", rand)):
-                totals[name]["mrstft"] += float(loss(m[None], reference[None]))
-                totals[name]["balance"] += float(balance_error(m[None], reference[None]))
-    return {
-        name: {k: v / len(songs) for k, v in scores.items()} for name, scores in totals.items()
-    }
+def table(split: str, checkpoint: Path, label: str, final: bool, data: Path) -> str:
+    """The benchmark's table for one split, with this console among the systems."""
+    command = [sys.executable, str(ROOT / "benchmarks" / "bench_generalisation.py"),
+               "--split", split, "--data", str(data), "--systems", f"{label}={checkpoint}",
+               "--out", str(checkpoint.parent / "tables")]
+    if final:
+        command.append("--final")
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return (checkpoint.parent / "tables" / f"{split}.md").read_text(encoding="utf-8").strip()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--spec", default="gain+pan", help="the chain to train")
-    parser.add_argument(
-        "--name", default=None, help="name of the shipped console (default: the spec)"
-    )
-    parser.add_argument("--loss", default="stereo:balanced")
-    parser.add_argument("--loss-options", default=None, help="JSON (console train --loss-options)")
+    parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--init", default=None, help="warm start (console train --init)")
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--steps", type=int, default=800)
-    parser.add_argument("--songs", type=int, default=96)
-    parser.add_argument("--held-out", type=int, default=12)
-    parser.add_argument("--sample-rate", type=int, default=22050)
+    parser.add_argument("--train-options", default="",
+                        help="further `console train` options, e.g. '--encoder vggish'")
+    parser.add_argument("--final", action="store_true",
+                        help="score the test source once and install the console with its card")
+    parser.add_argument("--data", type=Path, default=loso.DATA)
     parser.add_argument("--work", type=Path, default=ROOT / "out" / "pretrain")
     args = parser.parse_args()
-    name = args.name or args.spec
-    work = args.work / name
-    data, held_out, run = args.work / "sessions", args.work / "held-out", work / "run"
-    if not data.exists():
-        console_cli("make-sessions", str(data), "--n", str(args.songs), "--duration", "10",
-                    "--sample-rate", str(args.sample_rate), "--seed", "1000")
-    if not held_out.exists():
-        console_cli("make-sessions", str(held_out), "--n", str(args.held_out), "--duration",
-                    "10", "--sample-rate", str(args.sample_rate), "--seed", "900000")
-    start = time.time()
-    console_cli(
-        "train", "--spec", args.spec, "--data", str(data), "--out", str(run),
-        "--sample-rate", str(args.sample_rate), "--segment-seconds", "3", "--batch-size", "4",
-        "--steps", str(args.steps), "--lr", str(args.lr), "--warmup-steps", "50",
-        "--val-every", "100", "--checkpoint-every", "50", "--hidden", "128",
-        "--encoder-options", json.dumps(ENCODER), "--split", "0.9,0.1,0", "--loss", args.loss,
-        *(["--init", args.init] if args.init else []),
-        *(["--loss-options", args.loss_options] if args.loss_options else []),
-    )
-    minutes = (time.time() - start) / 60
-    state = torch.load(run / "train_state.pt", weights_only=True)
-    console = Console.load(run / "best.pt")
-    scores = evaluate(console, sorted(p for p in held_out.iterdir() if p.is_dir()), seed=0)
-    PRETRAINED.mkdir(parents=True, exist_ok=True)
-    shutil.copy(run / "best.pt", PRETRAINED / f"{name}.pt")
-    shutil.copy(run / "loss.png", work / "loss.png")
+    loso.make_data(args.data)
+    name = EffectChain.from_spec(args.spec).spec
+    run = args.work / file_stem(name) / "run"
+    extra = args.train_options.split()
+    train = ["train", "--spec", args.spec, "--data", str(args.data / "train"), "--val-data",
+             str(args.data / "val"), "--out", str(run), "--steps", str(args.steps),
+             "--no-progress", *(["--init", args.init] if args.init else []), *extra]
+    started = time.time()
+    state_path = run / "train_state.pt"
+    done = state_path.exists() and torch.load(state_path, weights_only=True)["step"] >= args.steps
+    if not done:
+        console_cli(*train)
+    minutes = (time.time() - started) / 60
+    state = torch.load(state_path, weights_only=True)
+    best_step, best_val = min(state["history"]["val"], key=lambda x: x[1])
+    checkpoint = run / "best.pt"
+    validation = table("validation", checkpoint, "this console", False, args.data)
+    print(validation)
+    if not args.final:
+        print("\nNot shipped: pass --final to score the test source once and install it.")
+        return
+    test = table("test", checkpoint, "this console", True, args.data)
+    console = Console.load(checkpoint)
     params = sum(p.numel() for p in console.parameters())
-    init = f"; warm-started from `{args.init}`" if args.init else ""
-    options = f" --loss-options '{args.loss_options}'" if args.loss_options else ""
-    rows = "\n".join(
-        f"| {label} | {scores[key]['mrstft']:.3f} | {scores[key]['balance']:.3f} |"
-        for key, label in (
-            ("console", "this console"),
-            ("mono", "mono (every effect at its default: unity gain, centred, flat)"),
-            ("random", "random (every setting drawn from its range)"),
-        )
-    )
-    command = f"python scripts/train_pretrained.py --spec {args.spec} --steps {args.steps}"
-    for flag, value in (("--name", args.name), ("--init", args.init)):
-        command += f" {flag} {value}" if value else ""
-    if args.loss != "stereo:balanced":
-        command += f" --loss {args.loss}"
-    if args.loss_options:
-        command += f" --loss-options '{args.loss_options}'"
-    card = f"""# Pretrained console `{name}`
+    sources = {split: ", ".join(f"{s} ({loso.DATA_PLAN[s][0]} songs, seed "
+                                f"{loso.DATA_PLAN[s][1]})" for s in loso.SPLITS[split])
+               for split in loso.SPLITS}
+    decisions = ("gains relative to each track's measured loudness, pans whose sides balance "
+                 "the field" if console.decisions.level == "loudness" else
+                 f"{console.decisions.to_dict()}")
+    timing = (f"{minutes:.1f} minutes of training in this invocation" if not done else
+              "trained in an earlier invocation (see the run's log for its time)")
+    reproduce = f"python scripts/train_pretrained.py --spec {args.spec} --steps {args.steps}"
+    if args.init:
+        reproduce += f" --init {args.init}"
+    if extra:
+        reproduce += f" --train-options {json.dumps(args.train_options)}"
+    reproduce += " --final"
+    card = f"""# Shipped console `{name}`
 
 - Spec: `{console.spec}`; encoder `{console.encoder_name}` with options `{console.encoder_options}`
-  (a narrow VGGish, {params / 1e6:.2f} M parameters in all), post-processor width {console.hidden}.
-- Data: {args.songs} synthetic sessions (`console make-sessions --seed 1000`, 10 s each,
-  {args.sample_rate} Hz, real samples from Debian's sonic-pi-samples where installed, else
-  procedural); 90 % train, 10 % validation, by song. Reference mixes by the rule-based engineer.
-- Training: `console train --loss {args.loss}{options}`, {state['step']} steps of batch 4 × 3 s
-  segments, AdamW lr {args.lr:g}, 50 warm-up steps then cosine decay, gradient clipping at
-  1{init}; best validation loss {state['history']['best_val']:.4f} (weights of the best
-  validation step).
-- Hardware: {platform.processor() or platform.machine()}, {torch.get_num_threads()} CPU threads,
-  no GPU; {minutes:.1f} minutes of training.
-- Held-out evaluation: {args.held_out} other sessions (`--seed 900000`), whole 10 s songs,
-  against the engineer's mix (lower is better for both): the stereo sum/difference
-  MR-STFT loss (FFT 512/2048/8192), and the signed balance error of `stereo:balanced`
-  (0 when every time-frequency tile sits on the reference's side, 2 when all are mirrored).
+  ({params / 1e6:.2f} M parameters in all), post-processor width {console.hidden}.
+  Decisions: {decisions}.
+- Data: sessions generated from recorded sources by `console make-sessions` (10 s songs,
+  22050 Hz, a band or a drum kit recorded piece by piece, 2 to 24 stems, every stem
+  arriving up to ±20 dB from where the engineer wants it, the engineer's style varying
+  from song to song; see the data docs). Training sources: {sources['train']}.
+  Validation source (left out of training; used to choose the encoder, the
+  parameterisation, the steps and the checkpoint): {sources['validation']}.
+  Test source (never heard, touched once for the last table): {sources['test']}.
+- Training: `console {' '.join(train).replace(str(ROOT) + '/', '')}`; {state['step']} steps,
+  the weights of step {best_step} (lowest validation loss, {best_val:.4f}).
+- Hardware: {platform.machine()}, {torch.get_num_threads()} CPU threads, no GPU;
+  {timing}.
 
-| system | MR-STFT loss | balance error |
-|---|---|---|
-{rows}
+## Validation source (used for choices)
 
-Reproduce with `{command}`.
+{validation}
+
+## Test source (touched once)
+
+{test}
+
+{METRICS}
+
+Reproduce with `{reproduce}`.
 """
-    (PRETRAINED / f"{name}.md").write_text(card)
+    PRETRAINED.mkdir(parents=True, exist_ok=True)
+    shutil.copy(checkpoint, PRETRAINED / f"{file_stem(name)}.pt")
+    (PRETRAINED / f"{file_stem(name)}.md").write_text(card, encoding="utf-8")
     print(card)
 
 

@@ -54,9 +54,6 @@ def placement_error(
     return per_item.mean()
 
 
-#: The former name, kept only so ``scripts/train_pretrained.py`` runs until it is renamed there.
-balance_error = placement_error
-
 
 class BalancedStereoLoss(StereoSTFTLoss):
     """:class:`StereoSTFTLoss` plus ``w_balance`` times the mean placement error.

@@ -1,0 +1,50 @@
+"""The CPU encoder: what its statistics see, and that it behaves as an encoder must."""
+
+import torch
+
+from console import Console
+from console.plugins import get_plugins
+from console_encoders.mel_stats import MelStats, log_mel_statistics
+
+SR = 16000
+
+
+def test_it_is_registered_and_small():
+    encoder = get_plugins().resolve("encoder", "mel-stats").create()
+    assert isinstance(encoder, MelStats)
+    assert sum(p.numel() for p in encoder.parameters()) < 100_000
+
+
+def test_rows_are_encoded_independently_and_any_length_works():
+    torch.manual_seed(0)
+    encoder = MelStats().eval()
+    audio = torch.randn(3, SR) * 0.1
+    with torch.no_grad():
+        together = encoder(audio, SR)
+        alone = torch.cat([encoder(row[None], SR) for row in audio])
+        short = encoder(torch.randn(2, 300) * 0.1, SR)
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-5)
+    assert together.shape == (3, 128) and short.shape == (2, 128)
+
+
+def test_statistics_tell_a_sparse_low_hit_from_a_steady_high_tone():
+    t = torch.arange(2 * SR) / SR
+    kick = torch.sin(2 * torch.pi * 60 * t) * torch.exp(-(t % 0.5) / 0.05)
+    hiss = 0.1 * torch.sin(2 * torch.pi * 6000 * t)
+    encoder = MelStats()
+    stats = log_mel_statistics(encoder.frontend.frames(torch.stack([kick, hiss]), SR))
+    mean, spread, rise, active = stats[:, :64], stats[:, 64:128], stats[:, 128:192], stats[:, 192]
+    assert mean[0, :8].mean() > mean[1, :8].mean()  # the kick is low
+    assert mean[1, -16:].mean() > mean[0, -16:].mean()  # the tone is high
+    assert spread[0].mean() > spread[1].mean() and rise[0].mean() > rise[1].mean()
+    assert active[1] > 0.9
+
+
+def test_a_console_on_it_trains():
+    torch.manual_seed(0)
+    console = Console.from_spec("gain+pan", encoder="mel-stats", hidden=16)
+    out = console(torch.randn(1, 3, SR) * 0.1, sample_rate=SR)
+    out.mix.pow(2).mean().backward()
+    grads = [p.grad for p in console.encoder.network.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert any(g.abs().sum() > 0 for g in grads)
