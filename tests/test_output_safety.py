@@ -161,6 +161,7 @@ def test_without_master_an_integer_file_is_refused_not_clipped(tmp_path, checkpo
     assert main(["mix", str(folder), "-o", str(wav), "--no-master",
                  "--checkpoint", checkpoint]) == 0
     assert np.abs(sf.read(wav)[0]).max() > 1.0
+    assert "players will clip it" in capsys.readouterr().err
 
 
 def test_render_applies_the_saved_master_and_options_override_it(tmp_path, checkpoint):

@@ -25,7 +25,13 @@ from console.audio import (
 from console.console import Console
 from console.decisions import Decisions
 from console.errors import AudioInputError, ConsoleError
-from console.master import DEFAULT_CEILING_DBFS, DEFAULT_LOUDNESS_LUFS, MasterSettings, master
+from console.master import (
+    DEFAULT_CEILING_DBFS,
+    DEFAULT_LOUDNESS_LUFS,
+    MasterReport,
+    MasterSettings,
+    master,
+)
 from console.mix_params import MixParams
 from console.output_paths import check_output_file, refuse_inputs
 from console.streaming import stream_mix
@@ -201,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
     params = MixParams.from_tensor(physical, console.layout, names, console.spec, sample_rate)
     params = attrs.evolve(params, master=settings)
     write_audio(output, mix, sample_rate, getattr(args, "bit_depth", None))
+    warn_over_full_scale(report, output, warn)
     params.save(params_path)
     if not quiet:
         print_summary(params)
@@ -208,6 +215,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {output}")
         print(f"wrote {params_path}; edit it and run `console render` to adjust the mix")
     return 0
+
+
+def warn_over_full_scale(report: MasterReport, output: Path, warn) -> None:  # noqa: ANN001
+    """A float file may hold peaks above 0 dBFS, but most players will clip them: say so."""
+    if report.output_peak_dbfs > 0.0:
+        warn(f"{output.name} peaks at {report.output_peak_dbfs:+.1f} dBFS; it is kept in "
+             f"32-bit float, but players will clip it (drop --no-master to keep a ceiling)")
 
 
 def stem_notes(infos: Sequence[AudioInfo], sample_rate: int, strict_length: bool) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from console.audio import list_audio_files, output_subtype, probe, write_audio
 from console.chain import EffectChain
-from console.cli.mix import add_output_options, master_settings, stem_notes
+from console.cli.mix import add_output_options, master_settings, stem_notes, warn_over_full_scale
 from console.errors import AudioInputError
 from console.master import master
 from console.mix_params import MixParams
@@ -63,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     mix = stream_render(chain, [i.path for i in infos], tensor, params.sample_rate, frames, say)
     mix, report = master(mix, params.sample_rate, settings)
     write_audio(output, mix, params.sample_rate, args.bit_depth)
+    warn_over_full_scale(report, output,
+                         lambda text: print(f"console render: warning: {text}", file=sys.stderr))
     if not args.quiet:
         print(report.describe())
         print(f"wrote {output}")
