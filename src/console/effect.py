@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from torch import nn
 
 from console.params import ParamSpec
+
+if TYPE_CHECKING:
+    from console.export.mapping import ArdourMapping
 
 
 class Effect(nn.Module):
@@ -26,6 +29,9 @@ class Effect(nn.Module):
     params: ClassVar[tuple[ParamSpec, ...]] = ()
     #: One sentence for ``console plugins`` and the docs.
     description: ClassVar[str] = ""
+    #: How the parameters become Ardour controls (``console export``); ``None``: the
+    #: effect is printed into the track's audio instead.
+    ardour: ClassVar[ArdourMapping | None] = None
 
     @property
     def num_params(self) -> int:

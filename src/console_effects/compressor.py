@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from console.effect import Effect
+from console.export.mapping import ArdourMapping, LV2Plugin, Port
 from console.params import ParamSpec
 from console_effects.functional.compressor import (
     TIME_CONSTANTS,
@@ -50,6 +51,32 @@ class Compressor(Effect):
         ParamSpec(
             "makeup_db", "dB", 0.0, 24.0, 0.0,
             description="Gain added after compression.",
+        ),
+    )
+
+    #: a-Comp smooths the gain reduction in dB where we smooth the level, with the same
+    #: exponential time constants and the same quadratic knee; its stereo variant links
+    #: the channels (the louder one drives), as ours does.
+    ardour = ArdourMapping(
+        targets=(
+            LV2Plugin(
+                "urn:ardour:a-comp", "ACE Compressor", stereo_uri="urn:ardour:a-comp#stereo",
+                ports=(
+                    Port("thr", lambda s: s["threshold_db"], ("threshold_db",), "dB", -60.0, 0.0,
+                         note="same"),
+                    Port("rat", lambda s: s["ratio"], ("ratio",), "", 1.0, 20.0, note="same"),
+                    Port("att", lambda s: s["attack_ms"], ("attack_ms",), "ms", 0.1, 100.0,
+                         note="same time constant; it smooths the gain in dB, ours the level"),
+                    Port("rel", lambda s: s["release_ms"], ("release_ms",), "ms", 1.0, 2000.0,
+                         note="same time constant; it smooths the gain in dB, ours the level"),
+                    Port("kn", lambda s: s["knee_db"] / 6.0, ("knee_db",), "", 0.0, 8.0,
+                         note="knee / 6: a-Comp's knee is 6 x kn + 0.01 dB wide"),
+                    Port("mak", lambda s: s["makeup_db"], ("makeup_db",), "dB", 0.0, 30.0,
+                         note="same"),
+                    Port("sidech", 0.0, note="no side chain"),
+                    Port("enable", 1.0),
+                ),
+            ),
         ),
     )
 

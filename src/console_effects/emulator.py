@@ -191,6 +191,7 @@ class EQEmulator(TCNEmulator):
     dsp_reference = "eq:dsp"
     description = "Parametric EQ emulated by a FiLM-conditioned TCN (neural, as in the paper)."
     params = ParametricEQ.params
+    ardour = ParametricEQ.ardour  # it emulates eq:dsp, so Ardour gets the same EQ
 
     @classmethod
     def default_config(cls) -> TCNConfig:
@@ -236,6 +237,7 @@ class CompressorEmulator(TCNEmulator):
     dsp_reference = "comp:dsp"
     description = "Compressor emulated by a FiLM-conditioned TCN (neural, as in the paper)."
     params = Compressor.params
+    ardour = Compressor.ardour
 
     @classmethod
     def default_config(cls) -> TCNConfig:
@@ -280,6 +282,7 @@ class ReverbEmulator(TCNEmulator):
         ),
         *Reverb.params[1:],
     )
+    ardour = Reverb.ardour
 
     @classmethod
     def default_config(cls) -> TCNConfig:

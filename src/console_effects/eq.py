@@ -7,6 +7,7 @@ import math
 import torch
 
 from console.effect import Effect
+from console.export.mapping import ArdourMapping, LV2Plugin, Port, Settings
 from console.params import ParamSpec
 from console_effects.functional.biquad import (
     biquad_cascade,
@@ -60,6 +61,68 @@ def response_grid(nyquist: float, n_freqs: int) -> torch.Tensor:
 _BELL_Q = (0.1, 10.0)
 
 
+def octaves_for_q(q: float) -> float:
+    """Bandwidth in octaves of a bell with quality factor ``q`` (Ardour's a-EQ takes octaves)."""
+    return 2.0 / math.log(2.0) * math.asinh(1.0 / (2.0 * q))
+
+
+def _held_frequency(hz: float, settings: Settings) -> float:
+    """Where our biquads hold a frequency (below 0.49 x the sample rate)."""
+    return min(hz, 0.49 * settings.sample_rate)
+
+
+def _ardour_eq() -> ArdourMapping:
+    """a-EQ (``urn:ardour:a-eq``): low shelf, four bells (the fourth off), high shelf.
+
+    a-EQ's bells are the cookbook's analogue bell (same prototype, same bilinear
+    transform), so they match exactly once Q is given as octaves. Its shelves are
+    the cookbook shelves with a fixed Q of 0.707 whose half-gain point sits at
+    ``f x 10^(gain/80)`` (low) and ``f / 10^(gain/80)`` (high) instead of ``f``: the
+    frequency port is set so the half-gain point lands where ours does.
+    """
+    edge = {"unit": "Hz", "minimum": 20.0, "maximum": 20000.0}
+    gain = {"unit": "dB", "minimum": -20.0, "maximum": 20.0}
+    width = {"unit": "octaves", "minimum": 0.1, "maximum": 4.0}
+    ports = [
+        Port("freql", lambda s: _held_frequency(s["low_shelf_freq_hz"], s)
+             / 10.0 ** (s["low_shelf_gain_db"] / 80.0),
+             ("low_shelf_freq_hz", "low_shelf_gain_db"), **edge,
+             note="f / 10^(gain/80): a-EQ's shelf turns over higher than its port says"),
+        Port("gl", lambda s: s["low_shelf_gain_db"], ("low_shelf_gain_db",), **gain,
+             note="same; a-EQ stops at +-20 dB (ours +-24)"),
+    ]
+    for n in (1, 2, 3):
+        band = f"band{n}"
+        ports += [
+            Port(f"freq{n}", lambda s, b=band: _held_frequency(s[f"{b}_freq_hz"], s),
+                 (f"{band}_freq_hz",), **edge, note="same"),
+            Port(f"g{n}", lambda s, b=band: s[f"{b}_gain_db"], (f"{band}_gain_db",), **gain,
+                 note="same; a-EQ stops at +-20 dB (ours +-24)"),
+            Port(f"bw{n}", lambda s, b=band: octaves_for_q(s[f"{b}_q"]), (f"{band}_q",),
+                 **width, note="octaves = 2/ln 2 x asinh(1/(2Q)); 0.1-4 octaves is Q 14.4-0.27"),
+        ]
+    ports += [
+        Port("freq4", 6000.0, unit="Hz", note="unused band, switched off"),
+        Port("g4", 0.0, unit="dB"),
+        Port("filtog4", 0.0),
+        Port("freqh", lambda s: _held_frequency(s["high_shelf_freq_hz"], s)
+             * 10.0 ** (s["high_shelf_gain_db"] / 80.0),
+             ("high_shelf_freq_hz", "high_shelf_gain_db"), **edge,
+             note="f x 10^(gain/80): a-EQ's shelf turns over lower than its port says"),
+        Port("gh", lambda s: s["high_shelf_gain_db"], ("high_shelf_gain_db",), **gain,
+             note="same; a-EQ stops at +-20 dB (ours +-24)"),
+        Port("master", 0.0, unit="dB"),
+        *(Port(f"filtog{band}", 1.0) for band in ("l", "1", "2", "3", "h")),
+        Port("enable", 1.0),
+    ]
+    shelf_q = ("a-EQ's shelves have a fixed Q of 0.707 (our default); another Q changes the "
+               "slope around the corner by up to a few dB")
+    return ArdourMapping(
+        targets=(LV2Plugin("urn:ardour:a-eq", "ACE EQ", tuple(ports)),),
+        unmapped={"low_shelf_q": shelf_q, "high_shelf_q": shelf_q},
+    )
+
+
 class ParametricEQ(Effect):
     """Low shelf, three bells and a high shelf in series, each a cookbook biquad.
 
@@ -78,6 +141,7 @@ class ParametricEQ(Effect):
         *_band_specs("band3", "Bell 3", (20.0, 20000.0, 4000.0), _BELL_Q),
         *_band_specs("high_shelf", "High shelf", (1000.0, 20000.0, 8000.0), _SHELF_Q),
     )
+    ardour = _ardour_eq()
 
     def coefficients(
         self, params: torch.Tensor, sample_rate: int

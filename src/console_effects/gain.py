@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from console.effect import Effect
+from console.export.mapping import ArdourMapping, Fader
 from console.params import ParamSpec
 
 
@@ -23,6 +24,9 @@ class Gain(Effect):
             "gain_db", "dB", -48.0, 24.0, 0.0,
             description="Level change applied to the whole track.",
         ),
+    )
+    ardour = ArdourMapping(
+        targets=(Fader(lambda s: s["gain_db"], ("gain_db",), note="exact"),),
     )
 
     def process(self, x: torch.Tensor, params: torch.Tensor, sample_rate: int) -> torch.Tensor:

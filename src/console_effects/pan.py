@@ -7,6 +7,7 @@ import math
 import torch
 
 from console.effect import Effect
+from console.export.mapping import ArdourMapping, Panner, Settings
 from console.params import ParamSpec
 
 
@@ -18,6 +19,13 @@ def constant_power_gains(pan: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     """
     theta = (pan.clamp(-1.0, 1.0) + 1.0) * (math.pi / 4.0)
     return torch.cos(theta), torch.sin(theta)
+
+
+def _ardour_gains(settings: Settings) -> tuple[float, float]:
+    """This effect's left and right gains (a stereo input's sides get the centre-unity law)."""
+    theta = (min(max(settings["pan"], -1.0), 1.0) + 1.0) * (math.pi / 4.0)
+    scale = 1.0 if settings.channels == 1 else math.sqrt(2.0)
+    return scale * math.cos(theta), scale * math.sin(theta)
 
 
 class Pan(Effect):
@@ -34,6 +42,13 @@ class Pan(Effect):
         ParamSpec(
             "pan", "position", -1.0, 1.0, 0.0,
             description="Stereo position: -1 hard left, 0 centre, +1 hard right.",
+        ),
+    )
+    ardour = ArdourMapping(
+        targets=(
+            Panner(_ardour_gains, ("pan",),
+                   note="exact: the position with the same left/right ratio, and the level "
+                        "Ardour's law differs by on the fader"),
         ),
     )
 
