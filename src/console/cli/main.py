@@ -18,6 +18,7 @@ COMMANDS = (
     "console.cli.plugins",
     "console.cli.mix",
     "console.cli.render",
+    "console.cli.export",
     "console.cli.demo",
     "console.cli.train",
     "console.cli.make_sessions",

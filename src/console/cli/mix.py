@@ -25,6 +25,8 @@ from console.audio import (
 from console.console import Console
 from console.decisions import Decisions
 from console.errors import AudioInputError, ConsoleError
+from console.export.exporter import export_session
+from console.export.folder import check_export_folder
 from console.master import (
     DEFAULT_CEILING_DBFS,
     DEFAULT_LOUDNESS_LUFS,
@@ -78,6 +80,11 @@ def add_parser(subparsers: Any) -> None:
         help="refuse stems of different lengths instead of padding them with silence",
     )
     add_output_options(parser)
+    parser.add_argument(
+        "--export", type=Path, default=None, metavar="DIR",
+        help="also write DIR as an Ardour session with every decision set, plus printed "
+        "stems (see `console export`); DIR must not exist yet",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     parser.set_defaults(func=run)
 
@@ -192,6 +199,8 @@ def run(args: argparse.Namespace) -> int:
     for path in (output, params_path):
         refuse_inputs(path, files, args.stems_dir if path == output else None,
                       "mix" if path == output else "parameter file")
+    if getattr(args, "export", None) is not None:
+        check_export_folder(args.export, False, [args.stems_dir, output, params_path])
     console = load_console(args).eval()
     infos = [probe(path) for path in files]
     sample_rate = int(args.sample_rate or max(i.sample_rate for i in infos))
@@ -214,6 +223,12 @@ def run(args: argparse.Namespace) -> int:
         print(report.describe())
         print(f"wrote {output}")
         print(f"wrote {params_path}; edit it and run `console render` to adjust the mix")
+    if getattr(args, "export", None) is not None:
+        exported = export_session(args.stems_dir, params, args.export,
+                                  params_label=str(params_path),
+                                  protected=[output, params_path], progress=say)
+        if not quiet:
+            print(f"wrote {exported.session_file}; open it in Ardour 7 or later")
     return 0
 
 
