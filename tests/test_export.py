@@ -106,6 +106,21 @@ def test_port_symbols_and_ranges_are_those_of_the_installed_plugins(name):
                 assert (port.minimum, port.maximum) == ports[port.symbol], (uri, port.symbol)
 
 
+def test_the_docs_table_names_every_port_and_every_excused_parameter():
+    page = (Path(__file__).resolve().parents[1] / "docs" / "daw-export.rst").read_text()
+    for name in ("gain", "pan", "eq:dsp", "comp:dsp", "reverb:dsp"):
+        mapping = registered_effects()[name].ardour
+        key = name.split(":")[0]
+        for target in mapping.targets:
+            for port in getattr(target, "ports", ()):
+                if port.sources:  # the first of a numbered family stands for all of it
+                    assert f"``{re.sub(r'[23]$', '1', port.symbol)}``" in page, port.symbol
+            for source in target.sources:
+                assert f"``{key}.{re.sub(r'band[23]', 'band1', source)}``" in page, source
+        for parameter in mapping.unmapped:
+            assert f"{key}.{parameter}" in page, parameter
+
+
 def test_a_mapping_that_forgets_or_invents_a_parameter_is_reported():
     mapping = ArdourMapping(targets=(Panner(lambda s: (1.0, 1.0), ("pan", "ghost")),))
     problems = mapping.problems(("pan", "width"))
