@@ -358,6 +358,14 @@ def test_printed_stems_add_up_to_console_render(stems, tmp_path):
         result.master.gain_db, abs=1e-6)
 
 
+def test_a_file_without_a_master_stage_gets_the_default_one_like_render(stems, tmp_path):
+    result = export(stems, make_params(stems_of(stems)), tmp_path)
+    assert result.master.settings == MasterSettings()
+    off = export(stems, make_params(stems_of(stems)), tmp_path, "off",
+                 master_settings=MasterSettings.off())
+    assert off.master.gain_db == 0.0 and off.master_level.total_db == 0.0
+
+
 def test_the_session_plays_the_dry_stems_at_the_mix_rate(tmp_path):
     folder = tmp_path / "stems"
     folder.mkdir()
@@ -378,6 +386,8 @@ def test_printed_tracks_play_their_printed_audio(stems, tmp_path, third_party):
     root = ET.parse(result.session_file).getroot()
     names = [s.get("name") for s in root.find("Sources")]
     assert names[:2] == ["stem00-L.wav", "stem00-R.wav"]  # printed through the stereo widener
+    region = root.find("Playlists/Playlist/Region")
+    assert region.get("channels") == "2" and region.get("source-1") is not None
     assert "printed into the audio" in root.find("Routes/Route[@name='stem00']/Comment").text
     audio, _ = sf.read(result.folder / "interchange" / "session" / "audiofiles" / names[0])
     dry, _ = sf.read(stems / "stem00.wav")

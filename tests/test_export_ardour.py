@@ -15,12 +15,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
+from console import Effect, ParamSpec, hookimpl
 from console.chain import EffectChain
 from console.cli.main import main
 from console.export.ardour_tools import find_exporter, render_with_ardour
 from console.export.compare import compare_renders
 from console.mix_params import MixParams
+from console.plugins import get_plugins
 
 pytestmark = [
     pytest.mark.slow,
@@ -173,3 +176,48 @@ def test_a_reverb_rings_as_long_as_the_decay_asks(tmp_path):
         t30 = (np.argmax(curve < -35) - np.argmax(curve < -5)) / RATE * 2
         print(f"decay {decay} s: Ardour's RT60 {t30:.3f} s")
         assert t30 == pytest.approx(decay, rel=0.05)
+
+
+class Spread(Effect):
+    """A third-party stereo effect with no DAW mapping: Ardour gets its work printed."""
+
+    name = "spread"
+    description = "Mono to stereo with a delayed, darker right side."
+    params = (ParamSpec("delay_ms", "ms", 0.0, 30.0, 12.0),)
+
+    def output_channels(self, in_channels):
+        return 2
+
+    def process(self, x, params, sample_rate):
+        shift = int(round(float(params[0, 0]) * sample_rate / 1000))
+        right = torch.nn.functional.pad(x, (shift, 0))[..., : x.shape[-1]] * 0.7
+        return torch.cat([x, right], dim=1)
+
+
+class SpreadPlugin:
+    @hookimpl
+    def register_effects(self, register):
+        register(Spread)
+
+
+def test_a_printed_stereo_effect_then_gain_and_pan_match_exactly(stems, tmp_path, capsys):
+    with get_plugins().temporary(SpreadPlugin()):
+        chain = EffectChain.from_spec("spread+gain+pan")
+        names = sorted(p.name for p in stems.iterdir())
+        settings = chain.defaults()[None].repeat(len(names), 1)
+        settings[:, 1] = torch.tensor([-3.0, 2.0, -8.0, 9.0])  # gain (the last needs trim)
+        settings[:, 2] = torch.tensor([-0.8, 0.3, 0.0, 1.0])  # pan of a stereo track
+        params = MixParams.from_tensor(settings, chain.layout, names, chain.spec, RATE)
+        params.save(tmp_path / "p.json")
+        assert main(["export", str(stems), str(tmp_path / "p.json"), "-o",
+                     str(tmp_path / "session"), "--check"]) == 0
+        assert main(["render", str(stems), str(tmp_path / "p.json"), "-o",
+                     str(tmp_path / "render.wav"), "-q"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("Ardour's"))
+    assert "sample-aligned" in line
+    ardour, _ = sf.read(render_with_ardour(tmp_path / "session", tmp_path / "a.wav",
+                                           timeout=300), always_2d=True)
+    ours, _ = sf.read(tmp_path / "render.wav", always_2d=True)
+    result = compare_renders(ours.T, ardour.T)
+    print(f"spread (printed)+gain+pan: {result.describe()}")
+    assert result.lag == 0 and result.worst_level_db <= 0.1 and result.worst_residual_db <= -60

@@ -175,6 +175,7 @@ def session_xml(
         region = ET.SubElement(
             playlist, "Region", name=track.plan.name, id=ids(), type="audio", start="a0",
             length=f"{length}@a0", position="a0",
+            channels=str(len(track_sources)),
             **{"whole-file": "0", "fade-in-active": "0", "fade-out-active": "0"},
         )
         for n, source_id in enumerate(track_sources):

@@ -89,7 +89,8 @@ def export_session(
 ) -> ExportResult:
     """Write the session folder for ``params`` applied to the stems in ``stems_dir``.
 
-    ``master_settings`` defaults to the params file's own (off when it has none).
+    ``master_settings`` defaults to the params file's own, and to the default master
+    stage when it has none, as ``console render`` does.
     ``protected`` names further inputs the folder must not overlap (the params file).
     """
     say = progress or (lambda _: None)
@@ -97,7 +98,8 @@ def export_session(
     chain = EffectChain.from_spec(params.spec)
     settings_tensor = chain.to_tensor(params)  # refuses a file that does not fit the chain
     paths = stems_for(params, stems_dir, params_label)
-    settings = master_settings or params.master or MasterSettings.off()
+    # as `console render` does: a file with no master stage gets the default one
+    settings = master_settings or params.master or MasterSettings()
     rate = params.sample_rate
     infos = [probe(path) for path in paths]
     frames = max(round(i.frames * rate / i.sample_rate) for i in infos)
