@@ -10,6 +10,8 @@ update the page with the test.
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,7 @@ from console.chain import EffectChain
 from console.cli.main import main
 from console.export.ardour_tools import find_exporter, render_with_ardour
 from console.export.compare import compare_renders
+from console.export.plan import plan_tracks
 from console.mix_params import MixParams
 from console.plugins import get_plugins
 
@@ -221,3 +224,49 @@ def test_a_printed_stereo_effect_then_gain_and_pan_match_exactly(stems, tmp_path
     result = compare_renders(ours.T, ardour.T)
     print(f"spread (printed)+gain+pan: {result.describe()}")
     assert result.lag == 0 and result.worst_level_db <= 0.1 and result.worst_residual_db <= -60
+
+
+LUA_READBACK = """
+s = load_session("{folder}", "{name}")
+for r in s:get_routes():iter() do
+  local line = r:name() .. "|" .. r:gain_control():get_value()
+  line = line .. "|" .. r:trim_control():get_value()
+  if not r:pan_azimuth_control():isnil() then
+    line = line .. "|" .. r:pan_azimuth_control():get_value()
+  end
+  local i, inserts = 0, {{}}
+  while not r:nth_plugin(i):isnil() do
+    inserts[#inserts + 1] = r:nth_plugin(i):display_name()
+    i = i + 1
+  end
+  print("ROUTE|" .. line .. "|" .. table.concat(inserts, ","))
+end
+close_session()
+"""
+
+
+@needs_plugins
+@pytest.mark.skipif(shutil.which("ardour7-lua") is None, reason="ardour7-lua is not installed")
+def test_ardour_loads_the_session_without_a_warning_and_reads_our_controls(stems, tmp_path):
+    params = params_for(FULL, sorted(p.name for p in stems.iterdir()))
+    params.save(tmp_path / "p.json")
+    folder = tmp_path / "song"
+    assert main(["export", str(stems), str(tmp_path / "p.json"), "-o", str(folder), "-q"]) == 0
+    script = tmp_path / "readback.lua"
+    script.write_text(LUA_READBACK.format(folder=folder, name="song"))
+    done = subprocess.run(["ardour7-lua", str(script)], capture_output=True, text=True,
+                          timeout=300, check=False, stdin=subprocess.DEVNULL)
+    log = done.stdout + done.stderr
+    problems = [line for line in log.splitlines()
+                if ("WARNING" in line or "ERROR" in line) and "Midi Audition" not in line]
+    assert problems == []
+    routes = {fields[0]: fields[1:] for fields in
+              (line.split("|")[1:] for line in log.splitlines() if line.startswith("ROUTE|"))}
+    assert set(routes) == {"Master", "bass", "drums", "lead", "pad"}
+    chain = EffectChain.from_spec(FULL)
+    for plan in plan_tracks(chain, chain.to_tensor(params), params.track_names, RATE):
+        gain, trim, azimuth, inserts = routes[plan.name]
+        assert inserts == "ACE EQ,ACE Compressor,ACE Reverb"
+        assert float(gain) == pytest.approx(10 ** (plan.level.fader_db / 20), rel=1e-5)
+        assert float(trim) == pytest.approx(10 ** (plan.level.trim_db / 20), rel=1e-5)
+        assert float(azimuth) == pytest.approx(plan.panner.azimuth, abs=1e-6)

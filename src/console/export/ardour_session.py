@@ -96,6 +96,14 @@ def _master(routes: ET.Element, level: LevelStage, ids: _Ids) -> None:
     _main_outs(route, _MASTER, ids)
 
 
+def _click(session: ET.Element, ids: _Ids) -> None:
+    """The metronome's output, as Ardour writes it (without it Ardour warns on loading)."""
+    click = ET.SubElement(session, "Click")
+    _io(click, "Click", ids, "Output", 2, ("system:playback_1", "system:playback_2"))
+    amp = ET.SubElement(click, "Processor", id=ids(), name="Amp", active="1", type="amp")
+    _control(amp, "gaincontrol", ids, 1.0, "GainLike")
+
+
 def _plugin(route: ET.Element, insert: PluginInsert, ids: _Ids) -> None:
     node = ET.SubElement(route, "Processor", id=ids(), name=insert.name, active="1", type="lv2",
                          count=str(insert.count), custom="0", **{"unique-id": insert.uri})
@@ -159,6 +167,7 @@ def session_xml(
             ids_of_track.append(node.get("id"))
         source_ids.append(ids_of_track)
     ET.SubElement(session, "Regions")
+    ET.SubElement(session, "Bundles")
     locations = ET.SubElement(session, "Locations")
     ET.SubElement(locations, "Location", id=ids(), name="session", start="a0",
                   end=superclock(frames, sample_rate), flags="IsSessionRange")
@@ -183,6 +192,7 @@ def session_xml(
             region.set(f"master-source-{n}", source_id)
     ET.SubElement(session, "UnusedPlaylists")
     ET.SubElement(session, "RouteGroups")
+    _click(session, ids)
     tempo_map = ET.SubElement(session, "TempoMap",
                               **{"superclocks-per-second": str(SUPERCLOCKS_PER_SECOND)})
     ET.SubElement(ET.SubElement(tempo_map, "Tempos"), "Tempo", npm="120", enpm="120",

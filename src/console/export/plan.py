@@ -104,16 +104,24 @@ class TrackPlan:
 
 
 _ILLEGAL_NAME = re.compile(r"[/\\:;\x00-\x1f\x7f]")
+#: Names Ardour keeps for its own busses and ports (``libs/ardour/globals.cc``, session ports).
+_RESERVED = {
+    "master", "monitor", "auditioner", "click", "control", "mackie", "x-virtual-keyboard",
+    "ltc", "ltc in", "ltc out", "mtc out", "mmc in", "mmc out", "midi clock out", "scene in",
+    "scene out", "cue control in",
+    *(f"midi tracer {n}" for n in range(1, 5)),
+    *(f"faderport{v} {d}" for v in ("", "2", "8", "16") for d in ("recv", "send")),
+}
 
 
 def track_names(stems: Sequence[str]) -> list[str]:
-    """Ardour track names for stem file names: no suffix, no ``/\\:;``, each one unique."""
+    """Ardour track names for stem file names: no suffix, no ``/\\:;``, unique, not Ardour's."""
     names: list[str] = []
     for stem in stems:
         base = _ILLEGAL_NAME.sub("_", stem.rsplit(".", 1)[0] if "." in stem[1:] else stem)
         base = base.strip() or "track"
         name, n = base, 2
-        while name.lower() in {other.lower() for other in names} or name.lower() == "master":
+        while name.lower() in {other.lower() for other in names} or name.lower() in _RESERVED:
             name, n = f"{base}-{n}", n + 1
         names.append(name)
     return names
