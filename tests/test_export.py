@@ -508,6 +508,13 @@ def test_mix_export_writes_the_session_after_the_mix(stems, tmp_path, tiny_conso
     assert not (out / "mix.wav").exists()
 
 
+def test_check_without_ardour_fails_before_writing(stems, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("console.cli.export.find_exporter", lambda: None)
+    make_params(stems_of(stems)).save(tmp_path / "p.json")
+    assert run_export(stems, tmp_path / "p.json", tmp_path / "song", "--check") == 2
+    assert "ardour7-export" in capsys.readouterr().err and not (tmp_path / "song").exists()
+
+
 def test_compare_finds_level_residual_and_lag():
     rng = np.random.default_rng(0)
     a = rng.standard_normal((2, 4000))

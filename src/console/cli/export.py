@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from console.audio import read_audio
-from console.export.ardour_tools import render_with_ardour
+from console.export.ardour_tools import ArdourError, find_exporter, render_with_ardour
 from console.export.compare import compare_renders
 from console.export.exporter import ExportResult, export_session
 from console.master import MasterSettings
@@ -28,7 +28,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("stems_dir", type=Path, help="folder with the stems named in PARAMS")
     parser.add_argument("params", type=Path, help="MIX.params.json from `console mix`")
-    parser.add_argument("-o", "--output", type=Path, required=True,
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUT",
                         help="session folder to write; its name becomes the session's name")
     add_export_options(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
@@ -48,6 +48,12 @@ def add_export_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.check and find_exporter() is None:
+        raise ArdourError(
+            "--check needs Ardour's headless exporter (ardour7-export), which is not installed; "
+            "install Ardour (Debian: apt-get install ardour ardour-lv2-plugins) or leave out "
+            "--check."
+        )
     params = MixParams.load(args.params)
     say = (lambda _: None) if args.quiet else (
         lambda text: print(f"console export: {text}", file=sys.stderr))
