@@ -192,6 +192,23 @@ def test_the_full_chain_becomes_three_inserts_after_the_fader():
                         "reverb.brightness", "reverb.width"}
 
 
+def test_thresholds_follow_what_the_fader_carries_for_later_stages():
+    chain = EffectChain.from_spec(FULL)
+    params = make_params(["a.wav"], FULL, 44100, pan__pan=0.45, comp__threshold_db=-20.0)
+    (plan,) = plan_tracks(chain, chain.to_tensor(params), ["a.wav"], 44100)
+    correction = plan.panner.correction_db  # the reverb made it stereo: balance law, +2.1 dB
+    assert correction == pytest.approx(20 * math.log10(math.sqrt(2) * math.sin(1.45 * math.pi / 4)))
+    threshold = {p.symbol: p.value for p in plan.plugins[1].ports}["thr"]
+    assert threshold == pytest.approx(-20.0 + correction)
+    assert any("thr moved +2.1" in note for note in plan.notes)
+    late = EffectChain.from_spec("comp:dsp+gain+pan")  # a gain after the compressor
+    params = make_params(["a.wav"], "comp:dsp+gain+pan", 44100, gain__gain_db=-6.0,
+                         comp__threshold_db=-20.0)
+    (plan,) = plan_tracks(late, late.to_tensor(params), ["a.wav"], 44100)
+    threshold = {p.symbol: p.value for p in plan.plugins[0].ports}["thr"]
+    assert threshold == pytest.approx(-26.0 + plan.panner.correction_db)
+
+
 def test_values_beyond_a_port_are_held_and_noted():
     chain = EffectChain.from_spec(FULL)
     params = make_params(["a.wav"], FULL, 44100, eq__band2_gain_db=24.0, eq__band2_q=0.1,

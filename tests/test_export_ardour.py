@@ -75,7 +75,7 @@ BOUNDS = [
     ("gain+eq:dsp+pan", 0.1, -40.0),
     ("gain+comp:dsp+pan", 0.25, -25.0),
     ("gain+reverb:dsp+pan", 1.0, -6.0),
-    (FULL, 1.5, -7.0),
+    (FULL, 1.0, -7.0),
 ]
 
 

@@ -63,7 +63,7 @@ class Compressor(Effect):
                 "urn:ardour:a-comp", "ACE Compressor", stereo_uri="urn:ardour:a-comp#stereo",
                 ports=(
                     Port("thr", lambda s: s["threshold_db"], ("threshold_db",), "dB", -60.0, 0.0,
-                         note="same"),
+                         note="same", follows_level=True),
                     Port("rat", lambda s: s["ratio"], ("ratio",), "", 1.0, 20.0, note="same"),
                     Port("att", lambda s: s["attack_ms"], ("attack_ms",), "ms", 0.1, 100.0,
                          note="same time constant; it smooths the gain in dB, ours the level"),

@@ -55,6 +55,12 @@ class Port:
     declares it: a value outside is held at the edge and the export says so.
     ``sources``, ``unit`` and ``note`` are for people: the docs table and the
     README list them.
+
+    ``follows_level`` marks a level in dB that is compared with the signal (a
+    compressor's threshold). Ardour's level stage sits before every insert, so
+    when it also carries a level that belongs after this plugin (the difference
+    between Ardour's pan law and ours, a gain placed later in the chain), such a
+    port moves by the same amount and the plugin acts as ours does.
     """
 
     symbol: str
@@ -64,11 +70,16 @@ class Port:
     minimum: float = -math.inf
     maximum: float = math.inf
     note: str = ""
+    follows_level: bool = False
 
-    def raw(self, settings: Settings) -> float:
-        """The converted value before it is held in the port's range."""
-        value = self.value(settings) if callable(self.value) else self.value
-        return float(value)
+    def raw(self, settings: Settings, level_offset_db: float = 0.0) -> float:
+        """The converted value before it is held in the port's range.
+
+        ``level_offset_db``: the level Ardour's fader adds ahead of the plugin on
+        behalf of a later stage (it moves only ports that follow the level).
+        """
+        value = float(self.value(settings) if callable(self.value) else self.value)
+        return value + level_offset_db if self.follows_level else value
 
     def clamp(self, value: float) -> float:
         return min(max(value, self.minimum), self.maximum)

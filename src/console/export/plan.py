@@ -5,6 +5,8 @@ The plan is pure data computed from the effects' declared mappings
 order: trim, fader, the plugin inserts, the panner. Our chains apply the gain
 first and the pan last, so the inserts sit after the fader (post-fader) in the
 chain's order, and the compressor hears the fader's level as ours hears the gain.
+What the fader also carries for a later stage (the level by which Ardour's pan
+law differs from ours) moves the compressor's threshold by as much.
 
 Effects that declare no mapping cannot be rebuilt in Ardour: the track's audio is
 then printed through the chain up to and including the last such effect, and only
@@ -172,7 +174,13 @@ def _fmt(value: float) -> str:
 def plan_track(
     chain: EffectChain, row: torch.Tensor, stem: str, name: str, sample_rate: int
 ) -> TrackPlan:
-    """The Ardour controls that reproduce one track: level, inserts, panner, and notes."""
+    """The Ardour controls that reproduce one track: level, inserts, panner, and notes.
+
+    Ardour's level stage comes before every insert. A level that belongs later in
+    our chain (the difference between Ardour's pan law and ours, a gain after an
+    insert) is carried there too, and the inserts before its place move their
+    level-following ports (a threshold) by it, so they act as ours do.
+    """
     keys = chain_keys(chain.spec_items)
     settings = _effect_settings(chain, row)
     printed = printed_count(chain)
@@ -191,50 +199,41 @@ def plan_track(
             f"printed into the audio: {', '.join(keys[:printed])} (no Ardour mapping for "
             f"{', '.join(missing) or 'a second panner'})"
         )
-    level_db = 0.0
-    plugins: list[PluginInsert] = []
-    pan_gains: tuple[float, float] | None = None
-    pan_channels = channels
+    # First pass: levels with their place in the chain, the panner, the inserts' contexts.
+    levels: list[tuple[int, float]] = []
+    inserts: list[tuple[int, LV2Plugin, Settings]] = []
+    pan_gains, pan_channels, pan_place = (1.0, 1.0), channels, len(keys)
     for index in range(printed, len(keys)):
-        key, effect = keys[index], chain.effects[index]
-        mapping: ArdourMapping = effect.ardour
+        key, mapping = keys[index], chain.effects[index].ardour
         context = Settings(settings[index], sample_rate, channels)
-        kind_of: dict[str, str] = {}
-        where: dict[str, list[str]] = {}
         for target in mapping.targets:
             if isinstance(target, Fader):
-                level_db += target.gain_db(context)
-                for source in target.sources:
-                    kind_of[source] = "fader"
-                    where.setdefault(source, []).append("track level (trim + fader)")
-                if plugins:
-                    notes.append(f"{key}: applied on the fader, before the inserts")
+                levels.append((index, target.gain_db(context)))
+                if inserts:
+                    notes.append(f"{key}: on the fader, before the inserts (thresholds follow)")
             elif isinstance(target, Panner):
-                pan_gains, pan_channels = target.gains(context), channels
-                for source in target.sources:
-                    kind_of[source] = "panner"
-                    where.setdefault(source, []).append("panner position")
+                pan_gains, pan_channels, pan_place = target.gains(context), channels, index
                 if index != len(keys) - 1:
                     notes.append(f"{key}: Ardour pans at the end of the strip")
             elif isinstance(target, LV2Plugin):
-                insert = _insert(key, target, context, notes)
-                plugins.append(insert)
-                channels = insert.outputs
-                for port in insert.ports:
-                    for source in port.sources:
-                        kind_of[source] = "plugin"
-                        unit = f" {port.unit}" if port.unit else ""
-                        where.setdefault(source, []).append(
-                            f"{insert.name} {port.symbol} = {_fmt(port.value)}{unit}")
-        for parameter, why in mapping.unmapped.items():
-            where[parameter] = [why]
-        decisions += _decisions(key, effect, settings[index], kind_of, where)
-    if pan_gains is None:  # our chain sends a mono track to both sides at full level
-        pan_gains, pan_channels = (1.0, 1.0), channels
+                inserts.append((index, target, context))
+                channels = target.outputs if target.outputs is not None else channels
     if pan_channels not in (1, 2):
         raise ValueError(f"Ardour's panners take mono or stereo, not {pan_channels} channels")
+    # no panner in the chain: ours sends a mono track to both sides at full level
     panner = mono_panner(*pan_gains) if pan_channels == 1 else balance_panner(*pan_gains)
-    level = level_stage(level_db + panner.correction_db)
+    levels.append((pan_place, panner.correction_db))
+    plugins = [
+        _insert(keys[index], target, context, notes,
+                sum(db for place, db in levels if place > index))
+        for index, target, context in inserts
+    ]
+    # Second: where each setting went, in chain order.
+    for index in range(printed, len(keys)):
+        key, effect = keys[index], chain.effects[index]
+        kind_of, where = _targets_of(effect.ardour, [p for p in plugins if p.effect_key == key])
+        decisions += _decisions(key, effect, settings[index], kind_of, where)
+    level = level_stage(sum(db for _, db in levels))
     if level.held:
         notes.append(
             f"level {level.wanted_db:+.2f} dB is beyond trim and fader; held at "
@@ -247,11 +246,38 @@ def plan_track(
     )
 
 
-def _insert(key: str, plugin: LV2Plugin, settings: Settings, notes: list[str]) -> PluginInsert:
+def _targets_of(
+    mapping: ArdourMapping, inserts: Sequence[PluginInsert]
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """For each parameter of one effect: the kind of control it went to, and which."""
+    kind_of: dict[str, str] = {}
+    where: dict[str, list[str]] = {}
+    for target in mapping.targets:
+        if isinstance(target, Fader | Panner):
+            kind = "fader" if isinstance(target, Fader) else "panner"
+            for source in target.sources:
+                kind_of[source] = kind
+                where.setdefault(source, []).append(
+                    "track level (trim + fader)" if kind == "fader" else "panner position")
+    for insert in inserts:
+        for port in insert.ports:
+            for source in port.sources:
+                kind_of[source] = "plugin"
+                unit = f" {port.unit}" if port.unit else ""
+                where.setdefault(source, []).append(
+                    f"{insert.name} {port.symbol} = {_fmt(port.value)}{unit}")
+    for parameter, why in mapping.unmapped.items():
+        where[parameter] = [why]
+    return kind_of, where
+
+
+def _insert(
+    key: str, plugin: LV2Plugin, settings: Settings, notes: list[str], level_offset_db: float
+) -> PluginInsert:
     uri, count = plugin.uri_for(settings.channels)
     values = []
     for port in plugin.ports:
-        wanted = port.raw(settings)
+        wanted = port.raw(settings, level_offset_db)
         if not math.isfinite(wanted):
             raise ValueError(f"{key}: the conversion for {plugin.name} port {port.symbol} "
                              f"gave {wanted}")
@@ -263,6 +289,12 @@ def _insert(key: str, plugin: LV2Plugin, settings: Settings, notes: list[str]) -
                 f"is {_fmt(port.minimum)} to {_fmt(port.maximum)})"
             )
         values.append(PortValue(port.symbol, value, wanted, port.unit, port.sources))
+    moved = [port.symbol for port in plugin.ports if port.follows_level]
+    if moved and abs(level_offset_db) > 1e-6:
+        notes.append(
+            f"{key}: {plugin.name} {', '.join(moved)} moved {level_offset_db:+.2f} dB with the "
+            f"level the fader carries for a later stage (Ardour's pan law)"
+        )
     outputs = plugin.outputs if plugin.outputs is not None else settings.channels
     return PluginInsert(key, uri, plugin.name, count, settings.channels, outputs, tuple(values))
 
