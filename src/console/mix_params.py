@@ -131,7 +131,8 @@ class MixParams:
     spec: str = attrs.field(validator=_check_spec)
     sample_rate: int = attrs.field(validator=_check_sample_rate)
     tracks: list[TrackParams]
-    #: The master stage applied to the sum (absent in files that predate it: none).
+    #: The master stage applied to the sum; files that predate it have none, and
+    #: ``console render`` then applies its default stage (its options can turn it off).
     master: MasterSettings | None = None
     format: str = FORMAT
     version: int = FORMAT_VERSION

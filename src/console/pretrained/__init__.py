@@ -36,27 +36,34 @@ def available() -> list[str]:
 
 
 def resolve(name: str) -> str:
-    """The resolved spec a name stands for (``"gain+pan"`` stays; bare families get variants)."""
+    """The resolved spec a name stands for (``"gain+pan"`` stays; bare families get variants).
+
+    A name that is no valid spec raises the spec's own error (with close names).
+    """
     from console.chain import EffectChain
 
-    try:
-        return EffectChain.from_spec(name).spec
-    except ConsoleError:
-        return name
+    return EffectChain.from_spec(name).spec
 
 
 def is_shipped(name: str) -> bool:
-    return resolve(name) in available()
+    try:
+        return resolve(name) in available()
+    except ConsoleError:
+        return False
 
 
 def model_card(spec: str = DEFAULT) -> str:
-    path = _folder() / f"{file_stem(resolve(spec))}.md"
+    path = _folder() / f"{file_stem(resolve(spec) if is_shipped(spec) else spec)}.md"
     return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
 def load_pretrained(spec: str = DEFAULT) -> Console:
     """The shipped console for ``spec``; an error lists the consoles that are shipped."""
-    resolved = resolve(spec)
+    try:
+        resolved = resolve(spec)
+    except ConsoleError as exc:
+        shipped = ", ".join(available()) or "none"
+        raise CheckpointError(f"{exc} (Shipped consoles: {shipped}.)") from exc
     path = _folder() / f"{file_stem(resolved)}.pt"
     if not path.exists():
         shipped = ", ".join(available()) or "none"
