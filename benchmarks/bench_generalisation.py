@@ -207,6 +207,20 @@ def make_data(root: Path, sample_rate: int = 22050) -> None:
                 link.symlink_to(Path("..") / "sessions" / source)
 
 
+def rst(table: dict[str, dict[str, float]]) -> str:
+    """The same table as a reStructuredText list-table, for the docs."""
+    lines = [".. list-table::", "   :header-rows: 1", "",
+             "   * - system", "     - stereo", "     - mid (L+R)", "     - level err (dB)",
+             "     - mean pan", "     - panned L / R"]
+    for label, row in table.items():
+        sides = ("—" if math.isnan(row["left"]) else
+                 f"{100 * row['left']:.0f} % / {100 * row['right']:.0f} %")
+        lines += [f"   * - {label}", f"     - {row['stereo']:.3f}", f"     - {row['mid']:.3f}",
+                  f"     - {row['level']:.2f}", f"     - {row['mean_pan']:+.3f}",
+                  f"     - {sides}"]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -252,6 +266,7 @@ def main() -> None:
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / f"{args.split}.md").write_text(text + "\n", encoding="utf-8")
+        (args.out / f"{args.split}.rst").write_text(rst(table), encoding="utf-8")
         payload = {"split": args.split, "sources": SPLITS[args.split], "songs": len(songs),
                    "systems": {k: s.source for k, s in systems.items()}, "table": table}
         (args.out / f"{args.split}.json").write_text(json.dumps(payload, indent=2) + "\n")

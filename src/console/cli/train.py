@@ -23,7 +23,7 @@ LAYOUTS = ("auto", "folder", "enst", "medleydb")
 #: What ``console train`` builds unless told otherwise: chosen on validation data (a source
 #: left out of training) and sized to train on two CPU cores; see the training tutorial.
 DEFAULT_ENCODER = "mel-stats"
-DEFAULT_STEPS = 3000
+DEFAULT_STEPS = 1500
 
 
 def add_parser(subparsers: Any) -> None:
