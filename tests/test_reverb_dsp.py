@@ -8,12 +8,21 @@ import pytest
 import torch
 
 from console.plugins import get_plugins
+from console_effects.functional import reverb as functional
 from console_effects.functional.reverb import (
     BAND_CENTRES_HZ,
+    band_cross_power,
+    band_decay_times,
     band_noise,
     band_weights,
+    decay_groups,
+    decaying_band_sum,
     estimate_rt60,
+    fast_fft_length,
     fft_convolve,
+    fft_length_groups,
+    merge_equal_decay_bands,
+    stereo_impulse_response,
     tail_length,
 )
 from console_effects.reverb import Reverb
@@ -140,3 +149,85 @@ def test_rejects_more_than_two_channels_and_registers():
     with pytest.raises(ValueError, match="mono or stereo"):
         Reverb()(noise(channels=3), reverb_params(), SR)
     assert isinstance(get_plugins().resolve("effect", "reverb:dsp").create(), Reverb)
+
+
+def test_bands_that_always_decay_alike_are_merged_without_changing_the_response():
+    """Summing the bands at or below the pivot first gives the eight-band response."""
+    groups = decay_groups()
+    assert groups[0] == (0, 1, 2, 3) and all(len(g) == 1 for g in groups[1:])
+    assert sorted(i for g in groups for i in g) == list(range(len(BAND_CENTRES_HZ)))
+    bands = band_noise(6000, SR, seed=4)
+    merged = merge_equal_decay_bands(bands, groups)
+    decay = torch.tensor([0.3, 0.9], dtype=torch.float64)
+    brightness = torch.tensor([0.0, 0.6], dtype=torch.float64)
+    width = torch.tensor([0.7, 0.2], dtype=torch.float64)
+    rt60 = band_decay_times(decay, brightness)
+    full = stereo_impulse_response(bands, band_cross_power(bands), rt60, width, SR)
+    fast = stereo_impulse_response(
+        merged, band_cross_power(merged), rt60[:, [g[0] for g in groups]], width, SR
+    )
+    torch.testing.assert_close(fast, full, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_compiled_band_sum_matches_the_torch_path_with_gradients(dtype):
+    g = torch.Generator().manual_seed(8)
+    bands = torch.randn(2, 5, 3000, generator=g, dtype=torch.float64).to(dtype)
+    log_decay = (-torch.rand(3, 5, generator=g, dtype=torch.float64) * 3e-3).to(dtype)
+    lengths = torch.tensor([3000, 1200, 2500])
+    weight = torch.randn(3, 2, 3000, generator=g, dtype=dtype)
+    results = []
+    for band_sum in (decaying_band_sum, functional._torch_decaying_sum):
+        decay = log_decay.clone().requires_grad_(True)
+        out = band_sum(bands, decay, lengths)
+        (out * weight).sum().backward()
+        results.append((out.detach(), decay.grad))
+    tolerance = {"rtol": 1e-9, "atol": 1e-9} if dtype == torch.float64 else {}
+    torch.testing.assert_close(results[0][0], results[1][0], **tolerance)
+    torch.testing.assert_close(results[0][1], results[1][1], **tolerance)
+    assert results[0][0].dtype == dtype
+    assert (results[0][0][1, :, 1200:] == 0).all() and (results[0][0][1, :, :1200] != 0).all()
+
+
+def test_fft_length_groups_hold_every_row_at_a_fast_length_near_its_own():
+    required = [1000, 1900, 1010, 1500, 1999, 1200, 1201]  # within an octave, as in the reverb
+    groups = fft_length_groups(required)
+    assert sorted(r for _, rows in groups for r in rows) == list(range(len(required)))
+    assert len(groups) <= 5
+    for size, rows in groups:
+        assert size == fast_fft_length(size)
+        for r in rows:
+            assert required[r] <= size <= fast_fft_length(int(required[r] * 2 ** 0.25) + 1)
+    assert dict((r, size) for size, rows in groups for r in rows)[5] == 1200
+    assert fft_length_groups([]) == []
+
+
+def test_each_row_is_independent_of_the_rest_of_the_batch():
+    """A response stops at its own tail: mixing short and long decays changes no row."""
+    decays = [0.1, 2.0, 0.4, 0.15, 1.0]
+    params = torch.cat([
+        reverb_params(decay_s=d, predelay_ms=12.5 * i, width=0.5, mix=1.0)
+        for i, d in enumerate(decays)
+    ]).double()  # pre-delays are whole samples at 16 kHz, so no interpolation differs
+    x = noise(len(decays), seconds=1.0).double()  # float64: FFT lengths differ, rounding not
+    reverb = Reverb()
+    batch = reverb(x, params, SR)
+    assert len(fft_length_groups([x.shape[-1] + tail_length(d, SR) for d in decays])) > 1
+    for row in range(len(decays)):
+        alone = reverb(x[row : row + 1], params[row : row + 1], SR)
+        torch.testing.assert_close(batch[row : row + 1], alone, rtol=0, atol=1e-10)
+
+
+def test_gradcheck_across_fft_groups():
+    """Rows convolved at different FFT lengths are put back in order, gradients included."""
+    reverb = Reverb()
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(3, 1, 200, generator=g, dtype=torch.float64).requires_grad_()
+    params = torch.tensor(
+        [[0.2, 1.0, 0.3, 0.6, 0.4], [0.0103, 0.4, 0.9, 0.2, 0.7], [0.0207, 2.0, 0.5, 0.9, 0.5]],
+        dtype=torch.float64,
+    ).requires_grad_()
+    sr = 4000  # the tails end between samples: a tail one sample longer is a -90 dB step
+    tails = [min(200, tail_length(d, sr)) for d in (0.2, 0.0103, 0.0207)]
+    assert len(fft_length_groups([200 + t for t in tails])) == 3
+    assert torch.autograd.gradcheck(lambda a, p: reverb(a, p, sr), (x, params), fast_mode=True)

@@ -13,7 +13,10 @@ from console_effects.functional.reverb import (
     band_cross_power,
     band_decay_times,
     band_noise,
+    decay_groups,
     fft_convolve,
+    fft_length_groups,
+    merge_equal_decay_bands,
     stereo_impulse_response,
     tail_length,
 )
@@ -87,7 +90,8 @@ class Reverb(Effect):
     The output keeps the input's length (the chain requires it), so the part
     of the tail that rings past the end of the input is not heard; pad the
     stems with silence to keep it. Within the input, the convolution is exact
-    and the response runs to -90 dB.
+    and each row's response runs to its own -90 dB point (1.5 x its RT60), so a
+    row sounds the same whatever else is in the batch.
     """
 
     name = "reverb:dsp"
@@ -130,12 +134,16 @@ class Reverb(Effect):
     def _band_noise(
         self, sample_rate: int, device: torch.device
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Band noise long enough for the longest declared decay, and its cross-power."""
+        """Band noise long enough for the longest declared decay, and its cross-power.
+
+        Bands that always decay alike are summed (:func:`decay_groups`): what depends
+        only on the seed and the rate is computed once per effect and kept.
+        """
         seed = int(self.noise_seed)
         key = (sample_rate, seed, str(device))
         if key not in self._noise_cache:
             length = tail_length(self.params[0].maximum, sample_rate)
-            noise = band_noise(length, sample_rate, seed)
+            noise = merge_equal_decay_bands(band_noise(length, sample_rate, seed), decay_groups())
             self._noise_cache[key] = (
                 noise.to(device=device, dtype=torch.float32),
                 band_cross_power(noise).to(device),
@@ -158,15 +166,35 @@ class Reverb(Effect):
         return self._wet(impulse, params, sample_rate)
 
     def _wet(self, x: torch.Tensor, params: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """The wet signal ``(N, 2, T)``: each row's response, up to its own tail, convolved.
+
+        Rows are grouped by the FFT length their input, tail and pre-delay need, so a
+        short decay is not convolved at the length of the longest one in the batch.
+        """
         p = {name: value[:, 0, 0] for name, value in self.unpack(params).items()}
         noise, cross_power = self._band_noise(sample_rate, x.device)
-        length = min(x.shape[-1], tail_length(float(p["decay_s"].detach().max()), sample_rate))
-        rt60 = band_decay_times(p["decay_s"], p["brightness"])
-        ir = stereo_impulse_response(
-            noise[..., :length], cross_power, rt60, p["width"], sample_rate
-        )
+        samples = x.shape[-1]
+        # One RT60 per group of bands that always decay alike (the first band of each).
+        representatives = [group[0] for group in decay_groups()]
+        rt60 = band_decay_times(p["decay_s"], p["brightness"])[:, representatives]
         delay = p["predelay_ms"] * (sample_rate / 1000.0)
-        return fft_convolve(x, ir.to(x.dtype), delay, x.shape[-1])
+        tails = [min(samples, tail_length(d, sample_rate)) for d in p["decay_s"].detach().tolist()]
+        required = [samples + tail + math.ceil(d) + 1
+                    for tail, d in zip(tails, delay.detach().tolist(), strict=True)]
+        groups = fft_length_groups(required)
+        wet = None if len(groups) == 1 else x.new_empty(x.shape[0], 2, samples)
+        for _, rows in groups:
+            index = torch.tensor(rows, device=x.device)
+            lengths = torch.tensor([tails[r] for r in rows])
+            ir = stereo_impulse_response(
+                noise[..., : int(lengths.max())], cross_power, rt60[index], p["width"][index],
+                sample_rate, lengths,
+            )
+            if wet is None:  # one group: every row, in order
+                return fft_convolve(x, ir.to(x.dtype), delay, samples)
+            part = fft_convolve(x[index], ir.to(x.dtype), delay[index], samples)
+            wet.index_copy_(0, index, part)
+        return wet
 
     def process(self, x: torch.Tensor, params: torch.Tensor, sample_rate: int) -> torch.Tensor:
         mix = self.unpack(params)["mix"]
