@@ -189,3 +189,26 @@ def test_train_help_says_what_each_default_is_and_each_file_is(capsys):
     out = capsys.readouterr().out
     assert "best.pt" in out and "train_state.pt" in out
     assert "(default mel-stats)" in out and "(default loudness)" in out
+
+
+@pytest.mark.slow
+def test_max_time_plans_again_when_the_machine_slows_down(tmp_path, monkeypatch):
+    import console.training.loop as loop
+
+    class Clock:  # fast at first, then three times slower, as when another job starts
+        now, calls = 0.0, 0
+
+        def monotonic(self):
+            self.calls += 1
+            self.now += 0.05 if self.calls < 60 else 0.15
+            return self.now
+
+    monkeypatch.setattr(loop.time, "monotonic", Clock().monotonic)
+    data = tmp_path / "sessions"
+    _sessions(data, 3)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--out", str(run), "--max-time", "8s",
+                 *SMALL]) == 0
+    state = torch.load(run / "train_state.pt", weights_only=True)
+    # the run ended where its (re-planned) schedule did, not cut off by the budget
+    assert state["config"]["steps"] == state["step"]

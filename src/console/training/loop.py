@@ -30,9 +30,12 @@ from console.training.config import TrainConfig
 from console.training.curve import write_loss_curve
 
 STATE_FILE = "train_state.pt"
-#: Steps timed to plan a run with a time budget, and the share of time kept for validation.
+#: Steps timed before a run with a time budget first plans its length, and a safety margin.
 TIMED_STEPS = 10
-TIME_MARGIN = 1.15
+TIME_MARGIN = 1.05
+#: Steps between plans, and the weight of the newest step in the moving average of step costs.
+PLAN_EVERY = 5
+SMOOTHING = 0.2
 STATE_FORMAT = "console-train-state"
 #: The temporary names :func:`console.atomic.atomic_path` gives: ``.{stem}.XXXXXXXX.tmp{suffix}``.
 ATOMIC_TEMPORARY = re.compile(r"\.[^/]+\.[a-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?")
@@ -256,7 +259,7 @@ class Trainer:
         steps = max(steps, self.step + 1)
         val_every = self.config.val_every
         if validations:
-            val_every = max(1, (steps - self.step) // validations)
+            val_every = max(1, steps // validations)
         self.config = attrs.evolve(self.config, steps=steps, val_every=val_every)
         self.scheduler.lr_lambdas = [self.config.lr_factor]
 
@@ -279,32 +282,28 @@ class Trainer:
             dynamic_ncols=True,
         )
         batches = self._batches()
-        started, first = time.monotonic(), self.step
-        timed_from: float | None = None
+        started = time.monotonic()
+        budget = _Budget(max_seconds, self.config.steps) if max_seconds else None
         while self.step < last:
-            cfg = self.config
-            if max_seconds is not None:
-                elapsed = distributed.agreed_max(time.monotonic() - started)
-                if self.step == first + 1:
-                    timed_from = time.monotonic()  # the first step pays for warm-up
-                if self.step == first + 1 + TIMED_STEPS and timed_from is not None:
-                    per_step = distributed.agreed_max(
-                        (time.monotonic() - timed_from) / TIMED_STEPS
-                    )
-                    timed_from = None
-                    fits = self.step + int((max_seconds - elapsed) / (per_step * TIME_MARGIN))
-                    if fits < cfg.steps:
-                        self.plan_steps(fits, validations)
-                        cfg = self.config
-                        last = min(last, cfg.steps)
-                        bar.total = cfg.steps
-                        bar.refresh()
+            if budget is not None:
+                now = time.monotonic()
+                budget.iteration(now)
+                elapsed = distributed.agreed_max(now - started)
+                planned = budget.plan(self.step, elapsed, self.config.val_every)
+                if planned is not None and abs(planned - self.config.steps) > max(
+                    1, 0.02 * self.config.steps
+                ):
+                    self.plan_steps(planned, validations)
+                    last = self.config.steps if until is None else min(until, planned)
+                    bar.total = self.config.steps
+                    bar.refresh()
                 if elapsed > max_seconds:
                     if self.rank == 0:
                         print(f"train: time budget spent at step {self.step}", file=sys.stderr)
                     self._validate_and_keep_best()
                     self.save()
                     break
+            cfg = self.config
             batch = _to(next(batches), self.device)
             self.optimizer.zero_grad(set_to_none=True)
             loss = self.task.loss(self.wrapped, batch)
@@ -324,7 +323,10 @@ class Trainer:
             bar.update(1)
             bar.set_postfix(loss=f"{value:.4f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}")
             if self.step % cfg.val_every == 0 or self.step == cfg.steps:
+                validation_started = time.monotonic()
                 self._validate_and_keep_best()
+                if budget is not None:
+                    budget.validated(time.monotonic() - validation_started)
             if self.step % cfg.checkpoint_every == 0 or self.step == last:
                 self.save()
                 if self.rank == 0:
@@ -344,6 +346,49 @@ class Trainer:
                     self.history.best_val = val
                     self.task.export(self.out_dir, best=True)
         distributed.barrier()
+
+
+class _Budget:
+    """How many steps fit in a time budget, re-estimated as the machine's load changes.
+
+    A step's cost is a moving average of the recent steps (a shared machine can
+    slow down or speed up mid-run), a validation pass costs what the last one did,
+    and the plan never exceeds the steps asked for.
+    """
+
+    def __init__(self, seconds: float, cap: int) -> None:
+        self.seconds, self.cap = seconds, cap
+        self.step_cost: float | None = None
+        self.validation_cost = 0.0
+        self.validating = 0.0  # seconds of the current iteration spent validating
+        self.last: float | None = None
+        self.timed = 0
+
+    def iteration(self, now: float) -> None:
+        """Called at the top of every iteration: the previous one's cost, validation aside."""
+        if self.last is not None:
+            self.timed += 1
+            seconds = now - self.last - self.validating
+            if self.timed == 1:
+                pass  # the first step pays for warm-up
+            elif self.step_cost is None:
+                self.step_cost = seconds
+            else:
+                self.step_cost += SMOOTHING * (seconds - self.step_cost)
+        self.last, self.validating = now, 0.0
+
+    def validated(self, seconds: float) -> None:
+        self.validation_cost = self.validating = seconds
+
+    def plan(self, step: int, elapsed: float, val_every: int) -> int | None:
+        """The total steps that fit, at plan points only (else ``None``)."""
+        if self.step_cost is None or self.timed < TIMED_STEPS + 1 or self.timed % PLAN_EVERY:
+            return None
+        per_step = distributed.agreed_max(
+            self.step_cost + self.validation_cost / max(1, val_every)
+        )
+        fits = step + int((self.seconds - elapsed) / (per_step * TIME_MARGIN))
+        return max(step + 1, min(self.cap, fits))
 
 
 def _to(batch: Any, device: torch.device) -> Any:
