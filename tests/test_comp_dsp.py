@@ -13,8 +13,11 @@ import torch
 
 from console.plugins import get_plugins
 from console_effects.compressor import Compressor
+from console_effects.functional import compressor as functional
 from console_effects.functional.compressor import (
     attack_release_smoothing,
+    compressor_gain_db,
+    db_to_amplitude,
     gain_computer_db,
     smoothing_coefficient,
 )
@@ -231,3 +234,41 @@ def test_missing_numba_is_one_clear_error(monkeypatch):
             Compressor()(burst_then_quiet(8000), comp_params(), 8000)
     finally:
         functional.compiled_kernels.cache_clear()
+
+
+def random_comp_params(n: int, seed: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.stack([p.sample(n, generator=generator) for p in Compressor.params], 1)
+
+
+@pytest.mark.parametrize("stereo_link", [True, False])
+def test_folded_gain_equals_the_gain_curve_in_db(stereo_link):
+    """The fast path (constants folded, one exponential) is the dB curve plus make-up."""
+    compressor = Compressor(stereo_link=stereo_link)
+    params = random_comp_params(6, seed=3).double()
+    x = torch.from_numpy(dynamic_signal(0.5, 16000, seed=2)).double()[None].repeat(6, 1, 1)
+    p = compressor._columns(params)
+    gain_db = compressor_gain_db(
+        x, p["threshold_db"], p["ratio"], p["attack_ms"], p["release_ms"], p["knee_db"], 16000,
+        stereo_link=stereo_link,
+    )
+    expected = x * 10.0 ** ((gain_db + p["makeup_db"][:, None, None]) / 20.0)
+    torch.testing.assert_close(compressor(x, params, 16000), expected, rtol=1e-12, atol=1e-12)
+    levels = torch.tensor([-6.0, 0.0, 20.0], dtype=torch.float64)
+    torch.testing.assert_close(db_to_amplitude(levels), 10.0 ** (levels / 20.0))
+
+
+def test_rows_processed_in_slices_give_the_same_output_and_gradients(monkeypatch):
+    """Slicing the batch for the cache changes nothing, gradients included."""
+    compressor = Compressor()
+    params0 = random_comp_params(5, seed=4)
+    x0 = torch.from_numpy(dynamic_signal(0.25, 16000, seed=5))[None].repeat(5, 1, 1)
+    results = []
+    for chunk in (1 << 30, 2 * x0.shape[1] * x0.shape[2]):  # whole batch, then two rows a slice
+        monkeypatch.setattr(functional, "ROW_CHUNK_SAMPLES", chunk)
+        x, params = x0.clone().requires_grad_(True), params0.clone().requires_grad_(True)
+        y = compressor(x, params, 16000)
+        (y * torch.linspace(-1, 1, y.shape[-1])).sum().backward()
+        results.append((y.detach(), x.grad, params.grad))
+    for whole, sliced in zip(*results, strict=True):
+        torch.testing.assert_close(sliced, whole, rtol=0, atol=0)

@@ -10,10 +10,10 @@ from console.params import ParamSpec
 from console_effects.functional.compressor import (
     TIME_CONSTANTS,
     TimeConstant,
+    compress,
     compressor_gain_db,
     gain_computer_db,
 )
-from console_effects.gain import apply_gain_db
 
 
 class Compressor(Effect):
@@ -101,8 +101,11 @@ class Compressor(Effect):
         )
 
     def process(self, x: torch.Tensor, params: torch.Tensor, sample_rate: int) -> torch.Tensor:
-        makeup = self.unpack(params)["makeup_db"]
-        return apply_gain_db(x, self._gain_db(x, params, sample_rate) + makeup)
+        p = self._columns(params)
+        return compress(
+            x, p["threshold_db"], p["ratio"], p["attack_ms"], p["release_ms"], p["knee_db"],
+            p["makeup_db"], sample_rate, self.time_constant, self.stereo_link,
+        )
 
     def static_curve(self, params: torch.Tensor, input_db: torch.Tensor) -> torch.Tensor:
         """Output level ``(N, L)`` in dB for steady input levels ``(L,)``, make-up included."""
