@@ -17,6 +17,7 @@ from console_effects.functional.reverb import (
     band_weights,
     decay_groups,
     decaying_band_sum,
+    delay_ramp,
     estimate_rt60,
     fast_fft_length,
     fft_convolve,
@@ -231,3 +232,30 @@ def test_gradcheck_across_fft_groups():
     tails = [min(200, tail_length(d, sr)) for d in (0.2, 0.0103, 0.0207)]
     assert len(fft_length_groups([200 + t for t in tails])) == 3
     assert torch.autograd.gradcheck(lambda a, p: reverb(a, p, sr), (x, params), fast_mode=True)
+
+
+@pytest.mark.parametrize(
+    ("x_channels", "ir_channels", "length"), [(1, 2, 50), (2, 2, 50), (2, 1, 46)]
+)
+def test_fft_convolution_gradcheck(x_channels, ir_channels, length):
+    """The written-out adjoint (real FFTs, Hermitian weights); FFT lengths 75 (odd) and 72."""
+    g = torch.Generator().manual_seed(9)
+    x = torch.randn(2, x_channels, length, generator=g, dtype=torch.float64, requires_grad=True)
+    ir = torch.randn(2, ir_channels, 20, generator=g, dtype=torch.float64, requires_grad=True)
+    delay = torch.tensor([1.3, 3.2], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda a, b, d: fft_convolve(a, b, d, length), (x, ir, delay)
+    )
+
+
+def test_delay_ramp_is_accurate_for_long_delays():
+    """Phases of thousands of radians: the factored ramp keeps float64 accuracy."""
+    n_fft, bins = 270000, 135001
+    delay = torch.tensor([0.0, 441.37, 4409.99])
+    ramp = delay_ramp(delay, n_fft, bins)
+    assert ramp.shape == (3, bins) and ramp.dtype == torch.complex64
+    k = torch.arange(bins, dtype=torch.float64)
+    angle = -2.0 * torch.pi * delay.double()[:, None] * k / n_fft
+    exact = torch.polar(torch.ones_like(angle), angle)
+    assert (ramp.to(torch.complex128) - exact).abs().max() < 1e-6
+    assert torch.equal(ramp[0], torch.ones(bins, dtype=torch.complex64))

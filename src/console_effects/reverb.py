@@ -165,11 +165,15 @@ class Reverb(Effect):
         impulse[..., 0] = 1.0
         return self._wet(impulse, params, sample_rate)
 
-    def _wet(self, x: torch.Tensor, params: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    def _wet(
+        self, x: torch.Tensor, params: torch.Tensor, sample_rate: int,
+        gain: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """The wet signal ``(N, 2, T)``: each row's response, up to its own tail, convolved.
 
         Rows are grouped by the FFT length their input, tail and pre-delay need, so a
         short decay is not convolved at the length of the longest one in the batch.
+        ``gain`` ``(N,)`` scales each row's response (the mix), at no extra pass.
         """
         p = {name: value[:, 0, 0] for name, value in self.unpack(params).items()}
         noise, cross_power = self._band_noise(sample_rate, x.device)
@@ -188,7 +192,7 @@ class Reverb(Effect):
             lengths = torch.tensor([tails[r] for r in rows])
             ir = stereo_impulse_response(
                 noise[..., : int(lengths.max())], cross_power, rt60[index], p["width"][index],
-                sample_rate, lengths,
+                sample_rate, lengths, None if gain is None else gain[index],
             )
             if wet is None:  # one group: every row, in order
                 return fft_convolve(x, ir.to(x.dtype), delay, samples)
@@ -198,5 +202,5 @@ class Reverb(Effect):
 
     def process(self, x: torch.Tensor, params: torch.Tensor, sample_rate: int) -> torch.Tensor:
         mix = self.unpack(params)["mix"]
-        wet = self._wet(x, params, sample_rate)
-        return (1.0 - mix) * x.expand(-1, 2, -1) + mix * wet
+        wet = self._wet(x, params, sample_rate, gain=mix[:, 0, 0])  # mix x the wet signal
+        return torch.addcmul(wet, x, 1.0 - mix)  # + (1 - mix) x the dry one, in one pass
