@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -38,12 +39,61 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+#: The most intra-op threads the default picks: beyond this, the per-track convolutions,
+#: FFTs and small networks of a console gain little, and a shared machine loses more.
+MAX_DEFAULT_THREADS = 4
+#: Environment variables that set torch's thread count; if one is set, the default keeps it.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity), else the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_threads() -> int:
+    """Intra-op threads when ``--threads`` is not given: the idle cores, 1 to 4.
+
+    The cores this process may use minus the machine's 1-minute load average
+    (rounded), at least 1 and at most :data:`MAX_DEFAULT_THREADS`. A thread more
+    than there are idle cores makes every parallel operation wait for the one
+    that was descheduled: on a busy 2-core machine torch's default of 2 threads
+    ran the console 2 to 9 times slower than 1 thread.
+    """
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average on this platform
+        busy = 0.0
+    return max(1, min(MAX_DEFAULT_THREADS, available_cores() - round(busy)))
+
+
+def _thread_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of threads, 1 or more: {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="console",
         description="Automatic multitrack mixing with a differentiable mixing console.",
     )
     parser.add_argument("--version", action="version", version=f"console {_version()}")
+    parser.add_argument(
+        "--threads", type=_thread_count, metavar="N", default=None,
+        help="intra-op CPU threads of torch for the command. Default: the cores this "
+             f"process may use ({available_cores()} here) minus the 1-minute load average, "
+             f"1 to {MAX_DEFAULT_THREADS} (with OMP_NUM_THREADS set, torch's own count). "
+             "A thread more than there are idle cores makes every operation wait for the one "
+             "that was descheduled: on a busy 2-core machine 2 threads ran 2-9x slower than 1.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for module in COMMANDS:
@@ -56,6 +106,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     warnings.filterwarnings("default", category=UserWarning, module="console")
+    import torch
+
+    threads_before = torch.get_num_threads()
+    threads = args.threads
+    if threads is None and not any(os.environ.get(name) for name in THREAD_VARIABLES):
+        threads = default_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
     try:
         return int(args.func(args) or 0)
     except ConsoleError as exc:
@@ -64,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"console {args.command}: interrupted; nothing was overwritten.", file=sys.stderr)
         return 130
+    finally:  # a caller in the same process (a test, a notebook) gets its setting back
+        torch.set_num_threads(threads_before)
 
 
 if __name__ == "__main__":
