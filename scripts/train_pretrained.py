@@ -92,9 +92,11 @@ def main() -> None:
     started = time.time()
     state_path = run / "train_state.pt"
     done = state_path.exists() and torch.load(state_path, weights_only=True)["step"] >= args.steps
+    timing_file = run.parent / "training-time.json"
     if not done:
         console_cli(*train)
-    minutes = (time.time() - started) / 60
+        timing_file.write_text(json.dumps({"minutes": (time.time() - started) / 60}))
+    minutes = json.loads(timing_file.read_text())["minutes"] if timing_file.exists() else None
     state = torch.load(state_path, weights_only=True)
     best_step, best_val = min(state["history"]["val"], key=lambda x: x[1])
     checkpoint = run / "best.pt"
@@ -112,8 +114,8 @@ def main() -> None:
     decisions = ("gains relative to each track's measured loudness, pans whose sides balance "
                  "the field" if console.decisions.level == "loudness" else
                  f"{console.decisions.to_dict()}")
-    timing = (f"{minutes:.1f} minutes of training in this invocation" if not done else
-              "trained in an earlier invocation (see the run's log for its time)")
+    timing = (f"{minutes:.1f} minutes of training (wall time)" if minutes is not None else
+              "trained in an earlier invocation whose time was not recorded")
     reproduce = f"python scripts/train_pretrained.py --spec {args.spec} --steps {args.steps}"
     if args.init:
         reproduce += f" --init {args.init}"
