@@ -235,17 +235,34 @@ def test_gradcheck_across_fft_groups():
 
 
 @pytest.mark.parametrize(
-    ("x_channels", "ir_channels", "length"), [(1, 2, 50), (2, 2, 50), (2, 1, 46)]
+    ("x_channels", "ir_channels", "n_fft"), [(1, 2, 80), (2, 2, 75), (2, 1, 81), (1, 1, 76)]
 )
-def test_fft_convolution_gradcheck(x_channels, ir_channels, length):
-    """The written-out adjoint (real FFTs, Hermitian weights); FFT lengths 75 (odd) and 72."""
+def test_fft_convolution_gradcheck(x_channels, ir_channels, n_fft):
+    """The written-out adjoint (real FFTs, Hermitian weights), even and odd FFT lengths."""
     g = torch.Generator().manual_seed(9)
-    x = torch.randn(2, x_channels, length, generator=g, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(2, x_channels, 50, generator=g, dtype=torch.float64, requires_grad=True)
     ir = torch.randn(2, ir_channels, 20, generator=g, dtype=torch.float64, requires_grad=True)
     delay = torch.tensor([1.3, 3.2], dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(
-        lambda a, b, d: fft_convolve(a, b, d, length), (x, ir, delay)
+        lambda a, b, d: functional._FFTConvolution.apply(a, b, d, 50, n_fft), (x, ir, delay)
     )
+    whole = torch.tensor([1.0, 3.0], dtype=torch.float64)  # whole samples: no interpolation
+    torch.testing.assert_close(  # fft_convolve picks its own (even) length: same result
+        functional._FFTConvolution.apply(x, ir, whole, 50, n_fft), fft_convolve(x, ir, whole, 50)
+    )
+
+
+def test_fft_lengths_are_the_smallest_even_5_smooth_numbers():
+    def smooth(n: int) -> bool:
+        for p in (2, 3, 5):
+            while n % p == 0:
+                n //= p
+        return n == 1
+
+    candidates = [m for m in range(2, 4000, 2) if smooth(m)]
+    for n in range(1, 3000):
+        assert fast_fft_length(n) == next(m for m in candidates if m >= n)
+    assert fast_fft_length(264601) == 270000  # not 265625 = 5**6, odd and 2.7x slower
 
 
 def test_delay_ramp_is_accurate_for_long_delays():
