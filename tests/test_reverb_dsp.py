@@ -192,19 +192,37 @@ def test_compiled_band_sum_matches_the_torch_path_with_gradients(dtype):
 
 def test_fft_length_groups_hold_every_row_at_a_fast_length_near_its_own():
     required = [1000, 1900, 1010, 1500, 1999, 1200, 1201]  # within an octave, as in the reverb
-    groups = fft_length_groups(required)
+    groups = fft_length_groups(required, call_overhead_rows=0.0)  # no merging: the grid
     assert sorted(r for _, rows in groups for r in rows) == list(range(len(required)))
-    assert len(groups) <= 5
+    assert len(groups) <= 9
     for size, rows in groups:
         assert size == fast_fft_length(size)
         for r in rows:
-            assert required[r] <= size <= fast_fft_length(int(required[r] * 2 ** 0.25) + 1)
+            assert required[r] <= size <= fast_fft_length(int(required[r] * 2 ** 0.125) + 1)
     assert dict((r, size) for size, rows in groups for r in rows)[5] == 1200
     assert fft_length_groups([]) == []
 
 
-def test_each_row_is_independent_of_the_rest_of_the_batch():
+def test_fft_length_groups_merge_where_a_call_costs_more_than_the_padding():
+    def cost(groups, overhead):
+        return sum(size * (overhead + len(rows)) for size, rows in groups)
+
+    required = [1000] * 12 + [1100, 1700] + [1990] * 10
+    for overhead in (0.0, 3.0, 50.0):
+        groups = fft_length_groups(required, call_overhead_rows=overhead)
+        assert sorted(r for _, rows in groups for r in rows) == list(range(len(required)))
+        assert all(required[r] <= size for size, rows in groups for r in rows)
+        unmerged = fft_length_groups(required, call_overhead_rows=0.0)
+        single = [(max(size for size, _ in unmerged), list(range(len(required))))]
+        assert cost(groups, overhead) <= min(cost(unmerged, overhead), cost(single, overhead))
+    assert len(fft_length_groups(required, call_overhead_rows=0.0)) == 4
+    assert len(fft_length_groups(required, call_overhead_rows=3.0)) == 2  # lone rows merged
+    assert len(fft_length_groups(required, call_overhead_rows=50.0)) == 1
+
+
+def test_each_row_is_independent_of_the_rest_of_the_batch(monkeypatch):
     """A response stops at its own tail: mixing short and long decays changes no row."""
+    monkeypatch.setattr(functional, "FFT_CALL_OVERHEAD_ROWS", 0.0)  # a group per length
     decays = [0.1, 2.0, 0.4, 0.15, 1.0]
     params = torch.cat([
         reverb_params(decay_s=d, predelay_ms=12.5 * i, width=0.5, mix=1.0)
@@ -219,8 +237,9 @@ def test_each_row_is_independent_of_the_rest_of_the_batch():
         torch.testing.assert_close(batch[row : row + 1], alone, rtol=0, atol=1e-10)
 
 
-def test_gradcheck_across_fft_groups():
+def test_gradcheck_across_fft_groups(monkeypatch):
     """Rows convolved at different FFT lengths are put back in order, gradients included."""
+    monkeypatch.setattr(functional, "FFT_CALL_OVERHEAD_ROWS", 0.0)  # a group per length
     reverb = Reverb()
     g = torch.Generator().manual_seed(6)
     x = torch.randn(3, 1, 200, generator=g, dtype=torch.float64).requires_grad_()
