@@ -1,32 +1,64 @@
-"""CPU real-time factor of every registered DSP effect, beside pedalboard.
+"""CPU time of every registered DSP effect and of the DSP chain, beside pedalboard's C++.
 
 For 16 mono tracks x 3 s at 44.1 kHz with random settings drawn from the
 ParamSpecs, times the effect's forward pass and forward+backward (gradients to
 the parameters and the audio), and the nearest pedalboard plugin (forward only,
 one board per track, as a DAW would run it). Effects are found in the registry
 (every ``*:dsp`` name), so a new DSP effect is measured without editing this.
+The last row is the DSP chain ``eq:dsp`` > ``comp:dsp`` > ``reverb:dsp`` beside
+pedalboard's chain (shelves and peak filters > Compressor + Gain > Reverb).
 
-RTF = processing time / 3 s: below 1, a 16-track session runs faster than real
-time. Ratios compare with pedalboard from the same run.
-Run: ``python benchmarks/bench_effects.py [--threads 2] [--repeats 3]``.
+Times are CPU seconds of this process (``time.process_time``), on one intra-op
+thread unless ``--threads`` says otherwise: wall time on a shared machine
+measures the other jobs. The reverb's pedalboard counterpart is Freeverb, a
+different reverb whose cost does not depend on the decay; ours grows with it.
+Ratios compare with pedalboard from the same run.
+Run: ``python benchmarks/bench_effects.py [--threads 1] [--repeats 5]``.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import statistics
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
+from console.effect import Effect
 from console.plugins import get_plugins
 from console_effects.references import PEDALBOARD_BUILDERS
 
-from timing import timed
-
 SAMPLE_RATE = 44100
 TRACKS, SECONDS = 16, 3.0
+#: The DSP chain of the paper's full console, without the analytic gain and pan.
+DSP_CHAIN = ("eq:dsp", "comp:dsp", "reverb:dsp")
+
+
+def cpu_timed(fn: Callable[[], object], repeats: int, warm_up: bool = True) -> float:
+    """Median CPU time of this process over ``repeats`` calls (after one warm-up call)."""
+    if warm_up:
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        fn()
+        times.append(time.process_time() - start)
+    return statistics.median(times)
+
+
+def session_audio(tracks: int, seconds: float, seed: int = 1) -> torch.Tensor:
+    """``(tracks, 1, T)`` noise at -20 dBFS RMS, the same for every effect of a run."""
+    generator = torch.Generator().manual_seed(seed)
+    return 0.1 * torch.randn(tracks, 1, int(seconds * SAMPLE_RATE), generator=generator)
+
+
+def random_params(effect: Effect, tracks: int, seed: int = 0) -> torch.Tensor:
+    """``(tracks, P)`` settings drawn from the effect's ParamSpecs with a fixed seed."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.stack([spec.sample(tracks, generator=generator) for spec in effect.params], 1)
 
 
 def pedalboard_reverb(pb: Any, p: dict[str, float]) -> Any:
@@ -46,70 +78,96 @@ PEDALBOARD_EQUIVALENTS: dict[str, Callable[[Any, dict[str, float]], Any]] = {
 }
 
 
-def measure(name: str, audio: torch.Tensor, repeats: int, pb: Any) -> dict[str, float | None]:
-    effect = get_plugins().resolve("effect", name).create()
-    generator = torch.Generator().manual_seed(0)
-    params = torch.stack(
-        [spec.sample(TRACKS, generator=generator) for spec in effect.params], dim=1
-    )
+def _rows(effect: Effect, params: torch.Tensor) -> list[dict[str, float]]:
+    return [dict(zip([s.name for s in effect.params], row, strict=True))
+            for row in params.double().tolist()]
+
+
+def pedalboard_time(
+    pb: Any, effects: Sequence[Effect], params: Sequence[torch.Tensor], audio: torch.Tensor,
+    repeats: int,
+) -> float | None:
+    """CPU time of pedalboard's equivalent of ``effects`` in series, one board per track."""
+    builders = [PEDALBOARD_EQUIVALENTS.get(e.name.split(":", 1)[0]) for e in effects]
+    if pb is None or None in builders:
+        return None
+    per_effect = [[build(pb, row) for row in _rows(e, p)]
+                  for build, e, p in zip(builders, effects, params, strict=True)]
+    boards = [pb.Pedalboard(list(chain)) for chain in zip(*per_effect, strict=True)]
+    tracks = [np.ascontiguousarray(a) for a in audio.numpy()]
+
+    def forward() -> None:
+        for board, track in zip(boards, tracks, strict=True):
+            board(track, SAMPLE_RATE, reset=True)
+
+    return cpu_timed(forward, repeats)
+
+
+def chain_timings(
+    effects: Sequence[Effect], params: Sequence[torch.Tensor], audio: torch.Tensor,
+    repeats: int, warm_up: bool = True,
+) -> dict[str, float]:
+    """Forward and forward+backward CPU time of ``effects`` in series on ``audio``."""
+
+    def run(x: torch.Tensor, ps: Sequence[torch.Tensor]) -> torch.Tensor:
+        for effect, p in zip(effects, ps, strict=True):
+            x = effect(x, p, SAMPLE_RATE)
+        return x
 
     def forward() -> None:
         with torch.no_grad():
-            effect(audio, params, SAMPLE_RATE)
+            run(audio, params)
 
     def forward_backward() -> None:
-        p = params.clone().requires_grad_(True)
+        ps = [p.clone().requires_grad_(True) for p in params]
         x = audio.clone().requires_grad_(True)
-        effect(x, p, SAMPLE_RATE).square().mean().backward()
+        run(x, ps).square().mean().backward()
 
-    result: dict[str, float | None] = {
-        "forward": timed(forward, repeats),
-        "forward_backward": timed(forward_backward, repeats),
-        "pedalboard": None,
-    }
-    build = PEDALBOARD_EQUIVALENTS.get(name.split(":", 1)[0])
-    if pb is not None and build is not None:
-        rows = [dict(zip([s.name for s in effect.params], row, strict=True))
-                for row in params.double().tolist()]
-        boards = [build(pb, row) for row in rows]
-        tracks = [np.ascontiguousarray(a) for a in audio.numpy()]
+    return {"forward": cpu_timed(forward, repeats, warm_up),
+            "forward_backward": cpu_timed(forward_backward, repeats, warm_up)}
 
-        def pedalboard_forward() -> None:
-            for board, track in zip(boards, tracks, strict=True):
-                board(track, SAMPLE_RATE, reset=True)
 
-        result["pedalboard"] = timed(pedalboard_forward, repeats)
+def measure(
+    names: Sequence[str], audio: torch.Tensor, repeats: int, pb: Any
+) -> dict[str, float | None]:
+    """Timings of the named effects in series, and of pedalboard's equivalent."""
+    effects = [get_plugins().resolve("effect", name).create() for name in names]
+    params = [random_params(e, audio.shape[0], seed=i) for i, e in enumerate(effects)]
+    result: dict[str, float | None] = dict(chain_timings(effects, params, audio, repeats))
+    result["pedalboard"] = pedalboard_time(pb, effects, params, audio, repeats)
     return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--tracks", type=int, default=TRACKS)
+    parser.add_argument("--seconds", type=float, default=SECONDS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     try:
         import pedalboard as pb
     except ImportError:
         pb = None
-    generator = torch.Generator().manual_seed(1)
-    audio = 0.1 * torch.randn(TRACKS, 1, int(SECONDS * SAMPLE_RATE), generator=generator)
+    audio = session_audio(args.tracks, args.seconds)
     names = sorted(n for n in get_plugins().registry("effect") if n.endswith(":dsp"))
-    print(f"{TRACKS} tracks x {SECONDS:g} s at {SAMPLE_RATE} Hz, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, pedalboard "
-          f"{getattr(pb, '__version__', 'not installed')}, median of {args.repeats}")
-    print("RTF = seconds / 3 s of session audio; x pb = our time / pedalboard forward time")
-    header = (f"{'effect':<12} {'fwd s':>8} {'fwd RTF':>8} {'fwd+bwd s':>10} {'f+b RTF':>8} "
-              f"{'pb fwd s':>9} {'fwd x pb':>9} {'f+b x pb':>9}")
-    print(header)
-    for name in names:
-        r = measure(name, audio, args.repeats, pb)
+    print(f"{args.tracks} tracks x {args.seconds:g} s at {SAMPLE_RATE} Hz, torch "
+          f"{torch.__version__}, {torch.get_num_threads()} threads, pedalboard "
+          f"{getattr(pb, '__version__', 'not installed')}, CPU time, median of {args.repeats}")
+    print("RTF = CPU seconds / seconds of session audio; x pb = our time / pedalboard forward")
+    print(f"{'effect':<32} {'fwd s':>7} {'fwd RTF':>8} {'fwd+bwd s':>10} {'f+b/fwd':>8} "
+          f"{'pb fwd s':>9} {'fwd x pb':>9} {'f+b x pb':>9}")
+    rows = [(name, (name,)) for name in names] + [("+".join(DSP_CHAIN), DSP_CHAIN)]
+    for label, chain in rows:
+        r = measure(chain, audio, args.repeats, pb)
         fwd, both, ref = r["forward"], r["forward_backward"], r["pedalboard"]
         ref_text = ("-", "-", "-") if ref is None else (
             f"{ref:.3f}", f"{fwd / ref:.2f}", f"{both / ref:.2f}"
         )
-        print(f"{name:<12} {fwd:8.3f} {fwd / SECONDS:8.4f} {both:10.3f} {both / SECONDS:8.4f} "
-              f"{ref_text[0]:>9} {ref_text[1]:>9} {ref_text[2]:>9}", flush=True)
+        print(f"{label:<32} {fwd:7.3f} {fwd / args.seconds:8.4f} {both:10.3f} "
+              f"{both / fwd:8.2f} {ref_text[0]:>9} {ref_text[1]:>9} {ref_text[2]:>9}",
+              flush=True)
 
 
 if __name__ == "__main__":
