@@ -9,7 +9,8 @@ frozen as ``console train`` freezes them), on mono tracks of ``--seconds`` at
 :mod:`bench_effects`; ``--emulator-tracks`` for rows with an emulator, whose
 forward+backward needs about 1.5 GB per track-second); the memory a forward+backward adds
 at its peak (peak RSS minus RSS before it); pedalboard's nearest equivalent
-(forward, CPU-s per track-second; its reverb is Freeverb, not an equivalent);
+(forward, CPU-s per track-second; its reverb is Freeverb, not an equivalent), timed
+in turns with ours, and the median of the round-by-round ratios;
 and held-out fidelity against each emulator's reference (MR-STFT and SNR, as in
 :mod:`bench_emulators`), for the emulator, the DSP effect and bypass.
 
@@ -28,17 +29,18 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import statistics
 import sys
 from typing import Any
 
 import torch
 from bench_effects import (
     SAMPLE_RATE,
-    pedalboard_time,
+    interleaved,
+    pedalboard_forward,
     random_params,
     session_audio,
 )
-from bench_effects import cpu_timed as _cpu_timed
 from isolated import current_rss_mb, peak_rss_mb, reset_peak_rss, run_isolated
 
 FAMILIES = ("eq", "comp", "reverb")
@@ -88,15 +90,19 @@ def effect_row(names: list[str], tracks: int, seconds: float, repeats: int) -> d
     reset_peak_rss()
     forward_backward()
     both_peak = peak_rss_mb() - before
+    calls = {"forward": forward, "forward_backward": forward_backward}
+    reference = pedalboard_forward(pb, effects, params, audio)
+    if reference is not None:
+        reference()  # its warm-up; ours were the measured calls above
+        calls["pedalboard"] = reference
+    times = interleaved(calls, repeats, warm_up=False)
     track_seconds = tracks * seconds
-    reference = pedalboard_time(pb, effects, params, audio, repeats)
-    return {
-        "forward": _cpu_timed(forward, repeats, warm_up=False) / track_seconds,
-        "forward_backward": _cpu_timed(forward_backward, repeats, warm_up=False) / track_seconds,
-        "forward_peak_mb": forward_peak,
-        "forward_backward_peak_mb": both_peak,
-        "pedalboard": None if reference is None else reference / track_seconds,
-    }
+    result = {name: statistics.median(t) / track_seconds for name, t in times.items()}
+    result.setdefault("pedalboard", None)
+    result["forward_x_pb"] = None if reference is None else statistics.median(
+        ours / theirs for ours, theirs in zip(times["forward"], times["pedalboard"], strict=True)
+    )
+    return {**result, "forward_peak_mb": forward_peak, "forward_backward_peak_mb": both_peak}
 
 
 def training_row(spec: str, steps: int, sample_rate: int) -> dict[str, Any]:
@@ -163,7 +169,7 @@ def main() -> None:
         if "error" in r:
             timing = [r["error"], "", "", "", "", ""]
         else:
-            ratio = None if r["pedalboard"] is None else r["forward"] / r["pedalboard"]
+            ratio = r["forward_x_pb"]
             timing = [_fmt(r["forward"], 4), _fmt(r["forward_backward"], 4),
                       _fmt(r["forward_backward"] / r["forward"], 1),
                       _fmt(r["forward_backward_peak_mb"], 0), _fmt(r["pedalboard"], 4),
