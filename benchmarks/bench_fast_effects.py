@@ -167,7 +167,9 @@ def main() -> None:
         score = scores.get(label)
         by = bypass.get(family) if family else None
         if "error" in r:
-            timing = [r["error"], "", "", "", "", ""]
+            stopped = (f"stopped: over the {args.effects_memory_gb:g} GB cap"
+                       if r["error"].startswith("out of memory") else r["error"])
+            timing = [stopped, "-", "-", "-", "-", "-"]
         else:
             ratio = r["forward_x_pb"]
             timing = [_fmt(r["forward"], 4), _fmt(r["forward_backward"], 4),
@@ -189,7 +191,9 @@ def main() -> None:
                           "sample_rate": args.train_sample_rate}, memory_gb=args.memory_gb)
         print(f"  trained {spec}: {r}", flush=True)
         if "error" in r:
-            train_table.append([spec, r["error"], "-", "-", f"{r['peak_rss_mb'] / 1024:.1f}"
+            stopped = (f"stopped: over the {args.memory_gb:g} GB cap"
+                       if r["error"].startswith("out of memory") else r["error"])
+            train_table.append([spec, stopped, "-", "-", f"{r['peak_rss_mb'] / 1024:.1f}"
                                 if "peak_rss_mb" in r else "-"])
         else:
             train_table.append([spec, _fmt(r["cpu"], 2), _fmt(1 / r["cpu"], 3),
@@ -204,8 +208,11 @@ def main() -> None:
         with open(args.rst, "w") as f:
             for head, rows in ((header, table), (train_header, train_table)):
                 f.write(".. list-table::\n   :header-rows: 1\n\n")
-                for row in [head, *rows]:
-                    f.write("   * - " + "\n     - ".join(c if c else " " for c in row) + "\n")
+                for i, row in enumerate([head, *rows]):
+                    cells = [c if c else " " for c in row]
+                    if i:  # names of effects and chains as literals
+                        cells[0] = f"``{cells[0]}``"
+                    f.write("   * - " + "\n     - ".join(cells) + "\n")
                 f.write("\n")
 
 
