@@ -249,3 +249,15 @@ def test_nan_decisions_write_nothing(tmp_path, stems_dir, tiny_console, capsys, 
     assert main(["mix", str(stems_dir), "-o", str(out), "--checkpoint", str(path)]) == 2
     assert "non-finite" in capsys.readouterr().err
     assert not out.exists() and not (tmp_path / "m.params.json").exists()
+
+
+def test_render_reports_each_track_as_it_goes(tmp_path, stems_dir, checkpoint, capsys):
+    params = tmp_path / "p.json"
+    assert main(["mix", str(stems_dir), "-o", str(tmp_path / "m.wav"), "--params", str(params),
+                 "--checkpoint", checkpoint, "-q"]) == 0
+    capsys.readouterr()
+    assert main(["render", str(stems_dir), str(params), "-o", str(tmp_path / "r.wav")]) == 0
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if "mixing stem" in line] == [
+        f"console render: mixing stem0{k}.wav ({k + 1}/3)" for k in range(3)
+    ]
