@@ -272,3 +272,9 @@ def test_rows_processed_in_slices_give_the_same_output_and_gradients(monkeypatch
         results.append((y.detach(), x.grad, params.grad))
     for whole, sliced in zip(*results, strict=True):
         torch.testing.assert_close(sliced, whole, rtol=0, atol=0)
+
+
+def test_an_empty_batch_gives_an_empty_output():
+    compressor = Compressor()
+    y = compressor(torch.zeros(0, 2, 100), compressor.default_params(1)[:0], 16000)
+    assert y.shape == (0, 2, 100)

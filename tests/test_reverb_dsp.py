@@ -295,3 +295,7 @@ def test_delay_ramp_is_accurate_for_long_delays():
     exact = torch.polar(torch.ones_like(angle), angle)
     assert (ramp.to(torch.complex128) - exact).abs().max() < 1e-6
     assert torch.equal(ramp[0], torch.ones(bins, dtype=torch.complex64))
+
+
+def test_an_empty_batch_gives_an_empty_stereo_output():
+    assert Reverb()(torch.zeros(0, 1, 100), reverb_params(1)[:0], SR).shape == (0, 2, 100)

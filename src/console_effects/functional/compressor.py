@@ -333,10 +333,13 @@ def compress(
     """
     rows_per_chunk = max(1, ROW_CHUNK_SAMPLES // max(1, x.shape[1] * x.shape[2]))
     columns = (threshold_db, ratio, attack_ms, release_ms, knee_db, makeup_db)
-    parts = [
-        chunk * compressor_gain(chunk, *(c[start:start + rows_per_chunk] for c in columns),
-                                sample_rate, time_constant, stereo_link)
-        for start, chunk in zip(range(0, x.shape[0], rows_per_chunk),
-                                x.split(rows_per_chunk), strict=True)
-    ]
-    return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def rows(start: int, stop: int) -> torch.Tensor:
+        chunk = x[start:stop]
+        return chunk * compressor_gain(chunk, *(c[start:stop] for c in columns), sample_rate,
+                                       time_constant, stereo_link)
+
+    if x.shape[0] <= rows_per_chunk:  # one slice (or none: an empty batch)
+        return rows(0, x.shape[0])
+    return torch.cat([rows(start, start + rows_per_chunk)
+                      for start in range(0, x.shape[0], rows_per_chunk)])
