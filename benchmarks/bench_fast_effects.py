@@ -10,7 +10,9 @@ frozen as ``console train`` freezes them), on mono tracks of ``--seconds`` at
 forward+backward needs about 1.5 GB per track-second); the memory a forward+backward adds
 at its peak (peak RSS minus RSS before it); pedalboard's nearest equivalent
 (forward, CPU-s per track-second; its reverb is Freeverb, not an equivalent), timed
-in turns with ours, and the median of the round-by-round ratios;
+in turns with ours, and the median of the round-by-round ratios; one more forward
+pass over 8 tracks x 10 s (bench_emulators' workload: longer tracks, other
+settings; the reverbs' cost per track-second grows with both);
 and held-out fidelity against each emulator's reference (MR-STFT and SNR, as in
 :mod:`bench_emulators`), for the emulator, the DSP effect and bypass.
 
@@ -31,6 +33,7 @@ import argparse
 import datetime
 import statistics
 import sys
+import time
 from typing import Any
 
 import torch
@@ -54,8 +57,15 @@ TRAIN_SPECS = (
 )
 
 
-def effect_row(names: list[str], tracks: int, seconds: float, repeats: int) -> dict[str, Any]:
-    """Speed and memory of ``names`` in series (in a fresh process: peak RSS is per process)."""
+def effect_row(
+    names: list[str], tracks: int, seconds: float, repeats: int,
+    long_tracks: int = 8, long_seconds: float = 10.0,
+) -> dict[str, Any]:
+    """Speed and memory of ``names`` in series (in a fresh process: peak RSS is per process).
+
+    ``forward_long`` is one forward pass over ``long_tracks`` x ``long_seconds``
+    (bench_emulators' workload), per track-second as the others.
+    """
     from console.plugins import get_plugins
 
     try:
@@ -102,6 +112,12 @@ def effect_row(names: list[str], tracks: int, seconds: float, repeats: int) -> d
     result["forward_x_pb"] = None if reference is None else statistics.median(
         ours / theirs for ours, theirs in zip(times["forward"], times["pedalboard"], strict=True)
     )
+    long_audio = session_audio(long_tracks, long_seconds)
+    long_params = [random_params(e, long_tracks, seed=i) for i, e in enumerate(effects)]
+    start = time.process_time()
+    with torch.no_grad():
+        run(long_audio, long_params)
+    result["forward_long"] = (time.process_time() - start) / (long_tracks * long_seconds)
     return {**result, "forward_peak_mb": forward_peak, "forward_backward_peak_mb": both_peak}
 
 
@@ -160,7 +176,7 @@ def main() -> None:
 
     header = ["effect", "tracks", "reference", "MR-STFT", "SNR dB", "bypass MR-STFT / SNR",
               "fwd CPU-s/track-s", "f+b CPU-s/track-s", "f+b / fwd", "f+b peak +MB",
-              "pedalboard fwd", "fwd / pedalboard"]
+              "pedalboard fwd", "fwd / pedalboard", "fwd at 8 x 10 s"]
     table: list[list[str]] = []
     for label, names, tracks, r in effect_results:
         family = names[0].split(":")[0] if len(names) == 1 else None
@@ -169,13 +185,13 @@ def main() -> None:
         if "error" in r:
             stopped = (f"stopped: over the {args.effects_memory_gb:g} GB cap"
                        if r["error"].startswith("out of memory") else r["error"])
-            timing = [stopped, "-", "-", "-", "-", "-"]
+            timing = [stopped, "-", "-", "-", "-", "-", "-"]
         else:
             ratio = r["forward_x_pb"]
             timing = [_fmt(r["forward"], 4), _fmt(r["forward_backward"], 4),
                       _fmt(r["forward_backward"] / r["forward"], 1),
                       _fmt(r["forward_backward_peak_mb"], 0), _fmt(r["pedalboard"], 4),
-                      _fmt(ratio, 2)]
+                      _fmt(ratio, 2), _fmt(r["forward_long"], 4)]
         table.append([
             label, str(tracks), references.get(family, "-") if family else "-",
             _fmt(score["mrstft"]) if score else "-", _fmt(score["snr_db"], 1) if score else "-",
