@@ -349,19 +349,25 @@ class _FFTConvolution(torch.autograd.Function):
         need_x, need_ir, need_delay = ctx.needs_input_grad[:3]
         spectrum = torch.fft.rfft(grad, n=n_fft)  # (N, C_y, F)
         grad_x = grad_ir = grad_delay = None
-        if need_x:
-            product = _sum_to(spectrum * (ramp[:, None, :] * ir_spectrum).conj(), x_channels)
-            grad_x = torch.fft.irfft(product, n=n_fft)[..., :x_length]
+        if need_x or need_delay:
+            # G conj(H), summed to the input's channels: the input's gradient before the
+            # ramp, and (conjugated, times the shifted input) the delay's.
+            product = _sum_to(spectrum * ir_spectrum.conj(), shifted.shape[1])
+            if need_x:
+                grad_x = torch.fft.irfft(
+                    _sum_to(product * ramp.conj()[:, None, :], x_channels), n=n_fft
+                )[..., :x_length]
+            if need_delay:
+                bins = spectrum.shape[-1]
+                real = grad.dtype
+                omega = torch.arange(bins, dtype=real, device=grad.device) * (
+                    2.0 * math.pi / n_fft)
+                weights = _hermitian_weights(bins, n_fft, real, grad.device) * omega / n_fft
+                cross = (shifted * product.conj()).imag.sum(dim=1)  # (N, F)
+                grad_delay = cross @ weights
         if need_ir:
             product = _sum_to(spectrum * shifted.conj(), ir_channels)
             grad_ir = torch.fft.irfft(product, n=n_fft)[..., :ir_length]
-        if need_delay:
-            bins = spectrum.shape[-1]
-            real = grad.dtype
-            omega = torch.arange(bins, dtype=real, device=grad.device) * (2.0 * math.pi / n_fft)
-            weights = _hermitian_weights(bins, n_fft, real, grad.device) * omega / n_fft
-            cross = (spectrum.conj() * shifted * ir_spectrum).imag.sum(dim=1)  # (N, F)
-            grad_delay = cross @ weights
         return grad_x, grad_ir, grad_delay, None, None
 
 
