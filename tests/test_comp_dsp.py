@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
+from console.numbers import db_to_amplitude
 from console.plugins import get_plugins
 from console_effects.compressor import Compressor
 from console_effects.functional import compressor as functional
 from console_effects.functional.compressor import (
     attack_release_smoothing,
     compressor_gain_db,
-    db_to_amplitude,
     gain_computer_db,
     smoothing_coefficient,
 )

@@ -19,10 +19,11 @@ from torch import nn
 from console.atomic import atomic_write
 from console.chain import EffectChain
 from console.checkpoint_file import fingerprint, read_checkpoint, state_dict_of
-from console.decisions import DecisionHead, Decisions, db_to_amplitude, input_trim_db
+from console.decisions import DecisionHead, Decisions, input_trim_db
 from console.encoder import Encoder
 from console.errors import AudioInputError, CheckpointError, ConsoleError
 from console.mix_params import MixParams, ParamSlot
+from console.numbers import db_to_amplitude
 from console.plugins import Plugins, get_plugins
 from console.post_processor import PostProcessor
 from console.tracks import check_stems, masked_mean, valid_rows

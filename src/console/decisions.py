@@ -80,10 +80,6 @@ def input_trim_db(rows: torch.Tensor, sample_rate: int) -> torch.Tensor:
         return torch.where(audible, trim, torch.zeros_like(trim)).to(rows.dtype)
 
 
-def db_to_amplitude(db: torch.Tensor) -> torch.Tensor:
-    return torch.pow(10.0, db / 20.0)
-
-
 def _first_slot(chain: EffectChain, family: str, param: str) -> int | None:
     for slot in chain.layout:
         if slot.effect_key == family and slot.spec.name == param:

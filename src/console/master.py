@@ -20,6 +20,7 @@ import attrs
 import torch
 
 from console.data.loudness import loudness_lufs
+from console.numbers import is_finite_number
 
 #: Streaming services normalise to about -14 LUFS; -1 dBFS leaves room for lossy encoders.
 DEFAULT_LOUDNESS_LUFS = -14.0
@@ -30,9 +31,7 @@ def _optional_finite(low: float, high: float):  # noqa: ANN202 - an attrs valida
     def check(instance: object, attribute: attrs.Attribute, value: float | None) -> None:
         if value is None:
             return
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"master.{attribute.name} must be a number or null, got {value!r}.")
-        if not (math.isfinite(value) and low <= value <= high):
+        if not (is_finite_number(value) and low <= value <= high):
             raise ValueError(
                 f"master.{attribute.name} must be a finite number in [{low:g}, {high:g}] or "
                 f"null (off), got {value!r}."

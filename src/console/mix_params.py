@@ -9,7 +9,6 @@ writes ``params.json``.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,11 @@ import cattrs
 import torch
 
 from console.atomic import atomic_write_text
+from console.audio import list_audio_files
 from console.effect import Effect
-from console.errors import ConsoleError
+from console.errors import AudioInputError, ConsoleError
 from console.master import MasterSettings
+from console.numbers import is_finite_number
 from console.params import ParamSpec
 
 FORMAT = "console-mix-params"
@@ -68,13 +69,6 @@ def _shown(value: Any) -> str:
         return json.dumps(value)
     except (TypeError, ValueError):
         return repr(value)
-
-
-def is_finite_number(value: Any) -> bool:
-    """A real number that is not NaN or infinite; strings and booleans are not numbers."""
-    return (
-        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    )
 
 
 def _check_name(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
@@ -200,6 +194,27 @@ class MixParams:
     @property
     def track_names(self) -> list[str]:
         return [t.name for t in self.tracks]
+
+    def stem_files(self, stems_dir: str | Path, label: str = "the params file") -> list[Path]:
+        """The audio files of ``stems_dir`` this mix names, in its order.
+
+        A folder that lacks a named stem, or holds one the mix has no settings for, is
+        refused: rendering it would silently mix something else.
+        """
+        available = {p.name: p for p in list_audio_files(stems_dir)}
+        missing = [name for name in self.track_names if name not in available]
+        if missing:
+            raise AudioInputError(
+                f"{label} has settings for {missing} but {stems_dir} has no such files; "
+                f"give the folder of the stems that were mixed."
+            )
+        unused = sorted(set(available) - set(self.track_names))
+        if unused:
+            raise AudioInputError(
+                f"{stems_dir} has stems with no settings in {label}: {unused}; add them to "
+                f"the file or move them out of the folder."
+            )
+        return [available[name] for name in self.track_names]
 
     def with_value(self, track: str, effect_key: str, param: str, value: float) -> MixParams:
         """A copy with one value changed (tracks are matched by name)."""

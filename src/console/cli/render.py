@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from console.audio import list_audio_files, output_subtype, probe, write_audio
+from console.audio import output_subtype, probe, write_audio
 from console.chain import EffectChain
 from console.cli.mix import add_output_options, master_settings, stem_notes, warn_over_full_scale
-from console.errors import AudioInputError
 from console.master import master
 from console.mix_params import MixParams
 from console.output_paths import check_output_file, refuse_inputs
@@ -40,23 +39,12 @@ def run(args: argparse.Namespace) -> int:
     settings = master_settings(args, params.master)
     chain = EffectChain.from_spec(params.spec)
     tensor = chain.to_tensor(params)  # validate before reading audio
-    available = {p.name: p for p in list_audio_files(args.stems_dir)}
-    refuse_inputs(output, [*available.values(), args.params], args.stems_dir, "mix")
-    missing = [name for name in params.track_names if name not in available]
-    if missing:
-        raise AudioInputError(
-            f"{args.params} has settings for {missing} but {args.stems_dir} has no such files."
-        )
-    unused = sorted(set(available) - set(params.track_names))
-    if unused:
-        raise AudioInputError(
-            f"{args.stems_dir} has stems with no settings in {args.params}: {unused}; add "
-            f"them to the file or move them out of the folder."
-        )
+    files = params.stem_files(args.stems_dir, str(args.params))
+    refuse_inputs(output, [*files, args.params], args.stems_dir, "mix")
     say = (lambda _: None) if args.quiet else (
         lambda text: print(f"console render: {text}", file=sys.stderr)
     )
-    infos = [probe(available[name]) for name in params.track_names]
+    infos = [probe(path) for path in files]
     for note in stem_notes(infos, params.sample_rate, strict_length=False):
         say(note)
     frames = max(round(i.frames * params.sample_rate / i.sample_rate) for i in infos)

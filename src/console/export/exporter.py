@@ -17,9 +17,8 @@ import attrs
 import torch
 
 from console.atomic import atomic_write_text
-from console.audio import list_audio_files, probe, write_audio
+from console.audio import probe, write_audio
 from console.chain import EffectChain
-from console.errors import AudioInputError
 from console.export.ardour_controls import LevelStage, level_stage
 from console.export.ardour_session import SessionTrack, session_xml
 from console.export.folder import building, check_export_folder
@@ -52,24 +51,6 @@ class ExportResult:
     mix: torch.Tensor
 
 
-def stems_for(params: MixParams, stems_dir: str | Path, params_label: str) -> list[Path]:
-    """The stem files named in ``params``, in its order; a folder that does not fit is refused."""
-    available = {p.name: p for p in list_audio_files(stems_dir)}
-    missing = [name for name in params.track_names if name not in available]
-    if missing:
-        raise AudioInputError(
-            f"{params_label} has settings for {missing} but {stems_dir} has no such files; "
-            f"export the stems that were mixed."
-        )
-    unused = sorted(set(available) - set(params.track_names))
-    if unused:
-        raise AudioInputError(
-            f"{stems_dir} has stems with no settings in {params_label}: {unused}; add them to "
-            f"the file or move them out of the folder."
-        )
-    return [available[name] for name in params.track_names]
-
-
 def _files_for(plan: TrackPlan) -> tuple[str, ...]:
     if plan.channels == 1:
         return (f"{plan.name}.wav",)
@@ -97,7 +78,7 @@ def export_session(
     folder = check_export_folder(folder, force, [stems_dir, *protected])
     chain = EffectChain.from_spec(params.spec)
     settings_tensor = chain.to_tensor(params)  # refuses a file that does not fit the chain
-    paths = stems_for(params, stems_dir, params_label)
+    paths = params.stem_files(stems_dir, params_label)
     # as `console render` does: a file with no master stage gets the default one
     settings = master_settings or params.master or MasterSettings()
     rate = params.sample_rate

@@ -23,6 +23,7 @@ from console.evaluation.report import to_csv
 from console.figures import png_figure, pyplot
 from console.listening.folders import make_output_folder
 from console.listening.student_t import t_quantile_two_sided
+from console.numbers import is_finite_number
 
 RESULTS_FORMAT = "console-listening-results"
 SCREEN_RATING = 90.0
@@ -108,8 +109,7 @@ def check_trials(path: Path, trials: Any) -> None:
 
 def is_rating(value: Any) -> bool:
     """A finite number on the test's scale (``True`` is not a number here)."""
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and math.isfinite(value) and RATING_RANGE[0] <= value <= RATING_RANGE[1])
+    return is_finite_number(value) and RATING_RANGE[0] <= value <= RATING_RANGE[1]
 
 
 def fails_screening(result: dict[str, Any]) -> bool:

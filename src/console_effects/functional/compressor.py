@@ -26,6 +26,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from console.numbers import DB_PER_NEPER
+
 TimeConstant = Literal["exponential", "juce"]
 TIME_CONSTANTS: tuple[str, ...] = ("exponential", "juce")
 
@@ -261,16 +263,6 @@ def compressor_gain_db(
     return gain_computer_db(
         amplitude_to_db(envelope), column(threshold_db), column(ratio), column(knee_db)
     )
-
-
-#: Decibels per neper of amplitude: ``20 log10(a) = DB_PER_NEPER * ln(a)``.
-DB_PER_NEPER = 20.0 / math.log(10.0)
-
-
-def db_to_amplitude(gain_db: torch.Tensor) -> torch.Tensor:
-    """``10 ** (gain_db / 20)`` as one exponential (``torch.pow`` with a tensor exponent is
-    several times slower on a CPU)."""
-    return torch.exp(gain_db / DB_PER_NEPER)
 
 
 def compressor_gain(
