@@ -212,3 +212,15 @@ def test_max_time_plans_again_when_the_machine_slows_down(tmp_path, monkeypatch)
     state = torch.load(run / "train_state.pt", weights_only=True)
     # the run ended where its (re-planned) schedule did, not cut off by the budget
     assert state["config"]["steps"] == state["step"]
+
+
+def test_split_fractions_are_read_one_way_for_train_and_evaluate():
+    import pytest
+
+    from console.cli.train import split_fractions
+    from console.errors import ConsoleError
+
+    assert split_fractions("0.8,0.1,0.1") == (0.8, 0.1, 0.1)
+    for bad in ("a,b,c", "0.5,0.5", "-1,1,1", "0,0,0"):
+        with pytest.raises(ConsoleError, match="--split"):
+            split_fractions(bad)

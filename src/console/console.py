@@ -186,13 +186,6 @@ class Console(nn.Module):
         physical = self.head.physical(normalised, trim_db, batch_index, batch_size, context)
         return normalised, physical
 
-    def predict(
-        self, embeddings: torch.Tensor, batch_index: torch.Tensor, batch_size: int
-    ) -> torch.Tensor:
-        """Normalised settings ``(M, P)`` from track embeddings ``(M, D)`` and their songs."""
-        context = masked_mean(embeddings, batch_index, batch_size)
-        return self.post_processor(embeddings, context[batch_index])
-
     def render(
         self,
         stems: torch.Tensor,

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from console.cli.train import LAYOUTS, detect_layout, scan
+from console.cli.train import LAYOUTS, detect_layout, scan, split_fractions
 from console.errors import ConsoleError
 
 SUBSETS = ("test", "validation", "train", "all")
@@ -51,9 +51,7 @@ def select_songs(args: argparse.Namespace) -> list:
 
     songs = scan(args.data, args.layout)
     if args.subset != "all":
-        fractions = tuple(float(x) for x in args.split.split(","))
-        if len(fractions) != 3:
-            raise ConsoleError("--split takes three fractions: train,validation,test.")
+        fractions = split_fractions(args.split)
         layout = detect_layout(args.data) if args.layout == "auto" else args.layout
         by_group = layout == "enst"
         songs = getattr(split_songs(songs, fractions, seed=args.seed, by_group=by_group),

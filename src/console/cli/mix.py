@@ -36,7 +36,7 @@ from console.master import (
 )
 from console.mix_params import MixParams
 from console.output_paths import check_output_file, refuse_inputs
-from console.streaming import stream_mix
+from console.streaming import Progress, stream_mix
 
 DEFAULT_SPEC = pretrained.DEFAULT
 
@@ -129,14 +129,14 @@ def master_settings(
     Options given on the command line win over ``saved`` (a params file's), which wins
     over the defaults.
     """
-    if getattr(args, "no_master", False):
+    if args.no_master:
         return MasterSettings.off()
     base = saved if saved is not None else MasterSettings()
     loudness = base.loudness_lufs if args.loudness is None else args.loudness
     ceiling = base.ceiling_dbfs if args.ceiling is None else args.ceiling
     try:
         return MasterSettings(
-            loudness_lufs=None if getattr(args, "no_loudness", False) else loudness,
+            loudness_lufs=None if args.no_loudness else loudness,
             ceiling_dbfs=ceiling,
         )
     except ValueError as exc:
@@ -165,7 +165,7 @@ def load_console(args: argparse.Namespace) -> Console:
     """
     if args.checkpoint is not None:
         return Console.load(args.checkpoint)
-    if not getattr(args, "untrained", False):
+    if not args.untrained:
         return pretrained.load_pretrained(args.spec)  # an unknown name lists the shipped ones
     print(
         f"console mix: no checkpoint given; using an untrained {args.spec!r} console "
@@ -179,7 +179,7 @@ def load_console(args: argparse.Namespace) -> Console:
 
 
 def run(args: argparse.Namespace) -> int:
-    quiet = getattr(args, "quiet", False)
+    quiet = args.quiet
     say = (lambda _: None) if quiet else (
         lambda text: print(f"console mix: {text}", file=sys.stderr)
     )
@@ -191,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
     check_sample_rate(args.sample_rate)
     settings = master_settings(args)
     output = check_output_file(args.output, "mix")
-    output_subtype(output, getattr(args, "bit_depth", None))
+    output_subtype(output, args.bit_depth)
     params_path = check_output_file(args.params or default_params_path(output), "parameter file")
     if params_path.resolve() == output.resolve():
         raise ConsoleError(f"The mix and its parameters cannot both be written to {output}.")
@@ -199,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
     for path in (output, params_path):
         refuse_inputs(path, files, args.stems_dir if path == output else None,
                       "mix" if path == output else "parameter file")
-    if getattr(args, "export", None) is not None:
+    if args.export is not None:
         check_export_folder(args.export, False, [args.stems_dir, output, params_path])
     console = load_console(args).eval()
     infos = [probe(path) for path in files]
@@ -215,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
     mix, report = master(mix, sample_rate, settings)
     params = MixParams.from_tensor(physical, console.layout, names, console.spec, sample_rate)
     params = attrs.evolve(params, master=settings)
-    write_audio(output, mix, sample_rate, getattr(args, "bit_depth", None))
+    write_audio(output, mix, sample_rate, args.bit_depth)
     warn_over_full_scale(report, output, warn)
     params.save(params_path)
     if not quiet:
@@ -223,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
         print(report.describe())
         print(f"wrote {output}")
         print(f"wrote {params_path}; edit it and run `console render` to adjust the mix")
-    if getattr(args, "export", None) is not None:
+    if args.export is not None:
         exported = export_session(args.stems_dir, params, args.export,
                                   params_label=str(params_path),
                                   protected=[output, params_path], progress=say)
@@ -232,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def warn_over_full_scale(report: MasterReport, output: Path, warn) -> None:  # noqa: ANN001
+def warn_over_full_scale(report: MasterReport, output: Path, warn: Progress) -> None:
     """A float file may hold peaks above 0 dBFS, but most players will clip them: say so."""
     if report.output_peak_dbfs > 0.0:
         warn(f"{output.name} peaks at {report.output_peak_dbfs:+.1f} dBFS; it is kept in "

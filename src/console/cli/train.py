@@ -166,8 +166,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConsoleError(f"None of the songs in {args.val_data} can be used to validate.")
         splits = Splits(train=sorted(usable, key=lambda s: s.name), validation=held, test=[])
     else:
-        fractions = tuple(float(x) for x in args.split.split(","))
-        splits = split_songs(usable, fractions, seed=args.seed,
+        splits = split_songs(usable, split_fractions(args.split), seed=args.seed,
                              by_group=args.layout == "enst")
     if not splits.train:
         raise ConsoleError("The split left no training songs; add songs or change --split.")
@@ -228,13 +227,18 @@ def check_arguments(args: argparse.Namespace) -> None:
             raise ConsoleError(f"--{name.replace('_', '-')} must be positive, got {value}.")
     if args.segment_seconds <= 0 or args.lr <= 0:
         raise ConsoleError("--segment-seconds and --lr must be positive.")
-    fractions = args.split.split(",")
+    split_fractions(args.split)
+
+
+def split_fractions(text: str) -> tuple[float, float, float]:
+    """``"0.8,0.1,0.1"`` as three fractions; anything else is one clear error."""
     try:
-        values = [float(x) for x in fractions]
+        values = tuple(float(x) for x in text.split(","))
     except ValueError:
-        values = []
+        values = ()
     if len(values) != 3 or any(v < 0 for v in values) or sum(values) <= 0:
         raise ConsoleError("--split takes three non-negative fractions: train,validation,test.")
+    return values  # type: ignore[return-value]
 
 
 def seed_everything(seed: int) -> None:
@@ -263,9 +267,9 @@ def build_task(args: argparse.Namespace) -> MixingTask | MixerTask:
             args.spec, encoder=args.encoder, encoder_options=args.encoder_options,
             hidden=args.hidden, decisions=Decisions(level=args.level, pan=args.pan),
         )
+    except ConsoleError:
+        raise
     except (TypeError, ValueError) as exc:
-        if isinstance(exc, ConsoleError):
-            raise
         raise ConsoleError(
             f"--encoder-options do not fit the encoder {args.encoder!r}: {exc}"
         ) from exc

@@ -53,7 +53,11 @@ def is_shipped(name: str) -> bool:
 
 
 def model_card(spec: str = DEFAULT) -> str:
-    path = _folder() / f"{file_stem(resolve(spec) if is_shipped(spec) else spec)}.md"
+    """The card of the shipped console for ``spec``; empty when none is shipped."""
+    try:
+        path = _folder() / f"{file_stem(resolve(spec))}.md"
+    except ConsoleError:
+        return ""
     return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
