@@ -16,14 +16,23 @@ guessed from those names. A ``ROOT`` that itself holds ``stems/`` and
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import attrs
+import torch
 
+from console.atomic import atomic_write_text
+from console.audio import write_audio
 from console.data.problems import report
 from console.data.roles import guess_role
 from console.data.song import Song
 from console.errors import AudioInputError
+
+if TYPE_CHECKING:  # console.mix_params imports this package through the master stage
+    from console.mix_params import MixParams
 
 STEM_SUFFIXES = (".wav", ".flac")
 MIX_NAMES = ("mix.wav", "mix.flac")
@@ -96,3 +105,23 @@ def _scan_below(root: Path, folder: Path, depth: int) -> list[Song]:
         else:
             read_song_folder(child)  # reports what is missing
     return songs
+
+
+def write_song_folder(
+    out_dir: str | Path,
+    names: Sequence[str],
+    stems: torch.Tensor,
+    mix: torch.Tensor,
+    params: MixParams,
+    info: dict[str, Any],
+    sample_rate: int,
+) -> None:
+    """Write one generated song in this layout: ``stems/``, ``mix.wav``, ``params.json``
+    (the engineer's settings, which ``console render`` reproduces the mix from) and
+    ``session.json`` (how it was made)."""
+    out_dir = Path(out_dir)
+    for name, track in zip(names, stems, strict=True):
+        write_audio(out_dir / "stems" / name, track[None], sample_rate)
+    write_audio(out_dir / MIX_NAMES[0], mix, sample_rate)
+    params.save(out_dir / "params.json")
+    atomic_write_text(out_dir / "session.json", json.dumps(info, indent=2) + "\n")

@@ -17,17 +17,15 @@ key, length, every stem's recording level, and the engineer's style (see
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import attrs
 import numpy as np
 import torch
 
-from console.atomic import atomic_write_text
-from console.audio import write_audio
 from console.data.band import Kind, Multitrack, Part, make_multitrack
 from console.data.engineer import STYLES, EngineerStyle, draw_style, engineer_mix
+from console.data.folder import write_song_folder
 from console.data.loudness import loudness_batch
 from console.data.sources import Source, get_source, session_renderer
 from console.mix_params import MixParams
@@ -139,10 +137,6 @@ def write_recorded_session(out_dir: str | Path, **options) -> RecordedSession:
     """Render with :func:`make_recorded_session` and write it in the plain folder layout."""
     out_dir = Path(out_dir)
     session = make_recorded_session(**options)
-    for name, track in zip(session.names, session.stems, strict=True):
-        write_audio(out_dir / "stems" / name, track[None], session.sample_rate)
-    write_audio(out_dir / "mix.wav", session.mix, session.sample_rate)
-    session.params.save(out_dir / "params.json")
     mt = session.multitrack
     info = {
         "generator": "recorded",
@@ -164,5 +158,6 @@ def write_recorded_session(out_dir: str | Path, **options) -> RecordedSession:
                                     session.input_lufs, strict=True)
         ],
     }
-    atomic_write_text(out_dir / "session.json", json.dumps(info, indent=2) + "\n")
+    write_song_folder(out_dir, session.names, session.stems, session.mix, session.params, info,
+                      session.sample_rate)
     return session

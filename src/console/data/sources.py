@@ -21,8 +21,8 @@ import numpy as np
 
 from console.data.band import Part
 from console.data.fluid import fluidsynth_available, soundfont_player
-from console.data.instruments import VOICES
-from console.data.samples import CANDIDATES, SampledVoice, samples_dir
+from console.data.instruments import VOICES, Voice
+from console.data.samples import CANDIDATES, sampled_voice, samples_dir
 
 SF2 = Path("/usr/share/sounds/sf2")
 SF3 = Path("/usr/share/sounds/sf3")
@@ -141,15 +141,12 @@ def session_renderer(
 
     if source.name == "sonic-pi":
         folder = samples_dir()
-        chosen: dict[str, SampledVoice] = {}
+        chosen: dict[str, Voice] = {}  # one recording per role for the whole session
 
         def render(part: Part) -> np.ndarray:
             role = _sample_role(part.role)
             if role not in chosen:
-                options = [(stem, pitch) for stem, pitch in CANDIDATES[role]
-                           if (folder / f"{stem}.flac").is_file()]
-                stem, pitch = options[int(rng.integers(len(options)))]
-                chosen[role] = SampledVoice(folder / f"{stem}.flac", pitch)
+                chosen[role] = sampled_voice(role, rng, folder)
             return play(part.notes, chosen[role], frames, sample_rate, rng)
 
         return render, {"samples": str(folder)}

@@ -13,7 +13,6 @@ Instruments are played from recorded samples where the machine has them
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 
@@ -21,10 +20,9 @@ import attrs
 import numpy as np
 import torch
 
-from console.atomic import atomic_write_text
-from console.audio import write_audio
 from console.data.arrangement import Arrangement, Note, make_arrangement
 from console.data.engineer import engineer_mix
+from console.data.folder import write_song_folder
 from console.data.instruments import VOICES, Voice
 from console.data.samples import sampled_voice, samples_dir
 from console.mix_params import MixParams
@@ -125,10 +123,6 @@ def write_session(
     """Render a session with :func:`make_session` and write it in the plain folder layout."""
     out_dir = Path(out_dir)
     session = make_session(seed, duration, sample_rate, source, spec)
-    for name, track in zip(session.names, session.stems, strict=True):
-        write_audio(out_dir / "stems" / name, track[None], sample_rate)
-    write_audio(out_dir / "mix.wav", session.mix, sample_rate)
-    session.params.save(out_dir / "params.json")
     info = {
         "seed": seed,
         "duration_s": duration,
@@ -144,5 +138,6 @@ def write_session(
             )
         ],
     }
-    atomic_write_text(out_dir / "session.json", json.dumps(info, indent=2) + "\n")
+    write_song_folder(out_dir, session.names, session.stems, session.mix, session.params, info,
+                      sample_rate)
     return session
