@@ -32,22 +32,12 @@ from console.effect import Effect
 from console.plugins import get_plugins
 from console_effects.references import PEDALBOARD_BUILDERS
 
+from timing import timed
+
 SAMPLE_RATE = 44100
 TRACKS, SECONDS = 16, 3.0
 #: The DSP chain of the paper's full console, without the analytic gain and pan.
 DSP_CHAIN = ("eq:dsp", "comp:dsp", "reverb:dsp")
-
-
-def cpu_timed(fn: Callable[[], object], repeats: int, warm_up: bool = True) -> float:
-    """Median CPU time of this process over ``repeats`` calls (after one warm-up call)."""
-    if warm_up:
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.process_time()
-        fn()
-        times.append(time.process_time() - start)
-    return statistics.median(times)
 
 
 def session_audio(tracks: int, seconds: float, seed: int = 1) -> torch.Tensor:
@@ -109,7 +99,7 @@ def pedalboard_time(
 ) -> float | None:
     """CPU time of pedalboard's equivalent of ``effects`` in series, one board per track."""
     forward = pedalboard_forward(pb, effects, params, audio)
-    return None if forward is None else cpu_timed(forward, repeats)
+    return None if forward is None else timed(forward, repeats, clock=time.process_time)
 
 
 def interleaved(

@@ -76,14 +76,6 @@ PANNED = 0.1
 BASELINES = ("mono", "random", "loudness", "oracle gain+pan")
 
 
-def _stereo_loss() -> StereoSTFTLoss:
-    return StereoSTFTLoss()
-
-
-def _mid_loss() -> StereoSTFTLoss:
-    return StereoSTFTLoss(w_sum=1.0, w_diff=0.0)
-
-
 def relative_levels(stems: torch.Tensor, gains_db: torch.Tensor, rate: int) -> torch.Tensor:
     """Each track's post-fader loudness minus the song's mean (silent tracks are NaN)."""
     levels = loudness_batch(stems, rate) + gains_db
@@ -252,7 +244,7 @@ def main() -> None:
         system = load_system(text)
         systems[system.label] = system
     labels = [*systems, *BASELINES]
-    losses = (_stereo_loss(), _mid_loss())
+    losses = (StereoSTFTLoss(), StereoSTFTLoss(w_sum=1.0, w_diff=0.0))  # stereo, mid only
     per_song = []
     for i, song in enumerate(songs):
         loaded = load_song(song, args.sample_rate)

@@ -26,6 +26,14 @@ def tiny_console():
     return make
 
 
+@pytest.fixture
+def checkpoint(tmp_path, tiny_console) -> str:
+    """A tiny untrained console saved to disk, so CLI tests need not build full-size VGGish."""
+    path = tmp_path / "tiny.pt"
+    tiny_console().save(path)
+    return str(path)
+
+
 def write_stems(
     folder: Path, n: int, seconds: float = 1.0, sample_rate: int = 16000, seed: int = 0
 ) -> list[Path]:

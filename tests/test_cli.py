@@ -10,14 +10,6 @@ from console.cli.main import main
 from tests.conftest import write_stems
 
 
-@pytest.fixture
-def checkpoint(tmp_path, tiny_console):
-    """A tiny untrained console saved to disk, so tests need not build full-size VGGish."""
-    path = tmp_path / "tiny.pt"
-    tiny_console().save(path)
-    return str(path)
-
-
 def files_in(path):
     return sorted(p.name for p in path.rglob("*") if p.is_file())
 

@@ -13,13 +13,6 @@ from console.master import MasterSettings, master, peak_dbfs
 from tests.conftest import write_stems
 
 
-@pytest.fixture
-def checkpoint(tmp_path, tiny_console):
-    path = tmp_path / "tiny.pt"
-    tiny_console().save(path)
-    return str(path)
-
-
 def snapshot(folder):
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 import torchaudio.functional as taf
 
+from console_effects.functional.compiled import compile_loops
+
 try:  # the compiled all-pole stage of torchaudio's lfilter, without its slow FIR stage
     from torchaudio.functional.filtering import DifferentiableIIR as _TorchaudioIIR
 except ImportError:  # a torchaudio that moved it: fall back to the public lfilter
@@ -284,14 +286,8 @@ def _cascade_backward(
 
 @functools.cache
 def compiled_cascade() -> tuple[Callable, Callable]:
-    """The cascade's forward and adjoint loops compiled by numba (on first use, cached on disk)."""
-    try:
-        import numba
-    except ImportError as exc:
-        raise ImportError(
-            "eq:dsp runs its filter loop with numba; install it (pip install numba)."
-        ) from exc
-    return numba.njit(cache=True)(_cascade_forward), numba.njit(cache=True)(_cascade_backward)
+    """The cascade's forward and adjoint loops, compiled on first use."""
+    return compile_loops("eq:dsp", _cascade_forward, _cascade_backward)
 
 
 class _CompiledCascade(torch.autograd.Function):

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from console.numbers import DB_PER_NEPER
+from console_effects.functional.compiled import compile_loops
 
 TimeConstant = Literal["exponential", "juce"]
 TIME_CONSTANTS: tuple[str, ...] = ("exponential", "juce")
@@ -114,14 +115,8 @@ def _smooth_backward(
 
 @functools.cache
 def compiled_kernels() -> tuple[Callable, Callable]:
-    """The forward and adjoint loops compiled by numba (on first use, cached on disk)."""
-    try:
-        import numba
-    except ImportError as exc:
-        raise ImportError(
-            "comp:dsp runs its attack/release loop with numba; install it (pip install numba)."
-        ) from exc
-    return numba.njit(cache=True)(_smooth_forward), numba.njit(cache=True)(_smooth_backward)
+    """The attack/release forward and adjoint loops, compiled on first use."""
+    return compile_loops("comp:dsp", _smooth_forward, _smooth_backward)
 
 
 def _to_numpy(t: torch.Tensor) -> np.ndarray:

@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from console_effects.functional.compiled import compile_loops
+
 #: Octave band centres; the bands' weights form a partition of unity over frequency.
 BAND_CENTRES_HZ: tuple[float, ...] = (125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0)
 #: Bands centred at or below this decay at the full RT60; higher ones decay faster.
@@ -182,15 +184,8 @@ def _decaying_sum_backward(
 
 @functools.cache
 def compiled_decaying_sum() -> tuple[Callable, Callable]:
-    """The band sum's forward and adjoint loops compiled by numba (on first use, cached)."""
-    try:
-        import numba
-    except ImportError as exc:
-        raise ImportError(
-            "reverb:dsp builds its responses with numba; install it (pip install numba)."
-        ) from exc
-    return (numba.njit(cache=True)(_decaying_sum_forward),
-            numba.njit(cache=True)(_decaying_sum_backward))
+    """The band sum's forward and adjoint loops, compiled on first use."""
+    return compile_loops("reverb:dsp", _decaying_sum_forward, _decaying_sum_backward)
 
 
 class _CompiledDecayingSum(torch.autograd.Function):
