@@ -49,3 +49,13 @@ def test_a_mono_only_effect_after_a_stereo_one_is_refused():
     plugins.register(P())
     with pytest.raises(SpecError, match="monoonly"):
         build_chain("pan+monoonly", plugins)
+
+
+@pytest.mark.parametrize(
+    "spec", ["gain+pan", "gain+eq+comp+reverb+pan", "gain+eq:dsp+comp:dsp+reverb:dsp+pan"]
+)
+def test_resolving_a_spec_names_what_building_it_would_build(spec):
+    from console.chain import EffectChain
+    from console.spec import resolve_spec
+
+    assert resolve_spec(spec) == EffectChain.from_spec(spec).spec

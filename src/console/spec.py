@@ -46,6 +46,18 @@ def parse_spec(spec: str) -> list[SpecItem]:
     return items
 
 
+def resolve_spec(spec: str, plugins: Plugins | None = None) -> str:
+    """The resolved spec string (every variant named) without building any effect.
+
+    What :func:`build_chain`'s items join to, for looking a chain up by name.
+    """
+    plugins = plugins or get_plugins()
+    return "+".join(
+        str(SpecItem(plugins.resolve("effect", item.name).name, item.arg))
+        for item in parse_spec(spec)
+    )
+
+
 def build_chain(spec: str, plugins: Plugins | None = None) -> tuple[list[Effect], list[str]]:
     """Instantiate the effects of ``spec``; returns them and their resolved spec items.
 

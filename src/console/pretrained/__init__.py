@@ -18,6 +18,7 @@ from pathlib import Path
 
 from console.console import Console
 from console.errors import CheckpointError, ConsoleError
+from console.spec import resolve_spec
 
 DEFAULT = "gain+pan"
 
@@ -38,11 +39,10 @@ def available() -> list[str]:
 def resolve(name: str) -> str:
     """The resolved spec a name stands for (``"gain+pan"`` stays; bare families get variants).
 
-    A name that is no valid spec raises the spec's own error (with close names).
+    A name that is no valid spec raises the spec's own error (with close names). No
+    effect is built, so looking up a chain of emulators loads none of their weights.
     """
-    from console.chain import EffectChain
-
-    return EffectChain.from_spec(name).spec
+    return resolve_spec(name)
 
 
 def is_shipped(name: str) -> bool:
