@@ -23,6 +23,7 @@ from console.data.band import Part
 from console.data.fluid import fluidsynth_available, soundfont_player
 from console.data.instruments import VOICES, Voice
 from console.data.samples import CANDIDATES, sampled_voice, samples_dir
+from console.data.timidity import patch_set_player, timidity_binary
 
 SF2 = Path("/usr/share/sounds/sf2")
 SF3 = Path("/usr/share/sounds/sf3")
@@ -48,19 +49,23 @@ class Source:
     plays_melodic: bool = True
     drum_bank: int = 128
     drum_kits: tuple[int, ...] = GM_KITS
+    #: The sampler that plays ``files``: FluidSynth (SoundFonts) or TiMidity++ (GUS patches).
+    player: str = "fluidsynth"
 
     def path(self) -> Path | None:
         return next((p for p in self.files if p.is_file()), None)
 
     @property
     def soundfont(self) -> bool:
-        return bool(self.files)
+        return bool(self.files) and self.player == "fluidsynth"
 
     def installed(self) -> bool:
         if self.name == "sonic-pi":
             return samples_dir() is not None
         if self.name == "procedural":
             return True
+        if self.player == "timidity":
+            return timidity_binary() is not None and self.path() is not None
         return fluidsynth_available() and self.path() is not None
 
     def can_play(self, part: Part) -> bool:
@@ -84,6 +89,10 @@ SOURCES: dict[str, Source] = {
                "AVL Drumkits, two multi-sampled acoustic kits (Debian avldrums.lv2)",
                (SF2 / "Black_Pearl_4_LV2.sf2", SF2 / "Red_Zeppelin_4_LV2.sf2"),
                plays_melodic=False, drum_bank=0, drum_kits=(0,)),
+        Source("freepats", "freepats",
+               "FreePats, a General MIDI set of recorded instruments in GUS patches, played "
+               "by TiMidity++ (Debian freepats and timidity)",
+               (Path("/etc/timidity/freepats.cfg"),), player="timidity"),
         Source("sonic-pi", "sonic-pi", "Sonic Pi's recorded one-shots (Debian sonic-pi-samples)"),
         Source("procedural", "procedural", "procedural synthesis (no recordings)"),
     )
@@ -137,6 +146,13 @@ def session_renderer(
             return player.play(part.notes, frames, 0, part.program, drums=False)
 
         return render, info
+    if source.player == "timidity":
+        patches = patch_set_player(str(source.path()), sample_rate)
+
+        def render(part: Part) -> np.ndarray:
+            return patches.play(part.notes, frames, part.program, part.drums)
+
+        return render, {"patch_set": str(source.path()), "player": "timidity"}
     from console.data.synthetic import play
 
     if source.name == "sonic-pi":
