@@ -45,9 +45,11 @@ MR-STFT distance (FFT 512/2048/8192) with both mixes at -23 LUFS, the paper's
 objective; `mid (L+R)` is its sum part alone, which judges level balance and
 spectrum but not the image; `level err` is the mean absolute error, in dB, of each
 track's post-fader loudness relative to its song's other tracks, against the
-engineer's faders; `mean pan` is the mean signed pan position over all tracks and
+engineer's faders; `pan err` the mean absolute difference of each track's pan from
+the engineer's or its mirror image, whichever is closer (engineers pan drums from
+either side); `mean pan` is the mean signed pan position over all tracks and
 `panned L / R` the shares of tracks panned by at least 0.1 to each side. Lower is
-better for the first three. Baselines, by what they render: `mono` every stem at
+better for the first four. Baselines, by what they render: `mono` every stem at
 unity gain, centred; `random` a gain drawn in ±12 dB and a pan in [-1, 1] per stem;
 `loudness` every stem at equal loudness (BS.1770), centred; `oracle gain+pan` the
 engineer's own gains and pans through gain+pan, without the engineer's EQ,
