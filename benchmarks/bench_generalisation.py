@@ -174,12 +174,37 @@ def summarise(per_song: list[dict], labels: list[str]) -> dict[str, dict[str, fl
     return table
 
 
+def _session(song) -> dict:
+    path = song.mix.parent / "session.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
 def song_kind(song) -> str:
     """``band`` or ``drums`` (a kit recorded piece by piece), from the session's metadata."""
-    path = song.mix.parent / "session.json"
-    if not path.is_file():
-        return "unknown"
-    return str(json.loads(path.read_text(encoding="utf-8")).get("kind", "unknown"))
+    return str(_session(song).get("kind", "unknown"))
+
+
+def song_roles(song) -> list[str]:
+    """The role of each stem, in the song's stem order (``?`` where unrecorded)."""
+    roles = {t.get("name"): t.get("role", "?") for t in _session(song).get("tracks", [])}
+    return [roles.get(name, "?") for name in song.stem_names]
+
+
+def pans_by_role(per_song: list[dict], roles: list[list[str]], labels: list[str]) -> str:
+    """Mean distance from the centre of each role's tracks, per system, as a Markdown table."""
+    table: dict[str, dict[str, list[float]]] = {}
+    for song, song_roles_ in zip(per_song, roles, strict=True):
+        for label in labels:
+            for role, pan in zip(song_roles_, song[label]["pans"], strict=True):
+                table.setdefault(role, {}).setdefault(label, []).append(abs(pan))
+    lines = ["Mean |pan| by role (0 is centre, 1 is hard left or right).", "",
+             "| role | tracks | " + " | ".join(labels) + " |",
+             "|---|---|" + "---|" * len(labels)]
+    for role in sorted(table):
+        cells = [sum(v) / len(v) for v in (table[role][label] for label in labels)]
+        lines.append(f"| {role} | {len(table[role][labels[0]])} | "
+                     + " | ".join(f"{c:.2f}" for c in cells) + " |")
+    return "\n".join(lines)
 
 
 def markdown(table: dict[str, dict[str, float]], split: str, songs: int,
@@ -287,6 +312,7 @@ def main() -> None:
         rows = [row for row, k in zip(per_song, kinds, strict=True) if k == kind]
         by_kind[kind] = summarise(rows, labels)
         text += "\n\n" + markdown(by_kind[kind], args.split, len(rows), kind)
+    text += "\n\n" + pans_by_role(per_song, [song_roles(song) for song in songs], labels)
     print(text)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)

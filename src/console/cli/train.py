@@ -94,6 +94,10 @@ def add_parser(subparsers: Any) -> None:
         help='JSON keyword options of the mixer, e.g. \'{"levels": 5}\' (default none)')
     add("--init", default=None, help="start from a console checkpoint or a shipped console's "
         "spec (e.g. gain+pan): every weight whose name and shape fit is copied")
+    add("--pan-weight", type=float, default=0.0,
+        help="also hold each track's distance from the centre to the reference mix's, where "
+        "the song folder's params.json records it (generated sessions do), with this weight "
+        "beside the mix loss (default %(default)g)")
     add("--freeze-encoder", action="store_true", help="train only the post-processor")
     add("--train-effects", action="store_true", help="also train effects that have weights")
     add("--workers", type=int, default=0, help="DataLoader workers (default %(default)s)")
@@ -171,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     if not splits.train:
         raise ConsoleError("The split left no training songs; add songs or change --split.")
     common = {"sample_rate": args.sample_rate, "segment_seconds": args.segment_seconds,
-              "resample": True}
+              "resample": True, "pan_targets": getattr(task, "wants_pans", False)}
     train_data = MultitrackDataset(
         splits.train, examples_per_epoch=args.examples_per_epoch, seed=args.seed, **common
     )
@@ -279,7 +283,11 @@ def build_task(args: argparse.Namespace) -> MixingTask | MixerTask:
         started = warm_start(console, args.init)
         if distributed.rank() == 0:
             print(f"console train: {started.summary()}", file=sys.stderr)
-    return MixingTask(console, loss, args.sample_rate, args.freeze_encoder, args.train_effects)
+    try:
+        return MixingTask(console, loss, args.sample_rate, args.freeze_encoder,
+                          args.train_effects, pan_weight=args.pan_weight)
+    except ValueError as exc:
+        raise ConsoleError(f"--pan-weight: {exc}") from exc
 
 
 RUN_FOLDER_EPILOG = """\

@@ -24,6 +24,8 @@ class Example:
     roles: tuple[str, ...]
     song: str
     start: int
+    #: The reference mix's pan of each stem (``nan`` where unknown), when the song says.
+    pans: torch.Tensor | None = None
 
 
 @attrs.frozen
@@ -37,6 +39,8 @@ class Batch:
     roles: list[list[str]]
     songs: list[str]
     starts: torch.Tensor
+    #: ``(B, K)`` reference pans, ``nan`` where unknown or padded; ``None`` if no song knew.
+    pans: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
         """The tensors moved to ``device`` (the labels stay as they are)."""
@@ -46,6 +50,7 @@ class Batch:
             mask=self.mask.to(device),
             mix=self.mix.to(device),
             starts=self.starts.to(device),
+            pans=None if self.pans is None else self.pans.to(device),
         )
 
     def pin_memory(self) -> Batch:
@@ -56,6 +61,7 @@ class Batch:
             mask=self.mask.pin_memory(),
             mix=self.mix.pin_memory(),
             starts=self.starts.pin_memory(),
+            pans=None if self.pans is None else self.pans.pin_memory(),
         )
 
     def __len__(self) -> int:
@@ -75,10 +81,15 @@ def collate_examples(examples: Sequence[Example]) -> Batch:
     # compete for the CPU's threads.
     stems = np.zeros((len(examples), tracks, frames), dtype=np.float32)
     mask = np.zeros((len(examples), tracks), dtype=bool)
+    pans = None
+    if any(e.pans is not None for e in examples):
+        pans = np.full((len(examples), tracks), np.nan, dtype=np.float32)
     for b, example in enumerate(examples):
         k = example.stems.shape[0]
         stems[b, :k] = example.stems.detach().cpu().numpy()
         mask[b, :k] = True
+        if pans is not None and example.pans is not None:
+            pans[b, :k] = example.pans.detach().cpu().numpy()
     return Batch(
         stems=torch.from_numpy(stems),
         mask=torch.from_numpy(mask),
@@ -87,4 +98,5 @@ def collate_examples(examples: Sequence[Example]) -> Batch:
         roles=[list(e.roles) for e in examples],
         songs=[e.song for e in examples],
         starts=torch.tensor([e.start for e in examples], dtype=torch.long),
+        pans=None if pans is None else torch.from_numpy(pans),
     )

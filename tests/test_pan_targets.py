@@ -1,0 +1,98 @@
+"""Training pans toward the reference mix's: reading them, batching them, weighing them."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from console.cli.main import main
+from console.data import MultitrackDataset, collate_examples, scan_folder
+from console.data.collate import Batch
+from console.data.reference_pans import reference_pans
+from console.losses.stereo import StereoSTFTLoss
+from console.training.mixing_task import MixingTask
+
+
+@pytest.fixture
+def sessions(tmp_path):
+    data = tmp_path / "sessions"
+    assert main(["make-sessions", str(data), "--n", "2", "--duration", "2", "--seed", "3",
+                 "--sample-rate", "16000", "--source", "synth"]) == 0
+    return data
+
+
+def _engineer_pans(song) -> dict[str, float]:
+    params = json.loads((song.mix.parent / "params.json").read_text())
+    return {t["name"]: t["effects"]["pan"]["pan"] for t in params["tracks"]}
+
+
+def test_reference_pans_follow_the_stem_order_and_say_when_unknown(sessions):
+    song = scan_folder(sessions)[0]
+    expected = _engineer_pans(song)
+    assert reference_pans(song) == pytest.approx([expected[n] for n in song.stem_names])
+    assert any(abs(p) > 0.05 for p in expected.values())  # a song with panned tracks
+    path = song.mix.parent / "params.json"
+    params = json.loads(path.read_text())
+    dropped = params["tracks"].pop(0)["name"]
+    path.write_text(json.dumps(params))
+    pans = reference_pans(song)
+    assert math.isnan(pans[song.stem_names.index(dropped)])
+    assert sum(math.isnan(p) for p in pans) == 1
+    path.write_text("{ not json")
+    assert reference_pans(song) is None
+    path.unlink()
+    assert reference_pans(song) is None
+
+
+def test_batches_carry_the_pans_only_when_asked(sessions):
+    songs = scan_folder(sessions)
+    with_pans = MultitrackDataset(songs, sample_rate=16000, segment_seconds=1.0,
+                                  pan_targets=True)
+    batch = collate_examples([with_pans[0], with_pans[1]])
+    assert batch.pans is not None and batch.pans.shape == batch.mask.shape
+    for b, name in enumerate(batch.songs):
+        song = next(s for s in songs if s.name == name)
+        expected = _engineer_pans(song)
+        k = len(song.stem_names)
+        assert batch.pans[b, :k].tolist() == pytest.approx(
+            [expected[n] for n in song.stem_names], abs=1e-6)
+        assert torch.isnan(batch.pans[b, k:]).all()  # padded tracks
+    plain = MultitrackDataset(songs, sample_rate=16000, segment_seconds=1.0)
+    assert collate_examples([plain[0], plain[1]]).pans is None
+
+
+def test_the_pan_term_is_the_mean_distance_error_of_the_known_tracks(tiny_console):
+    torch.manual_seed(0)
+    console = tiny_console("gain+pan").eval()
+    stems = 0.1 * torch.randn(2, 3, 16000)
+    mask = torch.tensor([[True, True, True], [True, True, False]])
+    stems[1, 2] = 0.0
+    pans = torch.tensor([[0.5, -0.8, math.nan], [0.0, 0.3, math.nan]])
+    batch = Batch(stems=stems, mask=mask, mix=0.1 * torch.randn(2, 2, 16000),
+                  names=[["a", "b", "c"], ["a", "b", ""]], roles=[["other"] * 3] * 2,
+                  songs=["x", "y"], starts=torch.zeros(2, dtype=torch.long), pans=pans)
+    plain = MixingTask(console, StereoSTFTLoss(), 16000)
+    weighted = MixingTask(console, StereoSTFTLoss(), 16000, pan_weight=2.0)
+    with torch.no_grad():
+        widths = console(stems, mask, sample_rate=16000).params[..., plain.pan_column].abs()
+        known = torch.isfinite(pans) & mask
+        expected = (widths - pans.nan_to_num(0).abs())[known].abs().mean()
+        difference = weighted.loss(console, batch) - plain.loss(console, batch)
+    assert float(difference) == pytest.approx(2.0 * float(expected), rel=1e-5)
+    assert float(expected) > 0.01
+    console.zero_grad()
+    (weighted.loss(console, batch) - plain.loss(console, batch)).backward()
+    grads = [p.grad for p in console.post_processor.parameters() if p.grad is not None]
+    assert grads and any(float(g.abs().sum()) > 0 for g in grads)
+
+
+def test_a_pan_weight_needs_a_pan_and_a_sensible_number(tmp_path, capsys, sessions):
+    base = ["train", "--data", str(sessions), "--out", str(tmp_path / "run"), "--steps", "1",
+            "--sample-rate", "16000", "--no-progress"]
+    assert main([*base, "--spec", "gain", "--pan-weight", "1"]) != 0
+    assert "pan" in capsys.readouterr().err
+    assert main([*base, "--pan-weight", "-1"]) != 0
+    assert "--pan-weight" in capsys.readouterr().err
