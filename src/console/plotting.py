@@ -73,6 +73,10 @@ def _draw_frequency_response(ax: Any, effect: Any, params: torch.Tensor, sample_
     freqs, magnitude = effect.frequency_response(params, sample_rate, 1024)
     ax.semilogx(freqs.numpy(), magnitude[0].numpy())
     ax.axhline(0.0, color="0.6", linewidth=0.8)
+    low, high = float(magnitude[0].min()), float(magnitude[0].max())
+    if high - low < 2.0:  # a flat EQ: show +-1 dB, not rounding noise magnified to fill the axes
+        middle = round((high + low) / 2.0)
+        ax.set_ylim(middle - 1.0, middle + 1.0)
     ax.set(xlabel="frequency (Hz)", ylabel="magnitude (dB)", title="Magnitude response")
     ax.grid(True, which="both", alpha=0.3)
 

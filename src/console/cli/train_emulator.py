@@ -4,13 +4,15 @@ Any registered effect class that offers what this command calls can be
 trained: ``default_config()`` (the untrained network's shape, with a
 ``channels`` field), a constructor taking ``config=``, ``reference(kind)`` and
 ``reference_name(kind)`` (what it learns from), ``training_seconds``,
-``receptive_field_s`` and ``save(path, info=)``. The built-in ``eq:tcn``,
-``comp:tcn`` and ``reverb:tcn`` do; so may a third party's.
+``receptive_field_s`` (``inf`` for a recursive network) and ``save(path,
+info=)``. The built-in ``eq:tcn``, ``comp:tcn`` (grey-box networks) and
+``reverb:tcn`` (a TCN) do; so may a third party's.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import shutil
 import sys
 import time
@@ -37,8 +39,8 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "train-emulator",
         help="train a neural emulator of an effect from a reference",
-        description="Train a neural emulator (the built-in conditioned TCNs of the EQ, "
-        "compressor and reverb, or a plugin's): real audio is processed at random settings by "
+        description="Train a neural emulator (the built-in grey-box EQ and compressor, the "
+        "reverb's conditioned TCN, or a plugin's): real audio is processed at random settings by "
         "a reference (pedalboard where it maps faithfully and is installed, else the DSP "
         "effect) and the network learns to match it (L1 + multi-resolution STFT). Re-running "
         "with the same --out resumes. Use the result as EMULATOR@OUT (or OUT/best.pt) in a "
@@ -82,7 +84,11 @@ def add_parser(subparsers: Any) -> None:
         help="length of each example (default: 1.5 s, 4 s for the reverb)",
     )
     parser.add_argument("--l1-weight", type=float, default=1.0, help="weight of the L1 term")
-    parser.add_argument("--channels", type=int, default=None, help="TCN width (default 32)")
+    parser.add_argument(
+        "--channels", type=int, default=None,
+        help="network width: a TCN's channels, a grey-box settings map's hidden units "
+        "(default: the emulator's own)",
+    )
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: auto)")
@@ -163,10 +169,12 @@ def build_trainer(args: argparse.Namespace) -> tuple[Trainer, str]:
         task, train, collate_pairs, train_config, args.out, val_data=val, device=args.device,
         progress=not args.no_progress,
     )
+    reach = emulator.receptive_field_s
+    memory = ("recursive (hears the whole past)" if math.isinf(reach)
+              else f"receptive field {reach:.2f} s")
     line = (
-        f"{component.name}: {sum(p.numel() for p in emulator.parameters())} weights, receptive "
-        f"field {emulator.receptive_field_s:.2f} s; reference {reference_name}; audio from "
-        f"{source}; on {trainer.device}"
+        f"{component.name}: {sum(p.numel() for p in emulator.parameters())} weights, {memory}; "
+        f"reference {reference_name}; audio from {source}; on {trainer.device}"
     )
     return trainer, line
 

@@ -50,9 +50,13 @@ class SectionedNetwork(Protocol):
     config: Any
 
     def section_response(
-        self, kind: str, settings: torch.Tensor, omega: torch.Tensor
+        self, kind: str, settings: torch.Tensor, omega: torch.Tensor, sample_rate: float
     ) -> torch.Tensor:
-        """``(N, F)`` complex response of one kind of section at ``omega`` rad/sample."""
+        """``(N, F)`` complex response of one kind of section at ``omega`` rad/sample.
+
+        ``settings`` are the section's normalised settings ``(N, num_params)``;
+        ``sample_rate`` is the rate ``omega`` refers to (the reference's).
+        """
         ...
 
 
@@ -172,7 +176,7 @@ def fit_sections(
         loss = torch.zeros((), device=device)
         for kind, (settings_, responses, _, _) in tables.items():
             pick = torch.randint(settings_.shape[0], (batch_size,), generator=generator).to(device)
-            estimate = network.section_response(kind, settings_[pick], omega)
+            estimate = network.section_response(kind, settings_[pick], omega, sample_rate)
             loss = loss + response_loss(estimate, responses[pick])
         optimiser.zero_grad()
         loss.backward()
@@ -183,7 +187,7 @@ def fit_sections(
     results = []
     with torch.no_grad():
         for kind, (_, _, settings_, responses) in tables.items():
-            estimate = network.section_response(kind, settings_, omega)
+            estimate = network.section_response(kind, settings_, omega, sample_rate)
             results.append(ResponseFit(
                 kind, float(mean_db_difference(estimate, responses)),
                 float(mean_db_difference(torch.ones_like(responses), responses)),
