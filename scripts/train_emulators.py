@@ -51,6 +51,8 @@ def cli_args(family: str, out: Path, steps: int, options: argparse.Namespace) ->
         argv += ["--response-steps", str(options.response_steps)]
     if options.channels is not None:
         argv += ["--channels", str(options.channels)]
+    if options.warmup_steps is not None:
+        argv += ["--warmup-steps", str(options.warmup_steps)]
     if options.audio:
         argv += ["--audio", str(options.audio)]
     if options.device:
@@ -215,7 +217,8 @@ def model_card(family: str, info: dict, scores: dict, cost: dict, steps: int, se
              f"validation checkpoint") if steps else ""
     response = f"--response-steps {info['response_steps']} " if info.get("response_steps") else ""
     channels = f"--channels {options.channels} " if options.channels is not None else ""
-    audio_options = (f"--batch-size {options.batch_size} --lr {options.lr:g} --l1-weight "
+    warmup = f"--warmup-steps {options.warmup_steps} " if options.warmup_steps is not None else ""
+    audio_options = (f"--batch-size {options.batch_size} --lr {options.lr:g} {warmup}--l1-weight "
                      f"{options.l1_weight:g}\n--workers {options.workers} ") if steps else ""
     command = (
         f"python scripts/train_emulators.py --families {family} --steps {steps}\n{response}"
@@ -243,8 +246,7 @@ strings (the name keeps the `:tcn` of the TCN it replaced). Settings are those o
 - Hardware and time: {hardware()}; {seconds / 60:.1f} min of training.
 - CPU cost (one thread, {COST_TRACKS} tracks x {COST_SECONDS:g} s at {SAMPLE_RATE} Hz, CPU
   seconds per track-second, median of 5): forward {cost['forward']:.4f}, forward+backward
-  {cost['forward_backward']:.4f} (gradients to the settings and the audio, weights frozen).
-{flat}
+  {cost['forward_backward']:.4f} (gradients to the settings and the audio, weights frozen).{flat}
 - Held-out fidelity ({TEST_EXAMPLES} examples from the test files, processed by the
   reference at random settings; MR-STFT error is auraloss' default
   `MultiResolutionSTFTLoss`, lower is better; SNR against the reference, higher is better):
@@ -273,6 +275,8 @@ def main() -> None:
     )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--warmup-steps", type=int, default=None,
+                        help="warm-up steps of the audio training (default: the command's)")
     parser.add_argument("--l1-weight", type=float, default=1.0)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--audio", type=Path, default=None)

@@ -24,6 +24,8 @@ from tests.test_emulator import SR, procedural_clips, tiny_config
 def test_a_tiny_emulator_trained_for_a_few_steps_lowers_its_loss(tmp_path):
     torch.manual_seed(0)
     emulator = CompressorEmulator(config=tiny_config(CompressorEmulator))
+    with torch.no_grad():  # untrained, it reads its knobs as comp:dsp does: start it elsewhere
+        emulator.network.map.linear.bias.copy_(torch.tensor([0.5, -0.5, 1.5, 1.5, 1.0]))
     reference = CompressorEmulator.reference("dsp")
     clips = procedural_clips(4, 1.0, seed=1)
     data = EffectPairDataset(clips, emulator.params, reference, 4096, 16, seed=0)

@@ -102,6 +102,20 @@ class SettingsMap(nn.Module):
         return self.linear(centred) + self.mlp(centred)
 
 
+def denormalise(specs: Sequence[ParamSpec], normalised: torch.Tensor) -> torch.Tensor:
+    """``(N, P)`` normalised settings to physical ones, as each ParamSpec's ``denormalise``.
+
+    Every column in one go: a handful of tensor operations instead of a few per
+    setting, which matters at the grey-box networks' cost.
+    """
+    low = normalised.new_tensor([spec.minimum for spec in specs])
+    high = normalised.new_tensor([spec.maximum for spec in specs])
+    log = torch.tensor([spec.scale == "log" for spec in specs], device=normalised.device)
+    start = torch.where(log, low.log(), low)
+    value = start + normalised.clamp(0.0, 1.0) * (torch.where(log, high.log(), high) - start)
+    return torch.where(log, value.exp(), value)
+
+
 def _centred(normalised: torch.Tensor) -> torch.Tensor:
     """``[0, 1]`` to ``[-1, 1]`` (float32): 0 dB of a symmetric gain range maps to exactly 0."""
     return 2.0 * normalised.float() - 1.0
@@ -302,6 +316,7 @@ class FeedForwardCompressor(nn.Module):
             raise ValueError(f"The compressor's settings are {COMP_MAPPED} + makeup_db: {names}")
         self.config = config
         self.specs = tuple(specs)
+        self.names = tuple(names)
         self.map = SettingsMap(len(COMP_MAPPED), 5, config.channels, config.layers)
 
     @property
@@ -311,8 +326,7 @@ class FeedForwardCompressor(nn.Module):
 
     def inner_settings(self, normalised: torch.Tensor) -> dict[str, torch.Tensor]:
         """The ``(N,)`` settings the inner compressor runs at, for ``(N, 6)`` normalised knobs."""
-        knobs = {spec.name: spec.denormalise(normalised[:, i])
-                 for i, spec in enumerate(self.specs)}
+        knobs = dict(zip(self.names, denormalise(self.specs, normalised).unbind(1), strict=True))
         o = self.map(_centred(normalised[:, : len(COMP_MAPPED)])).to(knobs["ratio"].dtype)
         return {
             "threshold_db": knobs["threshold_db"] + _THRESHOLD_SCALE_DB * o[:, 0],
