@@ -190,21 +190,36 @@ def song_roles(song) -> list[str]:
     return [roles.get(name, "?") for name in song.stem_names]
 
 
-def pans_by_role(per_song: list[dict], roles: list[list[str]], labels: list[str]) -> str:
-    """Mean distance from the centre of each role's tracks, per system, as a Markdown table."""
-    table: dict[str, dict[str, list[float]]] = {}
+def pans_by_role(per_song: list[dict], roles: list[list[str]],
+                 labels: list[str]) -> dict[str, dict[str, float]]:
+    """Mean distance from the centre of each role's tracks, per system (and ``tracks``)."""
+    distances: dict[str, dict[str, list[float]]] = {}
     for song, song_roles_ in zip(per_song, roles, strict=True):
         for label in labels:
             for role, pan in zip(song_roles_, song[label]["pans"], strict=True):
-                table.setdefault(role, {}).setdefault(label, []).append(abs(pan))
+                distances.setdefault(role, {}).setdefault(label, []).append(abs(pan))
+    return {role: {"tracks": len(by[labels[0]]),
+                   **{label: sum(by[label]) / len(by[label]) for label in labels}}
+            for role, by in sorted(distances.items())}
+
+
+def roles_markdown(table: dict[str, dict[str, float]], labels: list[str]) -> str:
     lines = ["Mean |pan| by role (0 is centre, 1 is hard left or right).", "",
              "| role | tracks | " + " | ".join(labels) + " |",
              "|---|---|" + "---|" * len(labels)]
-    for role in sorted(table):
-        cells = [sum(v) / len(v) for v in (table[role][label] for label in labels)]
-        lines.append(f"| {role} | {len(table[role][labels[0]])} | "
-                     + " | ".join(f"{c:.2f}" for c in cells) + " |")
+    for role, row in table.items():
+        lines.append(f"| {role} | {row['tracks']} | "
+                     + " | ".join(f"{row[label]:.2f}" for label in labels) + " |")
     return "\n".join(lines)
+
+
+def roles_rst(table: dict[str, dict[str, float]], labels: list[str]) -> str:
+    lines = [".. list-table::", "   :header-rows: 1", "", "   * - role", "     - tracks",
+             *[f"     - {label}" for label in labels]]
+    for role, row in table.items():
+        lines += [f"   * - {role}", f"     - {row['tracks']}",
+                  *[f"     - {row[label]:.2f}" for label in labels]]
+    return "\n".join(lines) + "\n"
 
 
 def markdown(table: dict[str, dict[str, float]], split: str, songs: int,
@@ -312,17 +327,20 @@ def main() -> None:
         rows = [row for row, k in zip(per_song, kinds, strict=True) if k == kind]
         by_kind[kind] = summarise(rows, labels)
         text += "\n\n" + markdown(by_kind[kind], args.split, len(rows), kind)
-    text += "\n\n" + pans_by_role(per_song, [song_roles(song) for song in songs], labels)
+    roles = pans_by_role(per_song, [song_roles(song) for song in songs], labels)
+    text += "\n\n" + roles_markdown(roles, labels)
     print(text)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / f"{args.split}.md").write_text(text + "\n", encoding="utf-8")
         (args.out / f"{args.split}.rst").write_text(rst(table), encoding="utf-8")
+        (args.out / f"{args.split}-roles.rst").write_text(roles_rst(roles, labels),
+                                                         encoding="utf-8")
         for kind, kind_table in by_kind.items():
             (args.out / f"{args.split}-{kind}.rst").write_text(rst(kind_table), encoding="utf-8")
         payload = {"split": args.split, "sources": SPLITS[args.split], "songs": len(songs),
                    "systems": {k: s.source for k, s in systems.items()}, "table": table,
-                   "by_kind": by_kind}
+                   "by_kind": by_kind, "pans_by_role": roles}
         (args.out / f"{args.split}.json").write_text(json.dumps(payload, indent=2) + "\n")
 
 

@@ -71,6 +71,17 @@ def table(split: str, checkpoint: Path, label: str, final: bool, data: Path) -> 
     return (checkpoint.parent / "tables" / f"{split}.md").read_text(encoding="utf-8").strip()
 
 
+def shared_test_table(folder: Path, checkpoint: Path) -> str:
+    """The test table of a run that scored several consoles, checked to hold this one."""
+    payload = json.loads((folder / "test.json").read_text(encoding="utf-8"))
+    labels = [label for label, source in payload["systems"].items()
+              if Path(source).resolve() == checkpoint.resolve()]
+    if payload.get("split") != "test" or not labels:
+        sys.exit(f"{folder} holds no test table that scored {checkpoint}.")
+    note = f"This console is the row `{labels[0]}`; every row comes from one run."
+    return (folder / "test.md").read_text(encoding="utf-8").strip() + "\n\n" + note
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -81,6 +92,10 @@ def main() -> None:
                         help="further `console train` options, e.g. '--encoder vggish'")
     parser.add_argument("--final", action="store_true",
                         help="score the test source once and install the console with its card")
+    parser.add_argument("--test-table", type=Path, default=None,
+                        help="with --final: the folder of one `bench_generalisation.py --split "
+                        "test --final` run that scored this console beside the other shipped "
+                        "ones, so the test source is touched once for all of them")
     parser.add_argument("--data", type=Path, default=loso.DATA)
     parser.add_argument("--work", type=Path, default=ROOT / "out" / "pretrain")
     args = parser.parse_args()
@@ -107,7 +122,10 @@ def main() -> None:
     if not args.final:
         print("\nNot shipped: pass --final to score the test source once and install it.")
         return
-    test = table("test", checkpoint, "this console", True, args.data)
+    if args.test_table is None:
+        test = table("test", checkpoint, "this console", True, args.data)
+    else:
+        test = shared_test_table(args.test_table, checkpoint)
     console = Console.load(checkpoint)
     params = sum(p.numel() for p in console.parameters())
     sources = {split: ", ".join(f"{s} ({loso.DATA_PLAN[s][0]} songs, seed "
@@ -124,6 +142,10 @@ def main() -> None:
     if extra:
         reproduce += f" --train-options {json.dumps(args.train_options)}"
     reproduce += " --final"
+    if args.test_table is not None:
+        reproduce = ("python benchmarks/bench_generalisation.py --split test --final --systems "
+                     "LABEL=CHECKPOINT ... --out TABLES, then " + reproduce
+                     + " --test-table TABLES")
     card = f"""# Shipped console `{name}`
 
 - Spec: `{console.spec}`; encoder `{console.encoder_name}` with options `{console.encoder_options}`
