@@ -6,8 +6,9 @@ chains ``eq > comp > reverb``), each measured in a fresh process on one thread
 forward+backward (gradients to the settings and the audio, emulator weights
 frozen as ``console train`` freezes them), on mono tracks of ``--seconds`` at
 44.1 kHz with random settings (``--tracks`` for DSP rows, as in
-:mod:`bench_effects`; ``--emulator-tracks`` for rows with an emulator, whose
-forward+backward needs about 1.5 GB per track-second); the memory a forward+backward adds
+:mod:`bench_effects`; ``--emulator-tracks`` for rows with an emulator: the reverb's
+TCN keeps every activation for its backward, about 0.15 GB per track-second, where
+the grey-box EQ and compressor keep a few MB); the memory a forward+backward adds
 at its peak (peak RSS minus RSS before it); pedalboard's nearest equivalent
 (forward, CPU-s per track-second; its reverb is Freeverb, not an equivalent), timed
 in turns with ours, and the median of the round-by-round ratios; one more forward
