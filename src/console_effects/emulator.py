@@ -3,9 +3,8 @@
 As in Steinmetz et al. (2021), each is a network conditioned on the effect's
 settings and trained on audio that a reference effect processed at random
 settings, then frozen inside the console. An emulator declares the same
-ParamSpecs as the DSP effect it stands in for (the reverb narrows one range,
-see :class:`ReverbEmulator`), so a ``params.json`` made with one renders with
-the other.
+ParamSpecs as the DSP effect it stands in for, so a ``params.json`` made with
+one renders with the other.
 
 Two kinds of network:
 
@@ -17,9 +16,11 @@ Two kinds of network:
   at 0 dB (EQ) and exactly no compression at ratio 1 by construction. Their
   registry names keep the ``:tcn`` of the TCNs they replaced, so specs and
   ``params.json`` files that name them still work.
-- The reverb is a conditioned **TCN** (:mod:`console_effects.tcn`), the
-  paper's architecture (:class:`TCNEmulator`, also the base for a third
-  party's emulator).
+- The reverb is a grey-box of pedalboard's Freeverb
+  (:mod:`console_effects.reverb_emulator`): Freeverb's combs and all-passes,
+  with a small network mapping the knobs to their feedback and damping.
+- :class:`TCNEmulator` keeps the paper's conditioned TCN
+  (:mod:`console_effects.tcn`) as the base for a third party's emulator.
 
 Parts of an effect that are exact and cheap in closed form stay in closed
 form: the compressor's make-up gain, the reverb's dry path and wet/dry mix.
@@ -59,8 +60,8 @@ from console_effects.greybox import (
     GreyBoxConfig,
 )
 from console_effects.references import ReferenceKind, reference_for, resolve_kind
-from console_effects.reverb import Reverb
-from console_effects.tcn import ConditionedTCN, TCNConfig, geometric_dilations
+from console_effects.reverb_emulator import ReverbEmulator
+from console_effects.tcn import ConditionedTCN, TCNConfig
 
 EMULATOR_FORMAT = "console-emulator"
 EMULATOR_FORMAT_VERSION = 1
@@ -400,74 +401,7 @@ class CompressorEmulator(GreyBoxEmulator):
             return self.network.inner_settings(self.normalise(params))
 
 
-#: The reverb emulator's decay range ends here: its receptive field (3.5 s at
-#: 22.05 kHz) holds a 4 s tail down to about -52 dB, and not a longer one.
-MAX_EMULATED_DECAY_S = 4.0
-
-
-class ReverbEmulator(TCNEmulator):
-    """TCN emulation of the reverb's wet signal, mono or stereo in, stereo out.
-
-    The network runs at 22.05 kHz, where seven blocks reach back 3.5 s
-    (76,455 samples); covering the DSP reverb's 8 s at 44.1 kHz would take
-    four times the reach and a far larger network. So its ``decay_s`` ends
-    at :data:`MAX_EMULATED_DECAY_S` (longer requests are held there) and the
-    wet signal carries nothing above 11 kHz. The dry/wet mix is exact. A
-    stereo input feeds the left wet channel from the left input and the right
-    from the right, as the DSP reverb's convolution does.
-    """
-
-    name = "reverb:tcn"
-    family = "reverb"
-    dsp_reference = "reverb:dsp"
-    description = "Reverb emulated by a FiLM-conditioned TCN at 22.05 kHz (neural, the paper's)."
-    internal_rate = 22050
-    training_seconds = 4.0
-    params = (
-        attrs.evolve(
-            Reverb.params[0],
-            maximum=MAX_EMULATED_DECAY_S,
-            description="Reverberation time RT60 (the emulator stops at 4 s; reverb:dsp at 8 s).",
-        ),
-        *Reverb.params[1:],
-    )
-    ardour = Reverb.ardour
-
-    @classmethod
-    def default_config(cls) -> TCNConfig:
-        return TCNConfig(
-            num_params=len(cls.params), out_channels=2, channels=32, kernel_size=15,
-            dilations=geometric_dilations(4, 7),
-        )
-
-    def output_channels(self, in_channels: int) -> int:
-        if in_channels not in (1, 2):
-            raise ValueError(f"reverb takes mono or stereo input, not {in_channels} channels")
-        return 2
-
-    def impulse_response(
-        self, params: torch.Tensor, sample_rate: int, length: int | None = None
-    ) -> torch.Tensor:
-        """Wet response ``(N, 2, L)`` to a unit impulse, before the mix (for ``console plot``).
-
-        ``length`` defaults to the receptive field: the network hears no further back.
-        """
-        length = length or math.ceil(self.receptive_field_s * sample_rate)
-        impulse = params.new_zeros(params.shape[0], 1, length)
-        impulse[..., 0] = 1.0
-        return self.run_network(impulse, params, sample_rate)[:, 0]
-
-    def process(self, x: torch.Tensor, params: torch.Tensor, sample_rate: int) -> torch.Tensor:
-        mix = self.unpack(params)["mix"]
-        wet = self.run_network(x, params, sample_rate)  # (N, C, 2, T)
-        if x.shape[1] == 1:
-            wet = wet[:, 0]
-        else:  # left wet from the left input, right wet from the right input
-            wet = torch.stack([wet[:, 0, 0], wet[:, 1, 1]], dim=1)
-        return (1.0 - mix) * x.expand(-1, 2, -1) + mix * wet
-
-
-EMULATORS: tuple[type[NeuralEmulator], ...] = (EQEmulator, CompressorEmulator, ReverbEmulator)
+EMULATORS: tuple[type, ...] = (EQEmulator, CompressorEmulator, ReverbEmulator)
 
 
 def resolve_checkpoint(weights: str | Path) -> Path:
