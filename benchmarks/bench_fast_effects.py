@@ -6,14 +6,16 @@ chains ``eq > comp > reverb``), each measured in a fresh process on one thread
 forward+backward (gradients to the settings and the audio, emulator weights
 frozen as ``console train`` freezes them), on mono tracks of ``--seconds`` at
 44.1 kHz with random settings (``--tracks`` for DSP rows, as in
-:mod:`bench_effects`; ``--emulator-tracks`` for rows with an emulator: the reverb's
-TCN keeps every activation for its backward, about 0.15 GB per track-second, where
-the grey-box EQ and compressor keep a few MB); the memory a forward+backward adds
-at its peak (peak RSS minus RSS before it); pedalboard's nearest equivalent
-(forward, CPU-s per track-second; its reverb is Freeverb, not an equivalent), timed
-in turns with ours, and the median of the round-by-round ratios; one more forward
-pass over 8 tracks x 10 s (bench_emulators' workload: longer tracks, other
-settings; the reverbs' cost per track-second grows with both);
+:mod:`bench_effects`; ``--emulator-tracks`` for rows with an emulator, which ran
+fewer tracks when the reverb emulator was a TCN that kept every activation for its
+backward); the memory a forward+backward adds at its peak (peak RSS minus RSS
+before it); pedalboard's nearest equivalent (forward, CPU-s per track-second; its
+reverb is Freeverb, the reverb emulator's reference, here built as
+:func:`bench_effects.pedalboard_reverb` builds it, not through the reference's
+measured mapping: Freeverb's cost does not depend on its settings), timed in turns
+with ours, and the median of the round-by-round ratios; one more forward pass over
+8 tracks x 10 s (bench_emulators' workload: longer tracks, other settings;
+``reverb:dsp``'s cost per track-second grows with both, its FFTs with the decay);
 and held-out fidelity against each emulator's reference (MR-STFT and SNR, as in
 :mod:`bench_emulators`), for the emulator, the DSP effect and bypass.
 
