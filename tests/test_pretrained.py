@@ -50,14 +50,16 @@ def test_it_beats_the_mono_mix_on_unseen_procedural_sessions(spec):
 
 
 def test_one_name_one_meaning():
-    """A bare family means the emulator everywhere, so no shipped DSP console answers to it."""
+    """A bare family means the emulator everywhere: the emulator console answers, not the DSP."""
     from console import Console
 
-    assert pretrained.resolve("gain+eq+comp+reverb+pan") == Console.from_spec(
-        "gain+eq+comp+reverb+pan", encoder="mel-stats").spec
-    assert "gain+eq+comp+reverb+pan" not in pretrained.available()
+    emulated = Console.from_spec("gain+eq+comp+reverb+pan", encoder="mel-stats").spec
+    assert pretrained.resolve("gain+eq+comp+reverb+pan") == emulated
+    assert emulated == "gain+eq:tcn+comp:tcn+reverb:tcn+pan"
+    assert pretrained.load_pretrained("gain+eq+comp+reverb+pan").spec == emulated
+    assert "gain+eq:dsp+pan" not in pretrained.available()
     with pytest.raises(CheckpointError, match="shipped: .*gain\\+pan"):
-        pretrained.load_pretrained("gain+eq+comp+reverb+pan")
+        pretrained.load_pretrained("gain+eq:dsp+pan")
     for spec in pretrained.available():
         assert pretrained.load_pretrained(spec).spec == spec
     assert Console.pretrained().spec == pretrained.DEFAULT
@@ -69,7 +71,7 @@ def test_mix_refuses_a_spec_with_no_shipped_console_and_names_the_shipped(tmp_pa
 
     write_stems(tmp_path / "stems", 2)
     code = main(["mix", str(tmp_path / "stems"), "-o", str(tmp_path / "m.wav"),
-                 "--spec", "gain+eq+comp+reverb+pan"])
+                 "--spec", "gain+eq:dsp+pan"])
     assert code == 2
     assert "gain+eq:dsp+comp:dsp+reverb:dsp+pan" in capsys.readouterr().err
     assert not (tmp_path / "m.wav").exists()
