@@ -38,16 +38,21 @@ import math
 from pathlib import Path
 from typing import Any, ClassVar
 
-import attrs
 import torch
 import torchaudio
 
-from console.atomic import atomic_write
-from console.checkpoint_file import read_checkpoint as read_checkpoint_file
-from console.checkpoint_file import state_dict_of
 from console.effect import Effect
 from console.errors import CheckpointError
 from console_effects.compressor import Compressor
+from console_effects.emulator_checkpoint import (  # noqa: F401 (the format's names, re-exported)
+    CHECKPOINT_NAMES,
+    EMULATOR_FORMAT,
+    EMULATOR_FORMAT_VERSION,
+    EMULATOR_SAMPLE_RATE,
+    read_checkpoint,
+    resolve_checkpoint,
+    write_checkpoint,
+)
 from console_effects.eq import ParametricEQ, response_grid
 from console_effects.functional.biquad import magnitude_db
 from console_effects.greybox import (
@@ -62,13 +67,6 @@ from console_effects.greybox import (
 from console_effects.references import ReferenceKind, reference_for, resolve_kind
 from console_effects.reverb_emulator import ReverbEmulator
 from console_effects.tcn import ConditionedTCN, TCNConfig
-
-EMULATOR_FORMAT = "console-emulator"
-EMULATOR_FORMAT_VERSION = 1
-#: The rate every emulator is trained and run at.
-EMULATOR_SAMPLE_RATE = 44100
-#: File names ``console train-emulator`` writes; a folder given after ``@`` is searched for these.
-CHECKPOINT_NAMES = ("best.pt", "emulator.pt")
 
 
 def _resample(x: torch.Tensor, orig: int, target: int) -> torch.Tensor:
@@ -163,19 +161,7 @@ class NeuralEmulator(Effect):
 
     def save(self, path: str | Path, info: dict[str, Any] | None = None) -> None:
         """Write the network as a checkpoint this class (or ``NAME@path``) loads, atomically."""
-        data = {
-            "format": EMULATOR_FORMAT,
-            "format_version": EMULATOR_FORMAT_VERSION,
-            "family": self.family,
-            "effect": self.name,
-            "params": [attrs.asdict(spec) for spec in self.params],
-            "sample_rate": EMULATOR_SAMPLE_RATE,
-            "internal_rate": getattr(self, "internal_rate", None),
-            "config": self.network.config.to_dict(),
-            "state_dict": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
-            "info": dict(info or self.checkpoint_info),
-        }
-        atomic_write(path, lambda tmp: torch.save(data, tmp))
+        write_checkpoint(self, path, info, getattr(self, "internal_rate", None))
 
 
 class TCNEmulator(NeuralEmulator):
@@ -402,49 +388,3 @@ class CompressorEmulator(GreyBoxEmulator):
 
 
 EMULATORS: tuple[type, ...] = (EQEmulator, CompressorEmulator, ReverbEmulator)
-
-
-def resolve_checkpoint(weights: str | Path) -> Path:
-    """The checkpoint file meant by ``weights``: the file itself, or a run folder's best one."""
-    path = Path(weights).expanduser()
-    if path.is_dir():
-        for name in CHECKPOINT_NAMES:
-            if (path / name).is_file():
-                return path / name
-        raise CheckpointError(
-            f"{path} holds no emulator checkpoint ({' or '.join(CHECKPOINT_NAMES)}); point to "
-            f"the folder `console train-emulator --out` wrote, or to a .pt file."
-        )
-    if not path.is_file():
-        raise CheckpointError(f"The emulator checkpoint {path} does not exist.")
-    return path
-
-
-def read_checkpoint(path: Path, effect: NeuralEmulator) -> dict[str, Any]:
-    """Load and check an emulator checkpoint for ``effect``; errors name the file."""
-    if not path.is_file():
-        raise CheckpointError(
-            f"{effect.name}: its weights {path} are missing; reinstall console, pass a "
-            f"checkpoint ({effect.name}@PATH) or use {effect.dsp_reference}."
-        )
-    data = read_checkpoint_file(path, "emulator checkpoint")
-    if not isinstance(data, dict) or data.get("format") != EMULATOR_FORMAT:
-        raise CheckpointError(f"{path} is not an emulator checkpoint of console train-emulator.")
-    if data.get("format_version") != EMULATOR_FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path} has emulator format {data.get('format_version')!r}; this console reads "
-            f"format {EMULATOR_FORMAT_VERSION}. Upgrade the console package."
-        )
-    if data.get("family") != effect.family:
-        raise CheckpointError(
-            f"{path} emulates {data.get('family')!r}, not {effect.family!r}; use it as "
-            f"{data.get('family')}:tcn@{path}."
-        )
-    state_dict_of(data, str(path))
-    names = [p["name"] for p in data.get("params", [])]
-    if names != [spec.name for spec in effect.params]:
-        raise CheckpointError(
-            f"{path} was trained with the parameters {names}, but {effect.name} has "
-            f"{[spec.name for spec in effect.params]}; retrain it with this version."
-        )
-    return data

@@ -43,25 +43,26 @@ import numpy as np
 import torch
 from torch import nn
 
-from console.atomic import atomic_write
-from console.checkpoint_file import read_checkpoint as read_checkpoint_file
-from console.checkpoint_file import state_dict_of
 from console.effect import Effect
 from console.errors import CheckpointError
+from console_effects.emulator_checkpoint import CHECKPOINT_NAMES as EMULATOR_CHECKPOINT_NAMES
+from console_effects.emulator_checkpoint import (  # noqa: F401 (the format's names, re-exported)
+    EMULATOR_FORMAT,
+    EMULATOR_FORMAT_VERSION,
+    EMULATOR_SAMPLE_RATE,
+    read_checkpoint,
+    resolve_checkpoint,
+    write_checkpoint,
+)
 from console_effects.functional.freeverb import ALLPASS_FEEDBACK, delays, freeverb
 from console_effects.functional.reverb import band_weights, estimate_rt60
 from console_effects.references import ReferenceKind, reference_for, resolve_kind
 from console_effects.reverb import Reverb
 
-#: The checkpoint format of every console emulator (``console_effects.emulator``'s too).
-EMULATOR_FORMAT = "console-emulator"
-EMULATOR_FORMAT_VERSION = 1
-#: The rate the emulator is trained at.
-EMULATOR_SAMPLE_RATE = 44100
 #: The ``network`` entry of this emulator's checkpoint config.
 FREEVERB_NETWORK = "freeverb"
 #: File names searched for in a folder given after ``@`` (the training script writes ``reverb.pt``).
-CHECKPOINT_NAMES = ("reverb.pt", "best.pt", "emulator.pt")
+CHECKPOINT_NAMES = ("reverb.pt", *EMULATOR_CHECKPOINT_NAMES)
 #: The settings the network reads; ``predelay_ms`` and ``mix`` are applied exactly.
 MAPPED = ("decay_s", "brightness", "width")
 _LN_1000 = math.log(1000.0)
@@ -273,7 +274,8 @@ class ReverbEmulator(Effect):
                 raise ValueError(f"{self.name}: give weights or config, not both.")
             self.network = self.build_network(config)
             return
-        path = resolve_checkpoint(weights) if weights is not None else self.shipped_weights()
+        path = (resolve_checkpoint(weights, CHECKPOINT_NAMES, "scripts/train_reverb_emulator.py")
+                if weights is not None else self.shipped_weights())
         data = read_checkpoint(path, self)
         self.network = self.build_network(self.config_from_dict(data["config"], path))
         self.network.load_state_dict(data["state_dict"])
@@ -333,19 +335,7 @@ class ReverbEmulator(Effect):
 
     def save(self, path: str | Path, info: dict[str, Any] | None = None) -> None:
         """Write the network as a checkpoint this class (``reverb:tcn@path``) loads, atomically."""
-        data = {
-            "format": EMULATOR_FORMAT,
-            "format_version": EMULATOR_FORMAT_VERSION,
-            "family": self.family,
-            "effect": self.name,
-            "params": [attrs.asdict(spec) for spec in self.params],
-            "sample_rate": EMULATOR_SAMPLE_RATE,
-            "internal_rate": None,
-            "config": self.network.config.to_dict(),
-            "state_dict": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
-            "info": dict(info or self.checkpoint_info),
-        }
-        atomic_write(path, lambda tmp: torch.save(data, tmp))
+        write_checkpoint(self, path, info, internal_rate=None)
 
     # -- the effect ---------------------------------------------------------------------------
 
@@ -387,52 +377,3 @@ class ReverbEmulator(Effect):
 
 #: The ParamSpecs of :data:`MAPPED`, in that order.
 _MAPPED_SPECS = tuple(next(s for s in Reverb.params if s.name == name) for name in MAPPED)
-
-
-def resolve_checkpoint(weights: str | Path) -> Path:
-    """The checkpoint file meant by ``weights``: the file itself, or a folder's checkpoint."""
-    path = Path(weights).expanduser()
-    if path.is_dir():
-        for name in CHECKPOINT_NAMES:
-            if (path / name).is_file():
-                return path / name
-        raise CheckpointError(
-            f"{path} holds no reverb emulator checkpoint ({', '.join(CHECKPOINT_NAMES)}); "
-            f"point to the folder scripts/train_reverb_emulator.py wrote, or to a .pt file."
-        )
-    if not path.is_file():
-        raise CheckpointError(f"The emulator checkpoint {path} does not exist.")
-    return path
-
-
-def read_checkpoint(path: Path, effect: ReverbEmulator) -> dict[str, Any]:
-    """Load and check a reverb emulator checkpoint; errors name the file and what to do."""
-    if not path.is_file():
-        raise CheckpointError(
-            f"{effect.name}: its weights {path} are missing; reinstall console, pass a "
-            f"checkpoint ({effect.name}@PATH) or use {effect.dsp_reference}."
-        )
-    data = read_checkpoint_file(path, "emulator checkpoint")
-    if not isinstance(data, dict) or data.get("format") != EMULATOR_FORMAT:
-        raise CheckpointError(f"{path} is not an emulator checkpoint of console.")
-    if data.get("format_version") != EMULATOR_FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path} has emulator format {data.get('format_version')!r}; this console reads "
-            f"format {EMULATOR_FORMAT_VERSION}. Upgrade the console package."
-        )
-    if data.get("family") != effect.family:
-        raise CheckpointError(
-            f"{path} emulates {data.get('family')!r}, not {effect.family!r}; give it to the "
-            f"{data.get('family')} emulator instead."
-        )
-    if not isinstance(data.get("config"), dict):
-        raise CheckpointError(f"{path} has no network config; it is damaged: retrain it.")
-    effect.config_from_dict(data["config"], path)  # a TCN's checkpoint stops here
-    state_dict_of(data, str(path))
-    names = [p.get("name") for p in data.get("params", []) if isinstance(p, dict)]
-    if names != [spec.name for spec in effect.params]:
-        raise CheckpointError(
-            f"{path} was trained with the parameters {names}, but {effect.name} has "
-            f"{[spec.name for spec in effect.params]}; retrain it with this version."
-        )
-    return data
