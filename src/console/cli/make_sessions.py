@@ -44,6 +44,12 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--max-stems", type=int, default=24,
                         help="recorded sources: most stems per song (default 24)")
+    parser.add_argument(
+        "--colour", type=float, default=0.0, metavar="DB",
+        help="recorded sources: colour every stem as a microphone and room would, with a "
+        "random bass shelf within ±DB and treble shelf within ±0.75 DB, so a console "
+        "trained on them cannot learn one source's tone (default 0: as the source plays)",
+    )
     parser.add_argument("--spec", default=None, help="the engineer's chain (default: fullest)")
     parser.set_defaults(func=run)
 
@@ -57,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConsoleError(f"--duration must be positive, got {args.duration}.")
     if args.max_stems < 2:
         raise ConsoleError(f"--max-stems must be at least 2, got {args.max_stems}.")
+    if not 0.0 <= args.colour <= 24.0:
+        raise ConsoleError(f"--colour must be within 0 to 24 dB, got {args.colour}.")
     if args.source in LEGACY_SOURCES:
         return _legacy(args)
     if args.source == "all":
@@ -83,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
             write_recorded_session(
                 args.out / f"song_{i:04d}", seed=args.seed + i, source=source,
                 duration=args.duration, sample_rate=args.sample_rate, kind=song_kind,
-                spec=args.spec, max_stems=args.max_stems,
+                spec=args.spec, max_stems=args.max_stems, colour_db=args.colour,
             )
         except (FileNotFoundError, RuntimeError, ValueError) as exc:
             raise ConsoleError(f"song {i} ({source}): {exc}") from exc

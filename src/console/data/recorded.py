@@ -12,7 +12,9 @@ Written in the plain folder layout (see :mod:`console.data.folder`)::
 What varies from song to song: the source (one per session), a band or a
 drum kit recorded piece by piece, 2 to 24 stems, instruments and kits, tempo,
 key, length, every stem's recording level, and the engineer's style (see
-:class:`~console.data.engineer.EngineerStyle`).
+:class:`~console.data.engineer.EngineerStyle`). With ``colour_db`` every stem is
+also coloured as a microphone and room colour it: a random bass and treble
+shelf (see :func:`colour_stems`), so a console cannot learn one source's tone.
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ from console.mix_params import MixParams
 INPUT_SPREAD_DB = 20.0
 #: Share of band sources' sessions that are a drum kit alone.
 DRUM_SESSIONS = 0.35
+#: Corner frequencies of the recording-colour shelves (see :func:`colour_stems`).
+COLOUR_BASS_HZ = 120.0
+COLOUR_TREBLE_HZ = 4000.0
+#: The treble shelf varies this share of the bass shelf's range (a close microphone's
+#: proximity effect moves the low end more than placement moves the top).
+COLOUR_TREBLE_SHARE = 0.75
 
 
 @attrs.frozen
@@ -53,6 +61,8 @@ class RecordedSession:
     instruments: dict[str, object]
     sample_rate: int
     seed: int
+    #: Each stem's recording colour, ``(bass_db, treble_db)``; zeros when not coloured.
+    colours: list[tuple[float, float]] = attrs.field(factory=list)
 
 
 def pan_hints(parts: list[Part]) -> list[float | None]:
@@ -76,6 +86,37 @@ def pan_hints(parts: list[Part]) -> list[float | None]:
     return hints
 
 
+def colour_stems(
+    stems: torch.Tensor, sample_rate: int, colour_db: float, seed: int
+) -> tuple[torch.Tensor, list[tuple[float, float]]]:
+    """Each stem through a random bass and treble shelf, as a microphone and room colour it.
+
+    Real recordings of one instrument differ in tone by where the microphone
+    stood and which one it was; sampler sources each have one tone. The low
+    shelf (at :data:`COLOUR_BASS_HZ`) is drawn within ``±colour_db``, the high
+    shelf (at :data:`COLOUR_TREBLE_HZ`) within ``±0.75 colour_db``, both played
+    by the registered ``eq:dsp`` with its other bands flat. The draws use their
+    own generator, so a session's arrangement and levels do not depend on
+    whether it is coloured.
+    """
+    from console.chain import EffectChain
+
+    rng = np.random.default_rng([seed, 0xC010])
+    k = stems.shape[0]
+    bass = np.round(rng.uniform(-colour_db, colour_db, k), 2)
+    treble = np.round(rng.uniform(-1.0, 1.0, k) * COLOUR_TREBLE_SHARE * colour_db, 2)
+    eq = EffectChain.from_spec("eq:dsp")
+    names = [slot.spec.name for slot in eq.layout]
+    params = torch.tensor([slot.spec.default for slot in eq.layout]).repeat(k, 1)
+    params[:, names.index("low_shelf_freq_hz")] = COLOUR_BASS_HZ
+    params[:, names.index("low_shelf_gain_db")] = torch.from_numpy(bass).float()
+    params[:, names.index("high_shelf_freq_hz")] = COLOUR_TREBLE_HZ
+    params[:, names.index("high_shelf_gain_db")] = torch.from_numpy(treble).float()
+    with torch.no_grad():
+        coloured = eq(stems, params, sample_rate)[:, 0]  # mono in, the two rows are equal
+    return coloured.contiguous(), [(float(b), float(t)) for b, t in zip(bass, treble, strict=True)]
+
+
 def make_recorded_session(
     seed: int = 0,
     source: str = "procedural",
@@ -84,10 +125,16 @@ def make_recorded_session(
     kind: Kind | None = None,
     spec: str | None = None,
     max_stems: int = 24,
+    colour_db: float = 0.0,
 ) -> RecordedSession:
-    """Arrange, play, level and mix one song; the same arguments always give the same session."""
+    """Arrange, play, level and mix one song; the same arguments always give the same session.
+
+    ``colour_db`` > 0 colours every stem before it is levelled (:func:`colour_stems`).
+    """
     if duration <= 0:
         raise ValueError(f"duration must be positive, got {duration}.")
+    if not 0.0 <= colour_db <= 24.0:
+        raise ValueError(f"colour_db must be within 0 to 24 dB, got {colour_db}.")
     chosen = get_source(source)
     if not chosen.installed():
         raise FileNotFoundError(
@@ -114,6 +161,9 @@ def make_recorded_session(
     parts = [p for p, _ in audio]
     style = draw_style(rng)
     stems = torch.from_numpy(np.stack([a for _, a in audio]).astype(np.float32))
+    colours = [(0.0, 0.0)] * len(parts)
+    if colour_db > 0:
+        stems, colours = colour_stems(stems, sample_rate, colour_db, seed)
     measured = loudness_batch(stems, sample_rate).tolist()
     levels = []
     for k, part in enumerate(parts):
@@ -129,7 +179,7 @@ def make_recorded_session(
     return RecordedSession(
         stems, mix, names, roles, [None if p.drums else p.program for p in parts], levels,
         params, attrs.evolve(multitrack, parts=parts), style, chosen, instruments,
-        sample_rate, seed,
+        sample_rate, seed, colours,
     )
 
 
@@ -153,9 +203,10 @@ def write_recorded_session(out_dir: str | Path, **options) -> RecordedSession:
         "spec": session.params.spec,
         "engineer": session.style.to_dict(),
         "tracks": [
-            {"name": n, "role": r, "gm_program": p, "input_lufs": lvl}
-            for n, r, p, lvl in zip(session.names, session.roles, session.programs,
-                                    session.input_lufs, strict=True)
+            {"name": n, "role": r, "gm_program": p, "input_lufs": lvl,
+             "colour_db": {"bass": c[0], "treble": c[1]}}
+            for n, r, p, lvl, c in zip(session.names, session.roles, session.programs,
+                                       session.input_lufs, session.colours, strict=True)
         ],
     }
     write_song_folder(out_dir, session.names, session.stems, session.mix, session.params, info,
