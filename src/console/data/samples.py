@@ -1,15 +1,26 @@
 """Instruments played from recorded one-shot samples, when the machine has them.
 
-The samples come from Debian's ``sonic-pi-samples`` package (CC0 recordings
-of drums, basses, a guitar and others), found in
-``/usr/share/sonic-pi/samples`` or in the folder named by the environment
-variable ``CONSOLE_SAMPLES_DIR``. Pitched samples are transposed by playback
-rate, as a hardware sampler does.
+A :class:`SampleSet` describes one collection of recorded notes and hits: the
+folders it may be installed in, its files' extension and, per role, the
+recordings that can play it with their measured root pitch. Two sets exist,
+each a source of :mod:`console.data.sources`:
+
+- ``sonic-pi``: Debian's ``sonic-pi-samples`` (CC0 recordings of drums,
+  basses, a guitar and others), in ``/usr/share/sonic-pi/samples`` or in the
+  folder named by the environment variable ``CONSOLE_SAMPLES_DIR``;
+- ``lmms``: the one-shots of Debian's ``lmms-common`` (drums, acoustic and
+  electric instruments, strings, pads and choirs), in
+  ``/usr/share/lmms/samples`` or the folder named by ``CONSOLE_LMMS_SAMPLES_DIR``.
+
+Pitched samples are transposed by playback rate, as a hardware sampler does.
+Files soundfile cannot read (a few of lmms's ``.ogg`` files are really WAV
+files with a header libsndfile rejects) are never chosen.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,10 +32,19 @@ from console.data.instruments import Voice
 
 SAMPLES_ENV = "CONSOLE_SAMPLES_DIR"
 DEFAULT_DIRS = (Path("/usr/share/sonic-pi/samples"),)
+LMMS_ENV = "CONSOLE_LMMS_SAMPLES_DIR"
+LMMS_DIRS = (Path("/usr/share/lmms/samples"),)
+
+#: Roles whose recordings are transposed to each note; the others are hits played as recorded.
+PITCHED_ROLES = frozenset(
+    {"tom", "bass", "keys", "guitar", "strings", "lead", "brass", "pad", "vocals"}
+)
+
+Candidates = dict[str, tuple[tuple[str, float | None], ...]]
 
 # Per role: (file stem, MIDI pitch of the recording or None for unpitched hits).
 # The pitches were measured from the recordings' spectra.
-CANDIDATES: dict[str, tuple[tuple[str, float | None], ...]] = {
+CANDIDATES: Candidates = {
     "kick": (("drum_heavy_kick", None), ("drum_bass_hard", None), ("bd_haus", None),
              ("bd_tek", None), ("bd_fat", None)),
     "snare": (("drum_snare_hard", None), ("sn_dolf", None), ("sn_generic", None),
@@ -37,14 +57,111 @@ CANDIDATES: dict[str, tuple[tuple[str, float | None], ...]] = {
     "lead": (("ambi_glass_hum", 57.0),),
 }
 
+# Per role: (path under the samples folder without ".ogg", MIDI root pitch or None).
+# Measured by scripts/measure_sample_pitches.py (run it to print this table again):
+# the root is the median of a YIN pitch track over the recording's sustained part;
+# for the guitar's power chord (G3 C4 G4), whose common period C2 nothing plays,
+# the chord's root in the octave of its lowest note. The script's survey also
+# counts onsets and held pitches. Left out: phrases and loops (latin_guitar01-03,
+# 12 to 27 onsets; latin_brass01, three stabs; church_organ01/02, arpeggios),
+# triads, which would stack a triad on every note of a chord (e_piano_accord01/02,
+# e_organ01, heaven_strings01), a double stop (violin_double_stop01), recordings a
+# sampler would play two octaves or more away from the role's register (cello01 at
+# D2 for strings around F4, space_strings01-03 at C2 for pads), synth basses (two
+# slapped bass notes are recorded), and files soundfile cannot open (kick04 and
+# harpsichord01 are WAV files named .ogg, with a header libsndfile rejects).
+LMMS_CANDIDATES: Candidates = {
+    "kick": tuple((f"drums/{stem}", None) for stem in (
+        "bassdrum01", "bassdrum02", "bassdrum03", "bassdrum04", "kick01", "kick02", "kick03",
+        "kick_hard01", "kick_hiphop01", "kick_soft02")),
+    "snare": tuple((f"drums/{stem}", None) for stem in (
+        "snare01", "snare02", "snare03", "snare04", "snare05", "snare06", "snare07",
+        "snare_acoustic01", "snare_muffled01", "snare_muffled02", "snare_hiphop01")),
+    "hihat": tuple((f"drums/hihat_closed0{i}", None) for i in range(1, 6)),
+    "tom": (("drums/tom01", 50.8), ("drums/tom04", 54.8), ("drums/tom05", 46.0),
+            ("drums/tom_hi01", 51.7), ("drums/tom_mid01", 45.1), ("drums/tom_low01", 43.0)),
+    "overhead": (("drums/crash01", None), ("drums/crash02", None), ("drums/ride01", None),
+                 ("drums/ride02", None)),
+    "percussion": tuple((f"drums/{stem}", None) for stem in (
+        "shaker01", "shaker02", "shaker03", "clap01", "clap02", "clap03", "clap04", "clav01",
+        "clav02", "rim01", "sidestick01", "wood01")),
+    "bass": (("instruments/bassslap01", 37.9), ("instruments/bassslap02", 36.0)),
+    "keys": (("instruments/piano01", 60.1), ("instruments/piano02", 48.0),
+             ("instruments/church_organ03", 57.0)),
+    "guitar": (("instruments/steel_guitar01", 59.9),
+               ("instruments/steel_guitar_slight_distorted01", 59.9),
+               ("instruments/steel_guitar_medium_distorted01", 59.9),
+               ("instruments/steel_guitar_heavy_distorted01", 59.9)),
+    "strings": (("instruments/violin_fingered01", 66.8), ("stringsnpads/strings01", 60.0),
+                ("stringsnpads/orion_string01", 60.0)),
+    "lead": (("instruments/flute01", 80.9), ("instruments/trumpet01", 68.9)),
+    "brass": (("instruments/trumpet01", 68.9),),
+    "pad": (("stringsnpads/juno_pad01", 72.1), ("stringsnpads/strings01", 60.0)),
+    "vocals": (("stringsnpads/chorus01", 72.0), ("stringsnpads/chorus02", 57.0)),
+}
+
+
+@attrs.frozen
+class SampleSet:
+    """One collection of one-shot recordings: where it lives and what plays each role."""
+
+    name: str
+    #: The folders it may be installed in, read at each call (so tests can patch them).
+    dirs: Callable[[], tuple[Path, ...]]
+    #: An environment variable naming a folder that takes precedence, or ``None``.
+    env: str | None
+    extension: str
+    #: Per role: (path of a file under the folder without the extension, root pitch or None).
+    candidates: Candidates
+    #: Folders of the installed collection that hold loops, phrases or effects, never used.
+    skip_folders: tuple[str, ...] = ()
+
+    def folder(self) -> Path | None:
+        """The folder of this set on this machine, where it holds a readable sample, or ``None``."""
+        env = os.environ.get(self.env) if self.env else None
+        for folder in ([Path(env)] if env else []) + list(self.dirs()):
+            if folder.is_dir() and any(
+                _readable(folder / f"{stem}{self.extension}")
+                for entries in self.candidates.values() for stem, _ in entries
+            ):
+                return folder
+        return None
+
+    def present(self, role: str, folder: Path) -> list[tuple[Path, float | None]]:
+        """The recordings for ``role`` found in ``folder`` that soundfile can read, in order."""
+        found = ((folder / f"{stem}{self.extension}", pitch)
+                 for stem, pitch in self.candidates.get(role, ()))
+        return [(path, pitch) for path, pitch in found if _readable(path)]
+
+
+SONIC_PI = SampleSet("sonic-pi", lambda: DEFAULT_DIRS, SAMPLES_ENV, ".flac", CANDIDATES)
+LMMS = SampleSet(
+    "lmms", lambda: LMMS_DIRS, LMMS_ENV, ".ogg", LMMS_CANDIDATES,
+    skip_folders=("drumsynth", "beats", "bassloops", "effects", "misc", "shapes", "waveforms"),
+)
+SAMPLE_SETS: dict[str, SampleSet] = {s.name: s for s in (SONIC_PI, LMMS)}
+
 
 def samples_dir() -> Path | None:
     """The folder of sonic-pi samples on this machine, or ``None``."""
-    env = os.environ.get(SAMPLES_ENV)
-    for folder in ([Path(env)] if env else []) + list(DEFAULT_DIRS):
-        if folder.is_dir() and any(folder.glob("*.flac")):
-            return folder
-    return None
+    return SONIC_PI.folder()
+
+
+def _readable(path: Path) -> bool:
+    """Whether soundfile can open ``path`` and finds samples in it."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return False
+    return _opens(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=1024)
+def _opens(path: Path, mtime_ns: int, size: int) -> bool:  # the file's version is the key
+    try:
+        return sf.info(str(path)).frames > 0
+    except (sf.LibsndfileError, RuntimeError):
+        return False
 
 
 @lru_cache(maxsize=64)
@@ -67,24 +184,32 @@ class SampledVoice:
         if self.root_pitch is not None:
             speed *= 2.0 ** ((pitch - self.root_pitch) / 12.0)
         positions = np.arange(0.0, audio.shape[0] - 1, speed)
-        note = np.interp(positions, np.arange(audio.shape[0]), audio)
-        if self.root_pitch is not None:  # a held note ends with the key
-            tail = int(0.05 * sample_rate)
-            end = min(note.shape[0], int(duration * sample_rate) + tail)
-            note = note[:end]
-            fade = np.clip((end - np.arange(end)) / tail, 0.0, 1.0)
-            note = note * fade
-        return (velocity * note).astype(np.float32)
+        if self.root_pitch is None:
+            return (velocity * np.interp(positions, np.arange(audio.shape[0]), audio)).astype(
+                np.float32
+            )
+        # a held note ends with the key: only the part that sounds is resampled
+        tail = int(0.05 * sample_rate)
+        end = min(positions.shape[0], int(duration * sample_rate) + tail)
+        note = np.interp(positions[:end], np.arange(audio.shape[0]), audio)
+        fade = np.clip((end - np.arange(end)) / tail, 0.0, 1.0)
+        return (velocity * (note * fade)).astype(np.float32)
 
 
-def sampled_voice(role: str, rng: np.random.Generator, folder: Path | None = None) -> Voice | None:
-    """A random recorded voice for ``role``, or ``None`` where no sample for it is present."""
-    folder = folder or samples_dir()
+def sampled_voice(
+    role: str, rng: np.random.Generator, folder: Path | None = None,
+    sample_set: SampleSet = SONIC_PI,
+) -> Voice | None:
+    """A random recording of ``sample_set`` for ``role``, or ``None`` where it has none here.
+
+    ``folder`` defaults to where the set is installed. Draws one integer from ``rng``
+    when there is a recording to choose.
+    """
+    folder = folder or sample_set.folder()
     if folder is None:
         return None
-    present = [(stem, pitch) for stem, pitch in CANDIDATES.get(role, ())
-               if (folder / f"{stem}.flac").is_file()]
+    present = sample_set.present(role, folder)
     if not present:
         return None
-    stem, pitch = present[int(rng.integers(len(present)))]
-    return SampledVoice(folder / f"{stem}.flac", pitch)
+    path, pitch = present[int(rng.integers(len(present)))]
+    return SampledVoice(path, pitch)

@@ -22,13 +22,13 @@ import numpy as np
 from console.data.band import Part
 from console.data.fluid import fluidsynth_available, soundfont_player
 from console.data.instruments import VOICES, Voice
-from console.data.samples import CANDIDATES, sampled_voice, samples_dir
+from console.data.samples import LMMS, SONIC_PI, SampleSet, sampled_voice
 from console.data.timidity import patch_set_player, timidity_binary
 
 SF2 = Path("/usr/share/sounds/sf2")
 SF3 = Path("/usr/share/sounds/sf3")
 
-#: Roles a procedural voice or a sonic-pi sample can stand in for, when they have none.
+#: Roles a procedural voice or a sample set's recording can stand in for, when they have none.
 STAND_IN = {
     "overhead": "hihat", "percussion": "hihat", "strings": "keys", "pad": "keys",
     "brass": "lead", "vocals": "lead",
@@ -51,6 +51,8 @@ class Source:
     drum_kits: tuple[int, ...] = GM_KITS
     #: The sampler that plays ``files``: FluidSynth (SoundFonts) or TiMidity++ (GUS patches).
     player: str = "fluidsynth"
+    #: The one-shot recordings it plays instead, transposed by playback rate, or ``None``.
+    samples: SampleSet | None = None
 
     def path(self) -> Path | None:
         return next((p for p in self.files if p.is_file()), None)
@@ -60,8 +62,8 @@ class Source:
         return bool(self.files) and self.player == "fluidsynth"
 
     def installed(self) -> bool:
-        if self.name == "sonic-pi":
-            return samples_dir() is not None
+        if self.samples is not None:
+            return self.samples.folder() is not None
         if self.name == "procedural":
             return True
         if self.player == "timidity":
@@ -69,8 +71,9 @@ class Source:
         return fluidsynth_available() and self.path() is not None
 
     def can_play(self, part: Part) -> bool:
-        if self.name == "sonic-pi":
-            return _sample_role(part.role) is not None
+        if self.samples is not None:
+            folder = self.samples.folder()
+            return folder is not None and _sample_role(part.role, self.samples, folder) is not None
         return part.drums or self.plays_melodic
 
 
@@ -93,7 +96,10 @@ SOURCES: dict[str, Source] = {
                "FreePats, a General MIDI set of recorded instruments in GUS patches, played "
                "by TiMidity++ (Debian freepats and timidity)",
                (Path("/etc/timidity/freepats.cfg"),), player="timidity"),
-        Source("sonic-pi", "sonic-pi", "Sonic Pi's recorded one-shots (Debian sonic-pi-samples)"),
+        Source("sonic-pi", "sonic-pi", "Sonic Pi's recorded one-shots (Debian sonic-pi-samples)",
+               samples=SONIC_PI),
+        Source("lmms", "lmms", "LMMS's recorded one-shot samples (Debian lmms-common)",
+               samples=LMMS),
         Source("procedural", "procedural", "procedural synthesis (no recordings)"),
     )
 }
@@ -110,9 +116,10 @@ def get_source(name: str) -> Source:
     return SOURCES[name]
 
 
-def _sample_role(role: str) -> str | None:
+def _sample_role(role: str, samples: SampleSet, folder: Path) -> str | None:
+    """The role whose recordings in ``folder`` play ``role``: its own, else its stand-in's."""
     for candidate in (role, STAND_IN.get(role)):
-        if candidate in CANDIDATES:
+        if candidate is not None and samples.present(candidate, folder):
             return candidate
     return None
 
@@ -155,14 +162,15 @@ def session_renderer(
         return render, {"patch_set": str(source.path()), "player": "timidity"}
     from console.data.synthetic import play
 
-    if source.name == "sonic-pi":
-        folder = samples_dir()
+    if source.samples is not None:
+        samples = source.samples
+        folder = samples.folder()
         chosen: dict[str, Voice] = {}  # one recording per role for the whole session
 
         def render(part: Part) -> np.ndarray:
-            role = _sample_role(part.role)
+            role = _sample_role(part.role, samples, folder)
             if role not in chosen:
-                chosen[role] = sampled_voice(role, rng, folder)
+                chosen[role] = sampled_voice(role, rng, folder, samples)
             return play(part.notes, chosen[role], frames, sample_rate, rng)
 
         return render, {"samples": str(folder)}
