@@ -34,6 +34,7 @@ import bench_generalisation as loso  # noqa: E402
 
 from console import Console  # noqa: E402
 from console.chain import EffectChain  # noqa: E402
+from console.data.recorded import COLOUR_TREBLE_SHARE  # noqa: E402
 from console.pretrained import file_stem  # noqa: E402
 
 PRETRAINED = ROOT / "src" / "console" / "pretrained"
@@ -96,6 +97,9 @@ def main() -> None:
                         help="with --final: the folder of one `bench_generalisation.py --split "
                         "test --final` run that scored this console beside the other shipped "
                         "ones, so the test source is touched once for all of them")
+    parser.add_argument("--colour", action="store_true",
+                        help="train on the coloured copies of the training songs "
+                        "(DATA/train-colour, see bench_generalisation.TRAIN_COLOUR_DB)")
     parser.add_argument("--data", type=Path, default=loso.DATA)
     parser.add_argument("--work", type=Path, default=ROOT / "out" / "pretrain")
     args = parser.parse_args()
@@ -103,7 +107,8 @@ def main() -> None:
     name = EffectChain.from_spec(args.spec).spec
     run = args.work / file_stem(name) / "run"
     extra = args.train_options.split()
-    train = ["train", "--spec", args.spec, "--data", str(args.data / "train"), "--val-data",
+    train_folder = "train-colour" if args.colour else "train"
+    train = ["train", "--spec", args.spec, "--data", str(args.data / train_folder), "--val-data",
              str(args.data / "val"), "--out", str(run), "--steps", str(args.steps),
              "--no-progress", *(["--init", args.init] if args.init else []), *extra]
     started = time.time()
@@ -137,6 +142,8 @@ def main() -> None:
     timing = (f"{minutes:.1f} minutes of training (wall time)" if minutes is not None else
               "trained in an earlier invocation whose time was not recorded")
     reproduce = f"python scripts/train_pretrained.py --spec {args.spec} --steps {args.steps}"
+    if args.colour:
+        reproduce += " --colour"
     if args.init:
         reproduce += f" --init {args.init}"
     if extra:
@@ -146,6 +153,11 @@ def main() -> None:
         reproduce = ("python benchmarks/bench_generalisation.py --split test --final --systems "
                      "LABEL=CHECKPOINT ... --out TABLES, then " + reproduce
                      + " --test-table TABLES")
+    colour = (f"\n  Every training stem was also coloured by a random bass shelf within "
+              f"±{loso.TRAIN_COLOUR_DB:g} dB and treble shelf within "
+              f"±{COLOUR_TREBLE_SHARE * loso.TRAIN_COLOUR_DB:g} dB (`make-sessions --colour "
+              f"{loso.TRAIN_COLOUR_DB:g}`); validation and test songs are as their "
+              "source plays them." if args.colour else "")
     card = f"""# Shipped console `{name}`
 
 - Spec: `{console.spec}`; encoder `{console.encoder_name}` with options `{console.encoder_options}`
@@ -154,7 +166,7 @@ def main() -> None:
 - Data: sessions generated from recorded sources by `console make-sessions` (10 s songs,
   22050 Hz, a band or a drum kit recorded piece by piece, 2 to 24 stems, every stem
   arriving up to ±20 dB from where the engineer wants it, the engineer's style varying
-  from song to song; see the data docs). Training sources: {sources['train']}.
+  from song to song; see the data docs). Training sources: {sources['train']}.{colour}
   Validation source (left out of training; used to choose the encoder, the
   parameterisation, the steps and the checkpoint): {sources['validation']}.
   Test source (never heard, touched once for the last table): {sources['test']}.
