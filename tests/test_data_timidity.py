@@ -86,3 +86,44 @@ def test_freepats_plays_a_kick_where_it_was_written_and_silence_elsewhere():
     assert 0.49 * 22050 <= onset <= 0.52 * 22050
     assert np.abs(audio[: int(0.49 * 22050)]).max() < 1e-4
     assert 0.01 < np.abs(audio).max() < 1.0  # audible, with headroom
+
+
+def _gus_patch(path: Path, root_hz: float) -> None:
+    """A minimal GUS patch file whose first sample's root is ``root_hz``."""
+    header = bytearray(b"GF1PATCH110\0ID#000002\0".ljust(129 + 63 + 47 + 96, b"\0"))
+    start = 129 + 63 + 47
+    header[start + 30:start + 34] = struct.pack("<I", int(round(root_hz * 1000)))
+    path.write_bytes(bytes(header))
+
+
+def test_drum_patches_are_played_at_the_key_they_were_recorded_at(tmp_path: Path):
+    (tmp_path / "kit").mkdir()
+    _gus_patch(tmp_path / "kit" / "kick.pat", 261.6256)  # tuned to C4, like FreePats' kicks
+    _gus_patch(tmp_path / "kit" / "snare.pat", 73.4162)  # tuned to its own key, 38
+    _gus_patch(tmp_path / "kit" / "bass.pat", 110.0)
+    config = tmp_path / "set.cfg"
+    config.write_text(f"dir {tmp_path}\nbank 0\n 33 kit/bass.pat\ndrumset 0\n"
+                      " 35 kit/kick.pat amp=100\n 38 kit/snare\n 40 kit/snare.pat note=52\n"
+                      " 41 kit/missing.pat\n")
+    from console.data.timidity import drums_at_recorded_pitch, patch_root_key
+
+    assert patch_root_key(tmp_path / "kit" / "kick.pat") == 60
+    assert patch_root_key(tmp_path / "kit" / "bass.pat") == 45
+    assert patch_root_key(tmp_path / "nothing.pat") is None
+    lines = drums_at_recorded_pitch(config, tmp_path / "out.cfg").read_text().splitlines()
+    assert " 35 kit/kick.pat amp=100 note=60" in lines
+    assert " 38 kit/snare note=38" in lines
+    assert " 40 kit/snare.pat note=52" in lines  # a note= already given is kept
+    assert " 41 kit/missing.pat" in lines and " 33 kit/bass.pat" in lines  # melodic untouched
+
+
+@pytest.mark.skipif(not get_source("freepats").installed(),
+                    reason="needs Debian's timidity and freepats")
+def test_freepats_kicks_and_toms_sound_where_drums_do_not_two_octaves_down():
+    player = PatchSetPlayer(get_source("freepats").path(), 22050)
+    for key, lowest, highest in ((35, 40, 120), (36, 40, 120), (41, 50, 200)):
+        audio = player.play([Note(0.1, 0.3, key, 0.9)], 2 * 22050, program=0, drums=True)
+        power = np.abs(np.fft.rfft(audio)) ** 2
+        hz = np.fft.rfftfreq(audio.size, 1 / 22050)
+        assert lowest <= hz[np.argmax(power)] <= highest, key
+        assert power[hz < 30].sum() < 0.1 * power.sum(), key

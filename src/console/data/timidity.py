@@ -12,6 +12,12 @@ instrument would.
 FreePats lacks some General MIDI programs and drum keys; a part asking for
 one is played by the nearest one it has (a program of the same family of
 eight first); the session's metadata keeps the program the part asked for.
+
+FreePats' drum patches are tuned like melodic ones (root C4, full keyboard
+tracking), so TiMidity++ plays each drum at its key's pitch: a kick on key 35
+came out two octaves down, its energy at 10-20 Hz, where no kick drum sounds.
+The player therefore reads the config through a copy in which every drum
+patch carries ``note=`` its own root key, so each hit sounds as recorded.
 """
 
 from __future__ import annotations
@@ -92,6 +98,56 @@ def _patch_numbers(config: Path) -> tuple[set[int], set[int]]:
     return programs, keys
 
 
+#: Where a GUS patch's first sample header starts, and its root frequency within it.
+_GUS_SAMPLE_HEADER = 129 + 63 + 47
+_GUS_ROOT_FREQUENCY = slice(30, 34)
+
+
+def patch_root_key(patch: Path) -> int | None:
+    """The MIDI key of a GUS patch's recorded pitch (its first sample's root), if readable."""
+    try:
+        with open(patch, "rb") as file:
+            header = file.read(_GUS_SAMPLE_HEADER + 96)
+    except OSError:
+        return None
+    if len(header) < _GUS_SAMPLE_HEADER + 96 or not header.startswith(b"GF1PATCH"):
+        return None
+    millihertz = struct.unpack("<I", header[_GUS_SAMPLE_HEADER:][_GUS_ROOT_FREQUENCY])[0]
+    if millihertz <= 0:
+        return None
+    return int(round(69 + 12 * np.log2(millihertz / 1000 / 440)))
+
+
+def drums_at_recorded_pitch(config: Path, out: Path) -> Path:
+    """Write a copy of ``config`` in which each drumset patch plays at its root key.
+
+    Lines that already give ``note=`` and patches whose root cannot be read are
+    kept as they are; the copy names the original's folder, so relative patch
+    paths still resolve.
+    """
+    lines = config.read_text(encoding="utf-8", errors="replace").splitlines()
+    folders = [config.parent]
+    drums = False
+    copied = [f"dir {config.parent}"]
+    for line in lines:
+        words = line.split("#", 1)[0].split()
+        if words and words[0] == "dir" and len(words) > 1:
+            folders.insert(0, Path(words[1]))
+        if words and words[0] in ("bank", "drumset"):
+            drums = words[0] == "drumset"
+        elif drums and len(words) > 1 and re.fullmatch(r"\d+", words[0]) and not any(
+            w.startswith("note=") for w in words
+        ):
+            name = words[1] if words[1].endswith(".pat") else words[1] + ".pat"
+            patch = next((f / name for f in folders if (f / name).is_file()), None)
+            root = patch_root_key(patch) if patch is not None else None
+            if root is not None:
+                line = f"{line.split('#', 1)[0].rstrip()} note={root}"
+        copied.append(line)
+    out.write_text("\n".join(copied) + "\n", encoding="utf-8")
+    return out
+
+
 def _nearest(number: int, available: set[int], family: int = 1) -> int:
     """``number`` if available, else the nearest available one, preferring its family."""
     if number in available or not available:
@@ -113,6 +169,10 @@ class PatchSetPlayer:
         self.programs, self.drum_keys = _patch_numbers(self.config)
         if not self.programs and not self.drum_keys:
             raise RuntimeError(f"{self.config} maps no patches in bank 0 or drumset 0.")
+        self._folder = tempfile.TemporaryDirectory(prefix="console-timidity-cfg-")
+        self.played_config = drums_at_recorded_pitch(
+            self.config, Path(self._folder.name) / self.config.name
+        )
 
     def program_for(self, program: int) -> int:
         """The program that plays a part asking for General MIDI ``program``."""
@@ -140,7 +200,7 @@ class PatchSetPlayer:
             midi, wav = Path(folder) / "part.mid", Path(folder) / "part.wav"
             midi.write_bytes(midi_file(notes, program, drums))
             subprocess.run(
-                [self.binary, "-c", str(self.config), "-s", str(self.sample_rate), "-Ow",
+                [self.binary, "-c", str(self.played_config), "-s", str(self.sample_rate), "-Ow",
                  "--output-mono", "--output-24bit", "--preserve-silence", "-EFreverb=d",
                  "-EFchorus=d", f"-A{AMPLIFICATION}", "-o", str(wav), str(midi)],
                 check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
