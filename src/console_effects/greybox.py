@@ -30,21 +30,26 @@ compressor's program-dependent release, an EQ whose sections interact); a TCN
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
+import numpy as np
 import torch
 from torch import nn
 
 from console.params import ParamSpec
 from console_effects.functional.biquad import (
+    KERNEL_SECTIONS,
     MAX_FREQUENCY_RATIO,
     MIN_FREQUENCY_HZ,
     biquad_cascade,
     biquad_frequency_response,
+    compiled_cascade,
 )
+from console_effects.functional.compiled import compile_loops
 from console_effects.functional.compressor import compress
 
 #: Network kind of the EQ emulator: learned second-order sections (``"network"`` in a config).
@@ -101,6 +106,15 @@ class SettingsMap(nn.Module):
     def forward(self, centred: torch.Tensor) -> torch.Tensor:
         return self.linear(centred) + self.mlp(centred)
 
+    def forward_keeping(self, centred: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """:meth:`forward` (the same operations), and the hidden layers' outputs."""
+        kept, hidden = [], centred
+        for layer in self.mlp:
+            hidden = layer(hidden)
+            if isinstance(layer, nn.Tanh):
+                kept.append(hidden)
+        return self.linear(centred) + hidden, kept
+
 
 def denormalise(specs: Sequence[ParamSpec], normalised: torch.Tensor) -> torch.Tensor:
     """``(N, P)`` normalised settings to physical ones, as each ParamSpec's ``denormalise``.
@@ -119,6 +133,292 @@ def denormalise(specs: Sequence[ParamSpec], normalised: torch.Tensor) -> torch.T
 def _centred(normalised: torch.Tensor) -> torch.Tensor:
     """``[0, 1]`` to ``[-1, 1]`` (float32): 0 dB of a symmetric gain range maps to exactly 0."""
     return 2.0 * normalised.float() - 1.0
+
+
+# -- the sections' filtering on a CPU ---------------------------------------------------------
+#
+# The forward pass is eq:dsp's compiled cascade loop (console_effects.functional.biquad), which
+# keeps, when gradients are wanted, the input and every section's output in float64 after
+# _HISTORY zeros. The backward pass below is this module's own: the same exact adjoint as
+# eq:dsp's, arranged for a processor. Per block of samples, one loop backwards in time runs
+# the five sections' adjoint recursions (their only serial work) and keeps each section's
+# adjoint; then, per section, the five sums its coefficients' gradients are (products of that
+# adjoint with the section's input and output at lags 0 to 2) run as plain loops over the
+# block, which the compiler vectorises. In eq:dsp's loop those 25 sums ride along in the
+# recursion, one sample at a time, and cost more than the recursions.
+
+#: Zeros before the first sample in the signals the cascade's forward loop keeps.
+_HISTORY = 2
+#: Samples per block of the adjoint: the block's adjoints and signals stay in the L2 cache.
+_ADJOINT_BLOCK = 2048
+#: Floating-point liberties of the adjoint loop: fused multiply-adds, and sums in any order
+#: (which lets the 25 sums vectorise). Rounding differs from a sequential sum by ~1e-16
+#: relative; the forward pass takes none.
+_ADJOINT_FASTMATH = {"contract", "reassoc"}
+
+
+def _sections_adjoint(
+    grad: np.ndarray, c: np.ndarray, stages: np.ndarray, grad_x: np.ndarray, grad_c: np.ndarray,
+    block: int,
+) -> None:
+    """Gradients of the five-section cascade's input and coefficients (rows ``(R, T)``).
+
+    ``c`` ``(R, 5, 5)`` holds ``(b0, b1, b2, a1, a2)`` per section, ``stages``
+    ``(6, R, 2 + T)`` what the forward loop kept. A section is an FIR ``q = B u``
+    then an all-pole ``y = q / A``; given its output's gradient ``g``, the
+    adjoint ``w = g / A`` run backwards in time is the gradient of ``q``, so
+    ``dL/db_k = sum w[n] u[n-k]``, ``dL/da_k = -sum w[n] y[n-k]``, and the
+    gradient of the section's input, ``sum_k b_k w[n+k]``, is the output gradient
+    of the section before. Within a sample, a section's ``w`` waits on one
+    subtraction and the next section's ``g`` on one multiply-add: the terms of
+    the past are summed first, so the five recursions overlap in the processor.
+    """
+    rows, length = grad.shape
+    adjoint = np.empty((KERNEL_SECTIONS, block))
+    w0b, w1b, w2b, w3b, w4b = adjoint[0], adjoint[1], adjoint[2], adjoint[3], adjoint[4]
+    for r in range(rows):
+        p00, p01, p02, q01, q02 = c[r, 0, 0], c[r, 0, 1], c[r, 0, 2], c[r, 0, 3], c[r, 0, 4]
+        p10, p11, p12, q11, q12 = c[r, 1, 0], c[r, 1, 1], c[r, 1, 2], c[r, 1, 3], c[r, 1, 4]
+        p20, p21, p22, q21, q22 = c[r, 2, 0], c[r, 2, 1], c[r, 2, 2], c[r, 2, 3], c[r, 2, 4]
+        p30, p31, p32, q31, q32 = c[r, 3, 0], c[r, 3, 1], c[r, 3, 2], c[r, 3, 3], c[r, 3, 4]
+        p40, p41, p42, q41, q42 = c[r, 4, 0], c[r, 4, 1], c[r, 4, 2], c[r, 4, 3], c[r, 4, 4]
+        w01 = w02 = w11 = w12 = w21 = w22 = w31 = w32 = w41 = w42 = 0.0  # w[n+1], w[n+2]
+        for section in range(KERNEL_SECTIONS):
+            for k in range(5):
+                grad_c[r, section, k] = 0.0
+        end = length
+        while end > 0:
+            start = max(end - block, 0)
+            count = end - start
+            for i in range(count - 1, -1, -1):
+                n = start + i
+                w = grad[r, n] - (q41 * w41 + q42 * w42)
+                w4b[i] = w
+                g = p40 * w + (p41 * w41 + p42 * w42)
+                w42 = w41
+                w41 = w
+                w = g - (q31 * w31 + q32 * w32)
+                w3b[i] = w
+                g = p30 * w + (p31 * w31 + p32 * w32)
+                w32 = w31
+                w31 = w
+                w = g - (q21 * w21 + q22 * w22)
+                w2b[i] = w
+                g = p20 * w + (p21 * w21 + p22 * w22)
+                w22 = w21
+                w21 = w
+                w = g - (q11 * w11 + q12 * w12)
+                w1b[i] = w
+                g = p10 * w + (p11 * w11 + p12 * w12)
+                w12 = w11
+                w11 = w
+                w = g - (q01 * w01 + q02 * w02)
+                w0b[i] = w
+                grad_x[r, n] = p00 * w + (p01 * w01 + p02 * w02)
+                w02 = w01
+                w01 = w
+            for section in range(KERNEL_SECTIONS):
+                w_s = adjoint[section]
+                # u[i + 2 - k] and y[i + 2 - k] are the section's input and output at sample
+                # start + i - k (the kept signals start with _HISTORY zeros).
+                u = stages[section, r, start : end + _HISTORY]
+                y = stages[section + 1, r, start : end + _HISTORY]
+                sb0 = 0.0
+                sb1 = 0.0
+                sb2 = 0.0
+                sa1 = 0.0
+                sa2 = 0.0
+                for i in range(count):
+                    wi = w_s[i]
+                    sb0 += wi * u[i + 2]
+                    sb1 += wi * u[i + 1]
+                    sb2 += wi * u[i]
+                    sa1 += wi * y[i + 1]
+                    sa2 += wi * y[i]
+                grad_c[r, section, 0] += sb0
+                grad_c[r, section, 1] += sb1
+                grad_c[r, section, 2] += sb2
+                grad_c[r, section, 3] -= sa1
+                grad_c[r, section, 4] -= sa2
+            end = start
+
+
+def _design_adjoint(
+    grad: np.ndarray, o: np.ndarray, settings: np.ndarray, centred: np.ndarray,
+    ranges: np.ndarray, sample_rate: float, min_hz: float, max_hz: float, kinds: np.ndarray,
+    w_linear: np.ndarray, w_first: np.ndarray, w_middle: np.ndarray, w_last: np.ndarray,
+    hidden: np.ndarray, grad_settings: np.ndarray,
+) -> None:
+    """The gradient of :class:`BiquadSections`' settings for that of its coefficients.
+
+    Per row ``n`` and section ``s``: ``grad[n, s]`` is the gradient of
+    ``(b0, b1, b2, a1, a2)``, ``o`` the maps' outputs (float64), ``settings``
+    the normalised settings, ``centred`` the maps' float32 inputs; ``ranges``
+    per section ln f_min, ln f_max / f_min, ln Q_min, ln Q_max / Q_min. The
+    design (:meth:`BiquadSections._design`) is recomputed here, then its chain
+    rule run backwards; then that of the section's map (kind ``kinds[s]``:
+    ``w_linear`` ``(K, 5, 3)``, its MLP's weights ``w_first`` ``(K, C, 3)``,
+    ``w_middle`` ``(K, L - 1, C, C)``, ``w_last`` ``(K, 5, C)``, its tanh
+    outputs ``hidden`` ``(N, S, L, C)``). Result in ``grad_settings``.
+    """
+    rows, sections = grad.shape[0], grad.shape[1]
+    depth, width = hidden.shape[2], hidden.shape[3]
+    grad_o = np.empty(5)
+    through = np.empty(width)
+    after = np.empty(width)
+    for n in range(rows):
+        for s in range(sections):
+            # The design forward (as _design, in float64).
+            uf = min(max(settings[n, s, 0], 0.0), 1.0)
+            uq = min(max(settings[n, s, 2], 0.0), 1.0)
+            unclamped = np.exp(ranges[s, 0] + uf * ranges[s, 1])
+            freq = min(max(unclamped, min_hz), max_hz)
+            q = np.exp(ranges[s, 2] + uq * ranges[s, 3])
+            gain = np.float64(centred[n, s, 1])
+            warp = np.tan(np.pi * freq / sample_rate)
+            e0 = np.exp(o[n, s, 0])
+            e1 = np.exp(o[n, s, 1])
+            e2 = np.exp(gain * o[n, s, 2])
+            e3 = np.exp(gain * o[n, s, 3])
+            e4 = np.exp(gain * o[n, s, 4])
+            kp = warp * e0
+            qp = q * e1
+            kz = kp * e2
+            qz = qp * e3
+            ratio = kp / kz
+            k = e4 * ratio * ratio
+            a0 = 1.0 + kp / qp + kp * kp
+            a1 = 2.0 * (kp * kp - 1.0)
+            a2 = 1.0 - kp / qp + kp * kp
+            z0 = 1.0 + kz / qz + kz * kz
+            z1 = 2.0 * (kz * kz - 1.0)
+            z2 = 1.0 - kz / qz + kz * kz
+            # Outputs k z / a0, a1 / a0, a2 / a0 (a0 / a0 = 1 has no gradient).
+            gb0, gb1, gb2 = grad[n, s, 0] / a0, grad[n, s, 1] / a0, grad[n, s, 2] / a0
+            ga1, ga2 = grad[n, s, 3] / a0, grad[n, s, 4] / a0
+            grad_k = gb0 * z0 + gb1 * z1 + gb2 * z2
+            ga0 = -(k * grad_k + ga1 * a1 + ga2 * a2) / a0
+            gz0, gz1, gz2 = k * gb0, k * gb1, k * gb2
+            # bilinear(w, q) = (1 + w / q + w^2, 2 (w^2 - 1), 1 - w / q + w^2)
+            grad_kp = (ga0 - ga2) / qp + 2.0 * kp * (ga0 + 2.0 * ga1 + ga2)
+            grad_qp = (ga2 - ga0) * kp / (qp * qp)
+            grad_kz = (gz0 - gz2) / qz + 2.0 * kz * (gz0 + 2.0 * gz1 + gz2)
+            grad_qz = (gz2 - gz0) * kz / (qz * qz)
+            # k = e4 (kp / kz)^2, kz = kp e2, qz = qp e3, kp = warp e0, qp = q e1.
+            grad_e4 = grad_k * ratio * ratio
+            grad_kp += 2.0 * grad_k * k / kp
+            grad_kz -= 2.0 * grad_k * k / kz
+            grad_kp += grad_kz * e2
+            grad_qp += grad_qz * e3
+            # e0 = exp(o0), e1 = exp(o1), ei = exp(gain oi) for i = 2, 3, 4.
+            grad_o[0] = grad_kp * warp * e0
+            grad_o[1] = grad_qp * q * e1
+            to2, to3, to4 = grad_kz * kp * e2, grad_qz * qp * e3, grad_e4 * e4
+            grad_o[2] = gain * to2
+            grad_o[3] = gain * to3
+            grad_o[4] = gain * to4
+            grad_gain = to2 * o[n, s, 2] + to3 * o[n, s, 3] + to4 * o[n, s, 4]
+            # warp = tan(pi freq / rate), freq = clamp(exp(r0 + u0 r1)), q = exp(r2 + u2 r3),
+            # u = clamp(settings, 0, 1), gain = 2 settings1 - 1; a clamp passes the gradient
+            # strictly inside its range (as torch's clamp does: nothing at either end).
+            grad_freq = grad_kp * e0 * (np.pi / sample_rate) * (1.0 + warp * warp)
+            inside_f = 0.0 < settings[n, s, 0] < 1.0 and min_hz < unclamped < max_hz
+            g0 = grad_freq * unclamped * ranges[s, 1] if inside_f else 0.0
+            g1 = 2.0 * grad_gain
+            g2 = grad_qp * e1 * q * ranges[s, 3] if 0.0 < settings[n, s, 2] < 1.0 else 0.0
+            # The map: linear path plus MLP (tanh), input centred = 2 settings - 1.
+            kind = kinds[s]
+            for j in range(width):
+                total = 0.0
+                for i in range(5):
+                    total += grad_o[i] * w_last[kind, i, j]
+                through[j] = total * (1.0 - np.float64(hidden[n, s, depth - 1, j]) ** 2)
+            for layer in range(depth - 2, -1, -1):
+                for m in range(width):
+                    total = 0.0
+                    for j in range(width):
+                        total += through[j] * w_middle[kind, layer, j, m]
+                    after[m] = total * (1.0 - np.float64(hidden[n, s, layer, m]) ** 2)
+                through[:] = after
+            for m in range(3):
+                total = 0.0
+                for j in range(width):
+                    total += through[j] * w_first[kind, j, m]
+                for i in range(5):
+                    total += grad_o[i] * w_linear[kind, i, m]
+                if m == 0:
+                    g0 += 2.0 * total
+                elif m == 1:
+                    g1 += 2.0 * total
+                else:
+                    g2 += 2.0 * total
+            grad_settings[n, s, 0] = g0
+            grad_settings[n, s, 1] = g1
+            grad_settings[n, s, 2] = g2
+
+
+@functools.cache
+def _compiled_adjoints() -> tuple[Callable, Callable]:
+    """:func:`_sections_adjoint` and :func:`_design_adjoint`, compiled on first use by numba."""
+    compile_loops("eq:tcn")  # only its clear error if numba is missing
+    import numba
+
+    return (numba.njit(cache=True, fastmath=_ADJOINT_FASTMATH)(_sections_adjoint),
+            numba.njit(cache=True)(_design_adjoint))
+
+
+class _SectionsCascade(torch.autograd.Function):
+    """Five biquads in series per row of ``(R, T)`` audio, coefficients ``(R, 5, 5)`` float64."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, c: torch.Tensor, keep: bool) -> torch.Tensor:
+        forward_loop, _ = compiled_cascade()
+        rows, length = x.shape
+        x_np = x.detach().contiguous().numpy()
+        y = np.empty((rows, length), dtype=x_np.dtype)
+        shape = (KERNEL_SECTIONS + 1, rows, _HISTORY + length) if keep else (0, 0, 0)
+        stages = np.empty(shape)
+        forward_loop(x_np, c.detach().contiguous().numpy(), y, stages)
+        if keep:  # the signals between sections, freed with the graph like any saved tensor
+            ctx.save_for_backward(c, torch.from_numpy(stages))
+        return torch.from_numpy(y)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None]:
+        c, stages = ctx.saved_tensors
+        grad_np = grad.detach().contiguous().numpy()  # the input's dtype: no conversions
+        grad_x = np.empty_like(grad_np)
+        grad_c = np.empty(tuple(c.shape))
+        _compiled_adjoints()[0](grad_np, c.detach().contiguous().numpy(), stages.numpy(), grad_x,
+                                grad_c, _ADJOINT_BLOCK)
+        return torch.from_numpy(grad_x), torch.from_numpy(grad_c), None
+
+
+class _FrozenDesign(torch.autograd.Function):
+    """``(N, 15)`` settings to ``(N, 5, 5)`` coefficients ``(b0, b1, b2, a1, a2)``, maps frozen.
+
+    :meth:`BiquadSections.coefficients`, with the backward pass in one compiled
+    loop (:meth:`BiquadSections.settings_gradient`) instead of autograd's graph
+    of some hundred small tensor operations, which cost more than filtering a
+    few seconds of audio.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any, normalised: torch.Tensor, network: BiquadSections, sample_rate: float
+    ) -> torch.Tensor:
+        kept: dict[str, Any] = {}
+        b, a = network.coefficients(normalised, sample_rate, kept)
+        ctx.network, ctx.kept, ctx.sample_rate = network, kept, sample_rate
+        ctx.dtype = normalised.dtype
+        return torch.cat([b, a[..., 1:]], dim=-1)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        grad_settings = ctx.network.settings_gradient(grad, ctx.kept, ctx.sample_rate)
+        return grad_settings.to(ctx.dtype), None, None
 
 
 class BiquadSections(nn.Module):
@@ -142,7 +442,12 @@ class BiquadSections(nn.Module):
     pedalboard use) is of this form with ``o`` linear in ``g`` (a bell, for
     instance, has ``qp = Q A``, ``qz = Q / A``, ``A = 10^(gain/40)``), so the
     map's linear path can hold it exactly and its MLP what a device does
-    differently. The filtering is the compiled biquad cascade of ``eq:dsp``.
+    differently. The filtering is the compiled biquad cascade of ``eq:dsp``;
+    its backward pass, and that of the design from the settings when the maps
+    are frozen (as a console trains), are this module's own compiled loops
+    (:func:`_sections_adjoint`, :func:`_design_adjoint`): exact, and about
+    1.5 times the forward pass's cost where autograd's graph and ``eq:dsp``'s
+    adjoint took four.
 
     It offers what :mod:`console.training.response_fit` needs to fit it
     section by section: :attr:`section_kinds`, :attr:`sections` and
@@ -170,6 +475,7 @@ class BiquadSections(nn.Module):
              math.log(q.minimum), math.log(q.maximum / q.minimum))
             for f, q in zip(frequencies, qs, strict=True)
         ]
+        self._range_array = np.asarray(self._log_ranges, dtype=np.float64)
         self.sections = nn.ModuleDict({
             kind: SettingsMap(PARAMS_PER_SECTION, 5, config.channels, config.layers)
             for kind in dict.fromkeys(SECTION_KINDS)
@@ -229,31 +535,89 @@ class BiquadSections(nn.Module):
         return b[:, 0], a[:, 0]
 
     def coefficients(
-        self, normalised: torch.Tensor, sample_rate: float
+        self, normalised: torch.Tensor, sample_rate: float, kept: dict[str, Any] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Float64 ``(b, a)``, each ``(N, 5, 3)``, of the whole EQ for ``(N, 15)`` settings.
 
-        Each kind's map runs once on all its sections (the three bells as one batch).
+        Each kind's map runs once on all its sections (the three bells as one
+        batch). With ``kept``, what :meth:`settings_gradient` needs goes there.
         """
         n, sections = normalised.shape[0], len(SECTION_KINDS)
         settings = normalised.reshape(n, sections, PARAMS_PER_SECTION)
         centred = _centred(settings)
-        parts, order = [], []
+        parts, order, hidden = [], [], []
         for kind in self.sections:
             indices = [i for i, k in enumerate(SECTION_KINDS) if k == kind]
-            mapped = self.sections[kind](centred[:, indices].reshape(-1, PARAMS_PER_SECTION))
+            rows = centred[:, indices].reshape(-1, PARAMS_PER_SECTION)
+            if kept is None:
+                mapped = self.sections[kind](rows)
+            else:
+                mapped, layers = self.sections[kind].forward_keeping(rows)
+                hidden.append((indices, layers))
             parts.append(mapped.reshape(n, len(indices), -1))
             order += indices
         o = torch.cat(parts, dim=1)
         if order != sorted(order):
             o = o[:, [order.index(i) for i in range(sections)]]
-        return self._design(o.double(), settings, range(sections), sample_rate)
+        o = o.double()
+        if kept is not None:
+            kept.update(o=o, settings=settings, centred=centred, hidden=hidden)
+        return self._design(o, settings, range(sections), sample_rate)
+
+    def settings_gradient(
+        self, grad: torch.Tensor, kept: dict[str, Any], sample_rate: float
+    ) -> torch.Tensor:
+        """Float64 gradient of the ``(N, 15)`` settings for that of the ``(N, 5, 5)`` coefficients.
+
+        ``grad`` is the gradient of ``(b0, b1, b2, a1, a2)`` per section (``a0 = 1``
+        whatever the settings), ``kept`` what :meth:`coefficients` kept. The
+        chain rule through the design and the maps, their weights taken as
+        constants, in one compiled loop (:func:`_design_adjoint`).
+        """
+        n, sections = grad.shape[0], len(SECTION_KINDS)
+        kinds = list(self.sections)
+        maps = [self.sections[kind] for kind in kinds]
+        linears = [[layer for layer in m.mlp if isinstance(layer, nn.Linear)] for m in maps]
+
+        def stacked(weights: list[torch.Tensor]) -> np.ndarray:
+            return torch.stack(weights).detach().double().numpy()
+
+        depth, width = len(linears[0]) - 1, self.config.channels
+        hidden = np.empty((n, sections, depth, width), dtype=np.float32)
+        for indices, layers in kept["hidden"]:
+            for i, layer in enumerate(layers):
+                hidden[:, indices, i] = layer.detach().reshape(n, len(indices), width).numpy()
+        middle = (stacked([torch.stack([m.weight for m in ls[1:-1]]) for ls in linears])
+                  if depth > 1 else np.zeros((len(maps), 0, width, width)))
+        grad_settings = np.empty((n, sections, PARAMS_PER_SECTION))
+        _compiled_adjoints()[1](
+            grad.detach().double().contiguous().numpy(), kept["o"].detach().numpy(),
+            kept["settings"].detach().double().contiguous().numpy(),
+            kept["centred"].detach().contiguous().numpy(), self._range_array, float(sample_rate),
+            MIN_FREQUENCY_HZ, MAX_FREQUENCY_RATIO * sample_rate,
+            np.asarray([kinds.index(kind) for kind in SECTION_KINDS]),
+            stacked([m.linear.weight for m in maps]), stacked([ls[0].weight for ls in linears]),
+            middle, stacked([ls[-1].weight for ls in linears]), hidden, grad_settings,
+        )
+        return torch.from_numpy(grad_settings.reshape(n, -1))
 
     def forward(
         self, x: torch.Tensor, normalised: torch.Tensor, sample_rate: float
     ) -> torch.Tensor:
-        b, a = self.coefficients(normalised, sample_rate)
-        return biquad_cascade(x, b, a)
+        n, channels, length = x.shape
+        if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+            return biquad_cascade(x, *self.coefficients(normalised, sample_rate))
+        if (torch.is_grad_enabled() and normalised.requires_grad and self.config.layers > 0
+                and not any(p.requires_grad for p in self.parameters())):
+            c = _FrozenDesign.apply(normalised, self, sample_rate)  # the same numbers
+        else:  # nothing to differentiate, or the maps' weights too (training them): autograd
+            b, a = self.coefficients(normalised, sample_rate)
+            c = torch.cat([b, a[..., 1:]], dim=-1)
+        if channels > 1:
+            c = c.repeat_interleave(channels, dim=0)  # one row per channel
+        keep = torch.is_grad_enabled() and (x.requires_grad or c.requires_grad)
+        y = _SectionsCascade.apply(x.reshape(n * channels, length), c, keep)
+        return y.reshape(n, channels, length)
 
     def section_response(
         self, kind: str, settings: torch.Tensor, omega: torch.Tensor, sample_rate: float

@@ -173,6 +173,12 @@ def _forward(
             out[r, 1, n] = m10 * left + m11 * right + gain * x[r, last, n]
 
 
+#: Floating-point liberties of the backward loop: fused multiply-adds, and sums in any order
+#: (the last pass's sums vectorise); the rounding of a gradient moves by ~1e-16 relative.
+#: The forward loop takes none, so its output is what it was.
+_ADJOINT_FASTMATH = {"contract", "reassoc"}
+
+
 def _backward(
     grad_out: np.ndarray, x: np.ndarray, shifts: np.ndarray, comb_delays: np.ndarray,
     ap_delays: np.ndarray, feedback: np.ndarray, damping: np.ndarray, matrix: np.ndarray,
@@ -182,52 +188,53 @@ def _backward(
 ) -> None:
     """The adjoint of :func:`_forward` (run with ``keep``): gradients of every input.
 
-    The delays' rounding is taken as a true delay: see :func:`freeverb`.
+    Every filter here is linear and time-invariant, so the adjoint of each
+    all-pass section is the section itself run backwards in time: one ring per
+    section and sample, as in the forward pass (the transposed form took two).
+    The combs' adjoints run four at a time, and the gradients of their
+    feedbacks and dampings are sums over time of the adjoints times the kept
+    low-pass states. The last pass (the matrix, the dry gain, the input and the
+    delay) has no branch in its sums, so they vectorise. The delays' rounding
+    is taken as a true delay: see :func:`freeverb`.
     """
     rows, channels, length = x.shape
+    last = channels - 1
     combs = comb_delays.shape[1]
     rings = np.zeros((4, comb_mask + 1), dtype=np.float64)  # adjoints at the delay lines
     adj0, adj1, adj2, adj3 = rings[0], rings[1], rings[2], rings[3]
-    # Adjoints at the outputs of sections 0-2 and of the four delay lines.
-    sections = np.zeros((7, ap_mask + 1), dtype=np.float64)
-    out0, out1, out2 = sections[0], sections[1], sections[2]
-    held0, held1, held2, held3 = sections[3], sections[4], sections[5], sections[6]
-    lam = np.empty(length, dtype=x.dtype)  # adjoint at the combs' sum
-    lam_v = np.empty(length, dtype=x.dtype)  # adjoint at the delayed input
+    sections = np.zeros((4, ap_mask + 1), dtype=np.float64)
+    ap0, ap1, ap2, ap3 = sections[0], sections[1], sections[2], sections[3]
+    lam = np.empty(length, dtype=np.float64)  # adjoint at the combs' sum
+    lam_v = np.empty(length, dtype=np.float64)  # adjoint at the delayed input
+    mono = np.zeros(length + 3, dtype=np.float64)  # mono[m + 2]: the reverberator's input at m
     for r in range(rows):
         shift = shifts[r]
         m00, m01, m10, m11 = matrix[r, 0, 0], matrix[r, 0, 1], matrix[r, 1, 0], matrix[r, 1, 1]
         gain = dry[r]
-        last = channels - 1
         lam_v[:] = 0.0
         for c in range(2):
-            # Sections, last first, in one backward sweep. Per section, with o the adjoint
-            # at its output and h that of its delay line: h[n] = o[n + P] + a h[n + P], and
-            # the adjoint at its input, h[n] - o[n], is the previous section's o. The last
-            # section's o is the matrix's transpose applied to the output's gradient.
+            # Sections, last first, each its own recursion backwards in time: with o the
+            # adjoint at its output, h[n] = o[n] + a h[n + P] and the adjoint at its input
+            # is h[n + P] - o[n]. The last section's o is the matrix's transpose applied
+            # to the output's gradient.
             front, cross = (m00, m10) if c == 0 else (m01, m11)
             p0, p1, p2, p3 = ap_delays[c, 0], ap_delays[c, 1], ap_delays[c, 2], ap_delays[c, 3]
             sections[:, :] = 0.0
             for n in range(length - 1, -1, -1):
                 here = n & ap_mask
-                ahead = n + p3
-                value = front * grad_out[r, 0, ahead] + cross * grad_out[r, 1, ahead] \
-                    if ahead < length else 0.0
-                value += ap_feedback * held3[ahead & ap_mask]
-                held3[here] = value
-                at_out = value - (front * grad_out[r, 0, n] + cross * grad_out[r, 1, n])
-                out2[here] = at_out
-                value = out2[(n + p2) & ap_mask] + ap_feedback * held2[(n + p2) & ap_mask]
-                held2[here] = value
-                at_out = value - at_out
-                out1[here] = at_out
-                value = out1[(n + p1) & ap_mask] + ap_feedback * held1[(n + p1) & ap_mask]
-                held1[here] = value
-                at_out = value - at_out
-                out0[here] = at_out
-                value = out0[(n + p0) & ap_mask] + ap_feedback * held0[(n + p0) & ap_mask]
-                held0[here] = value
-                lam[n] = value - at_out
+                value = front * grad_out[r, 0, n] + cross * grad_out[r, 1, n]
+                held = ap3[(n + p3) & ap_mask]
+                ap3[here] = value + ap_feedback * held
+                value = held - value
+                held = ap2[(n + p2) & ap_mask]
+                ap2[here] = value + ap_feedback * held
+                value = held - value
+                held = ap1[(n + p1) & ap_mask]
+                ap1[here] = value + ap_feedback * held
+                value = held - value
+                held = ap0[(n + p0) & ap_mask]
+                ap0[here] = value + ap_feedback * held
+                lam[n] = held - value
             # Combs, four at a time: lam_t[n] = lam_y[n + D]; lam_l[n] = g lam_t[n] +
             # d lam_l[n + 1]; lam_y[n] = lam_s[n] + (1 - d) lam_l[n]; lam_v[n] += lam_t[n];
             # dL/dg = sum lam_t[n] l[n]; dL/dd = sum lam_l[n] (l[n - 1] - y[n]), where
@@ -239,6 +246,7 @@ def _backward(
                                   feedback[r, c, k + 2], feedback[r, c, k + 3])
                 d0, d1, d2, d3 = (damping[r, c, k], damping[r, c, k + 1],
                                   damping[r, c, k + 2], damping[r, c, k + 3])
+                e0, e1, e2, e3 = 1.0 - d0, 1.0 - d1, 1.0 - d2, 1.0 - d3
                 rings[:, :] = 0.0
                 st0, st1 = states[r, c, k], states[r, c, k + 1]
                 st2, st3 = states[r, c, k + 2], states[r, c, k + 3]
@@ -269,10 +277,10 @@ def _backward(
                     l3 = g3 * t3 + d3 * l3
                     at_sum = lam[n]
                     here = n & comb_mask
-                    adj0[here] = at_sum + (1.0 - d0) * l0
-                    adj1[here] = at_sum + (1.0 - d1) * l1
-                    adj2[here] = at_sum + (1.0 - d2) * l2
-                    adj3[here] = at_sum + (1.0 - d3) * l3
+                    adj0[here] = at_sum + e0 * l0
+                    adj1[here] = at_sum + e1 * l1
+                    adj2[here] = at_sum + e2 * l2
+                    adj3[here] = at_sum + e3 * l3
                     lam_v[n] += (t0 + t1) + (t2 + t3)
                     b0 = st0[n]  # l[n - 1]
                     b1 = st1[n]
@@ -294,15 +302,14 @@ def _backward(
                 grad_feedback[r, c, k + 1] = sg1
                 grad_feedback[r, c, k + 2] = sg2
                 grad_feedback[r, c, k + 3] = sg3
-                grad_damping[r, c, k] = sd0 / (1.0 - d0)
-                grad_damping[r, c, k + 1] = sd1 / (1.0 - d1)
-                grad_damping[r, c, k + 2] = sd2 / (1.0 - d2)
-                grad_damping[r, c, k + 3] = sd3 / (1.0 - d3)
+                grad_damping[r, c, k] = sd0 / e0
+                grad_damping[r, c, k + 1] = sd1 / e1
+                grad_damping[r, c, k + 2] = sd2 / e2
+                grad_damping[r, c, k + 3] = sd3 / e3
         # v[n] = mean of x at n - shift: the input's adjoint is lam_v moved back (shared by
         # the channels) plus the dry path's; the shift's is minus lam_v times v's slope. The
         # matrix's and the dry gain's are the output's gradient times what they scaled.
         share = 1.0 / channels
-        slope_sum = 0.0
         s00 = 0.0
         s01 = 0.0
         s10 = 0.0
@@ -318,16 +325,24 @@ def _backward(
             s10 += grad1 * left
             s11 += grad1 * right
             s_dry += grad0 * x[r, 0, n] + grad1 * x[r, last, n]
-            wet = share * lam_v[n + shift] if n + shift < length else 0.0
+            mono[n + 2] = 0.5 * (x[r, 0, n] + x[r, last, n])
+        reached = length - shift  # samples of the input the reverberator heard
+        for n in range(length):
+            wet = share * lam_v[n + shift] if n < reached else 0.0
             if channels == 1:
-                grad_x[r, 0, n] = wet + gain * (grad0 + grad1)
+                grad_x[r, 0, n] = wet + gain * (grad_out[r, 0, n] + grad_out[r, 1, n])
             else:
-                grad_x[r, 0, n] = wet + gain * grad0
-                grad_x[r, 1, n] = wet + gain * grad1
-            m = n - shift
-            after = 0.5 * (x[r, 0, m + 1] + x[r, last, m + 1]) if 0 <= m + 1 < length else 0.0
-            before = 0.5 * (x[r, 0, m - 1] + x[r, last, m - 1]) if 0 <= m - 1 < length else 0.0
-            slope_sum += lam_v[n] * (after - before)
+                grad_x[r, 0, n] = wet + gain * grad_out[r, 0, n]
+                grad_x[r, 1, n] = wet + gain * grad_out[r, 1, n]
+        # lam_v[n] (v[n + 1] - v[n - 1]) with v[n] = mono[n - shift + 2], zero outside the
+        # input (mono's two zeros before it and one after; nothing before m = -1 counts).
+        first = max(shift - 1, 0)
+        slope = lam_v[first:]
+        ahead = mono[first - shift + 3 : length - shift + 3]
+        behind = mono[first - shift + 1 : length - shift + 1]
+        slope_sum = 0.0
+        for i in range(length - first):
+            slope_sum += slope[i] * (ahead[i] - behind[i])
         grad_shift[r] = -0.5 * slope_sum
         grad_dry[r] = s_dry
         grad_matrix[r, 0, 0] = s00
@@ -338,7 +353,10 @@ def _backward(
 
 @functools.cache
 def _loops() -> tuple[Any, Any]:
-    return compile_loops("the Freeverb reverberator", _forward, _backward)
+    (forward_loop,) = compile_loops("the Freeverb reverberator", _forward)
+    import numba  # there: compile_loops said what to do without it
+
+    return forward_loop, numba.njit(cache=True, fastmath=_ADJOINT_FASTMATH)(_backward)
 
 
 def _numpy(t: torch.Tensor, dtype: Any) -> np.ndarray:
@@ -370,6 +388,7 @@ class _Freeverb(torch.autograd.Function):
         if keep:
             ctx.saved = (x_np, shifts, comb_delays, ap_delays, g_np, d_np, m_np, dry_np, masks,
                          taps, states)
+            ctx.dtypes = tuple(t.dtype for t in (x, feedback, damping, matrix, delay, dry))
         return torch.from_numpy(out).to(device=x.device, dtype=x.dtype)
 
     @staticmethod
@@ -386,9 +405,11 @@ class _Freeverb(torch.autograd.Function):
         backward_loop(_numpy(grad, x_np.dtype), x_np, shifts, comb_delays, ap_delays, g_np,
                       d_np, m_np, dry_np, ALLPASS_FEEDBACK, *masks, taps, states, grad_x,
                       grad_shift, grad_g, grad_d, grad_m, grad_dry)
+        # Each gradient in its input's dtype (the settings' float64 ones stay float64).
         return (*(
-            torch.from_numpy(array).to(device=grad.device, dtype=grad.dtype) if need else None
-            for array, need in zip(grads, ctx.needs_input_grad[:6], strict=True)
+            torch.from_numpy(array).to(device=grad.device, dtype=dtype) if need else None
+            for array, dtype, need in zip(grads, ctx.dtypes, ctx.needs_input_grad[:6],
+                                          strict=True)
         ), None)
 
 
