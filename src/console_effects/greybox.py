@@ -190,8 +190,9 @@ def _sections_adjoint(
         while end > 0:
             start = max(end - block, 0)
             count = end - start
-            for i in range(count - 1, -1, -1):
-                n = start + i
+            for j in range(count):
+                i = np.uint64(count - 1 - j)  # unsigned indices: no wrap-around checks
+                n = np.uint64(start) + i
                 w = grad[r, n] - (q41 * w41 + q42 * w42)
                 w4b[i] = w
                 g = p40 * w + (p41 * w41 + p42 * w42)

@@ -207,6 +207,7 @@ def _backward(
     lam = np.empty(length, dtype=np.float64)  # adjoint at the combs' sum
     lam_v = np.empty(length, dtype=np.float64)  # adjoint at the delayed input
     mono = np.zeros(length + 3, dtype=np.float64)  # mono[m + 2]: the reverberator's input at m
+    wrap_comb, wrap_ap = np.uint64(comb_mask), np.uint64(ap_mask)
     for r in range(rows):
         shift = shifts[r]
         m00, m01, m10, m11 = matrix[r, 0, 0], matrix[r, 0, 1], matrix[r, 1, 0], matrix[r, 1, 1]
@@ -218,21 +219,23 @@ def _backward(
             # is h[n + P] - o[n]. The last section's o is the matrix's transpose applied
             # to the output's gradient.
             front, cross = (m00, m10) if c == 0 else (m01, m11)
-            p0, p1, p2, p3 = ap_delays[c, 0], ap_delays[c, 1], ap_delays[c, 2], ap_delays[c, 3]
+            p0, p1 = np.uint64(ap_delays[c, 0]), np.uint64(ap_delays[c, 1])
+            p2, p3 = np.uint64(ap_delays[c, 2]), np.uint64(ap_delays[c, 3])
             sections[:, :] = 0.0
-            for n in range(length - 1, -1, -1):
-                here = n & ap_mask
+            for j in range(length):
+                n = np.uint64(length - 1 - j)  # unsigned indices: no wrap-around checks
+                here = n & wrap_ap
                 value = front * grad_out[r, 0, n] + cross * grad_out[r, 1, n]
-                held = ap3[(n + p3) & ap_mask]
+                held = ap3[(n + p3) & wrap_ap]
                 ap3[here] = value + ap_feedback * held
                 value = held - value
-                held = ap2[(n + p2) & ap_mask]
+                held = ap2[(n + p2) & wrap_ap]
                 ap2[here] = value + ap_feedback * held
                 value = held - value
-                held = ap1[(n + p1) & ap_mask]
+                held = ap1[(n + p1) & wrap_ap]
                 ap1[here] = value + ap_feedback * held
                 value = held - value
-                held = ap0[(n + p0) & ap_mask]
+                held = ap0[(n + p0) & wrap_ap]
                 ap0[here] = value + ap_feedback * held
                 lam[n] = held - value
             # Combs, four at a time: lam_t[n] = lam_y[n + D]; lam_l[n] = g lam_t[n] +
@@ -240,8 +243,8 @@ def _backward(
             # dL/dg = sum lam_t[n] l[n]; dL/dd = sum lam_l[n] (l[n - 1] - y[n]), where
             # l[n - 1] - y[n] = (l[n - 1] - l[n]) / (1 - d) by the low-pass's recursion.
             for k in range(0, combs, 4):
-                s0, s1 = comb_delays[c, k], comb_delays[c, k + 1]
-                s2, s3 = comb_delays[c, k + 2], comb_delays[c, k + 3]
+                s0, s1 = np.uint64(comb_delays[c, k]), np.uint64(comb_delays[c, k + 1])
+                s2, s3 = np.uint64(comb_delays[c, k + 2]), np.uint64(comb_delays[c, k + 3])
                 g0, g1, g2, g3 = (feedback[r, c, k], feedback[r, c, k + 1],
                                   feedback[r, c, k + 2], feedback[r, c, k + 3])
                 d0, d1, d2, d3 = (damping[r, c, k], damping[r, c, k + 1],
@@ -266,17 +269,18 @@ def _backward(
                 sd1 = 0.0
                 sd2 = 0.0
                 sd3 = 0.0
-                for n in range(length - 1, -1, -1):
-                    t0 = adj0[(n + s0) & comb_mask]
-                    t1 = adj1[(n + s1) & comb_mask]
-                    t2 = adj2[(n + s2) & comb_mask]
-                    t3 = adj3[(n + s3) & comb_mask]
+                for j in range(length):
+                    n = np.uint64(length - 1 - j)
+                    t0 = adj0[(n + s0) & wrap_comb]
+                    t1 = adj1[(n + s1) & wrap_comb]
+                    t2 = adj2[(n + s2) & wrap_comb]
+                    t3 = adj3[(n + s3) & wrap_comb]
                     l0 = g0 * t0 + d0 * l0
                     l1 = g1 * t1 + d1 * l1
                     l2 = g2 * t2 + d2 * l2
                     l3 = g3 * t3 + d3 * l3
                     at_sum = lam[n]
-                    here = n & comb_mask
+                    here = n & wrap_comb
                     adj0[here] = at_sum + e0 * l0
                     adj1[here] = at_sum + e1 * l1
                     adj2[here] = at_sum + e2 * l2
