@@ -446,9 +446,9 @@ class BiquadSections(nn.Module):
     differently. The filtering is the compiled biquad cascade of ``eq:dsp``;
     its backward pass, and that of the design from the settings when the maps
     are frozen (as a console trains), are this module's own compiled loops
-    (:func:`_sections_adjoint`, :func:`_design_adjoint`): exact, and about
-    1.5 times the forward pass's cost where autograd's graph and ``eq:dsp``'s
-    adjoint took four.
+    (:func:`_sections_adjoint`, :func:`_design_adjoint`): exact, and the
+    forward+backward costs about 2.5 times the forward pass (4.4 with
+    autograd's graph and ``eq:dsp``'s adjoint; ``docs/emulators.rst``).
 
     It offers what :mod:`console.training.response_fit` needs to fit it
     section by section: :attr:`section_kinds`, :attr:`sections` and
