@@ -100,6 +100,9 @@ def main() -> None:
     parser.add_argument("--colour", action="store_true",
                         help="train on the coloured copies of the training songs "
                         "(DATA/train-colour, see bench_generalisation.TRAIN_COLOUR_DB)")
+    parser.add_argument("--history", default="",
+                        help="a paragraph for the card on where this console came from, e.g. "
+                        "that it was trained in an earlier round against other validation sources")
     parser.add_argument("--data", type=Path, default=loso.DATA)
     parser.add_argument("--work", type=Path, default=ROOT / "out" / "pretrain")
     args = parser.parse_args()
@@ -158,6 +161,7 @@ def main() -> None:
               f"±{COLOUR_TREBLE_SHARE * loso.TRAIN_COLOUR_DB:g} dB (`make-sessions --colour "
               f"{loso.TRAIN_COLOUR_DB:g}`); validation and test songs are as their "
               "source plays them." if args.colour else "")
+    history = f"## History\n\n{args.history}\n\n" if args.history else ""
     card = f"""# Shipped console `{name}`
 
 - Spec: `{console.spec}`; encoder `{console.encoder_name}` with options `{console.encoder_options}`
@@ -175,7 +179,7 @@ def main() -> None:
 - Hardware: {platform.machine()}, {torch.get_num_threads()} CPU threads, no GPU;
   {timing}.
 
-## Validation source (used for choices)
+{history}## Validation source (used for choices)
 
 {validation}
 
