@@ -1,12 +1,13 @@
-"""The grey-box emulators' compiled backward passes (``eq:tcn``, ``reverb:tcn``) against references.
+"""The grey-box emulators' compiled backward passes (``eq:tcn``, ``comp:tcn``, ``reverb:tcn``).
 
-Both emulators differentiate through hand-written adjoints (compiled loops) rather
+The emulators differentiate through hand-written adjoints (compiled loops) rather
 than autograd's graph. Here each is checked against a straightforward reference
 that autograd differentiates: the EQ's sections filtered one by one with
-torchaudio's ``lfilter`` and its design through autograd, and a sample-by-sample
-torch Freeverb; with ``gradcheck`` on the kernels in double precision; and the
-EQ's forward pass against the implementation it had before (``eq:dsp``'s
-cascade), which it must match sample for sample.
+torchaudio's ``lfilter`` and its design through autograd, the compressor as
+``comp:dsp``'s functions and its settings map through autograd, and a
+sample-by-sample torch Freeverb; with ``gradcheck`` on the kernels in double
+precision; and the EQ's and the compressor's forward passes against the
+implementations they had before, which they must match sample for sample.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import pytest
 import torch
 import torchaudio.functional as taf
 
+import console_effects.functional.compressor as functional_compressor
 import console_effects.greybox as greybox
-from console_effects.emulator import EQEmulator
+from console_effects.emulator import CompressorEmulator, EQEmulator
 from console_effects.functional.biquad import biquad_cascade
+from console_effects.functional.compressor import compress
 from console_effects.functional.freeverb import ALLPASS_FEEDBACK, delays, freeverb
-from console_effects.greybox import BiquadSections, GreyBoxConfig
+from console_effects.greybox import BiquadSections, FeedForwardCompressor, GreyBoxConfig
 from console_effects.reverb_emulator import ReverbEmulator
 
 SR = 44100
@@ -292,3 +295,165 @@ def test_the_shipped_reverbs_gradients_are_the_references():
     # Every setting's gradient but the pre-delay's (that of a true delay, checked above).
     keep = [i for i, name in enumerate(names) if name != "predelay_ms"]
     assert max_relative(grad_p[:, keep], expected_p[:, keep]) < 1e-5  # the map runs in float32
+
+
+# -- the compressor -----------------------------------------------------------------------------
+
+
+def compressor_signal(rows: int, channels: int, length: int, seed: int,
+                      dtype: torch.dtype = torch.float64, floor: bool = True) -> torch.Tensor:
+    """Noise whose level jumps every eighth of the length, after a stretch below the floor."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(rows, channels, length, generator=generator, dtype=torch.float64)
+    steps = 10.0 ** (-torch.rand(rows, 1, 8, generator=generator, dtype=torch.float64) * 2.0)
+    x = x * steps.repeat_interleave(-(-length // 8), dim=-1)[..., :length]
+    if floor:  # the detector's level under the floor: no gradient passes there
+        x[..., : length // 10] *= 1e-8
+    return x.to(dtype)
+
+
+def channel_compressor(x: torch.Tensor, *settings: torch.Tensor, rate: int = 8000) -> torch.Tensor:
+    return greybox._ChannelCompressor.apply(x, *settings, rate, "exponential")
+
+
+@pytest.mark.parametrize("channels, block, rows_per_slice", [(1, 2048, 2), (2, 16, 1)])
+def test_the_compressors_backward_pass_passes_gradcheck(monkeypatch, channels, block,
+                                                        rows_per_slice):
+    monkeypatch.setattr(greybox, "_ADJOINT_BLOCK", block)  # 16: many blocks in 160 samples
+    length = 160
+    monkeypatch.setattr(functional_compressor, "ROW_CHUNK_SAMPLES",
+                        rows_per_slice * channels * length)  # 1: one row a slice
+    # Not under the floor: a step of 1e-6 there would cross it.
+    x = compressor_signal(2, channels, length, seed=0, floor=False).requires_grad_()
+    settings = [torch.tensor(values, dtype=torch.float64, requires_grad=True) for values in (
+        [-20.0, -12.0], [4.0, 2.5], [1.0, 3.0], [20.0, 8.0], [6.0, 12.0], [2.0, -1.0])]
+    assert torch.autograd.gradcheck(channel_compressor, (x, *settings), eps=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype, channels", [(torch.float32, 1), (torch.float32, 2),
+                                             (torch.float64, 2)])
+def test_the_compressor_kernel_is_comp_dsps_functions_through_autograd(dtype, channels):
+    """At a hard knee (the clamp at epsilon), at ratio 1, over several blocks of samples."""
+    x = 0.5 * compressor_signal(3, channels, 5000, seed=1, dtype=dtype)
+    settings = [torch.tensor(values, dtype=dtype) for values in (
+        [-30.0, -20.0, -10.0], [4.0, 1.0, 20.0], [0.5, 10.0, 100.0], [10.0, 100.0, 1000.0],
+        [0.0, 6.0, 24.0], [0.0, 3.0, -6.0])]
+    weights = torch.randn(x.shape, generator=torch.Generator().manual_seed(2), dtype=dtype)
+    runs = []
+    for run in (lambda x, *s: channel_compressor(x, *s, rate=44100),
+                lambda x, *s: compress(x, *s, 44100, "exponential", stereo_link=False)):
+        inputs = [t.clone().requires_grad_() for t in (x, *settings)]
+        y = run(*inputs)
+        runs.append((y.detach(), *torch.autograd.grad((y * weights).sum(), inputs)))
+    (y, *grads), (expected_y, *expected) = runs
+    assert torch.equal(y, expected_y)
+    for got, want in zip(grads, expected, strict=True):
+        assert got.dtype == dtype
+        if want.abs().max() == 0:  # the ratio-1 row's threshold and knee: no gradient at all
+            assert got.abs().max() == 0
+        else:
+            assert max_relative(got.double(), want.double()) < (
+                1e-5 if dtype == torch.float32 else 1e-10)
+
+
+def random_compressor(layers: int, seed: int) -> FeedForwardCompressor:
+    network = FeedForwardCompressor(GreyBoxConfig("comp_feedforward", 5, channels=8,
+                                                  layers=layers), CompressorEmulator.params)
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for parameter in network.parameters():
+            parameter.copy_(0.5 * torch.randn_like(parameter))
+    return network.requires_grad_(False)
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_the_compressor_settings_compiled_gradient_passes_gradcheck(monkeypatch, layers):
+    """The map in double precision too (it runs in float32 in the emulator)."""
+    monkeypatch.setattr(greybox, "_centred", lambda normalised: 2.0 * normalised - 1.0)
+    network = random_compressor(layers, seed=layers).double()
+    normalised = torch.rand(4, 6, generator=torch.Generator().manual_seed(layers),
+                            dtype=torch.float64)
+    normalised[0, 4] = 0.0  # the lowest knee: the softplus well below zero
+    normalised = normalised.clamp(0.02, 0.98).requires_grad_()  # away from the clamps' ends
+    assert torch.autograd.gradcheck(
+        lambda n: greybox._FrozenCompressorSettings.apply(n, network), (normalised,),
+        eps=1e-6, atol=1e-6,
+    )
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_the_compressor_settings_compiled_gradient_is_autograds(layers):
+    network = random_compressor(layers, seed=10 + layers)
+    normalised = torch.rand(6, 6, generator=torch.Generator().manual_seed(layers),
+                            dtype=torch.float64)
+    normalised[0] = 0.0  # at the clamps' ends: no gradient there, as from torch's clamp
+    normalised[1] = 1.0
+    normalised[2, 4] = 1.0  # the widest knee: softplus past its threshold, the identity
+    grad = torch.randn(6, 6, dtype=torch.float64)
+    given = normalised.clone().requires_grad_()
+    settings = greybox._FrozenCompressorSettings.apply(given, network)
+    (compiled,) = torch.autograd.grad((torch.stack(settings, 1) * grad).sum(), given)
+    given = normalised.clone().requires_grad_()
+    expected_settings = network.inner_settings(given)
+    expected_settings = torch.stack([expected_settings[name] for name in network.names], 1)
+    (expected,) = torch.autograd.grad((expected_settings * grad).sum(), given)
+    assert torch.equal(torch.stack(settings, 1), expected_settings)
+    assert max_relative(compiled, expected) < 1e-5  # autograd runs the map in float32
+
+
+@pytest.fixture(scope="module")
+def shipped_comp():
+    return CompressorEmulator()
+
+
+def reference_comp(effect, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+    """The compressor as it was: its settings through autograd, then ``comp:dsp``'s functions."""
+    p = effect.network.inner_settings(effect.normalise(params).to(x.dtype))
+    return compress(x, *(p[name] for name in effect.network.names), SR, "exponential",
+                    stereo_link=False)
+
+
+@pytest.mark.parametrize("channels, dtype", [(1, torch.float32), (2, torch.float32),
+                                             (1, torch.float64)])
+def test_the_shipped_compressor_computes_what_it_did_with_the_same_gradients(
+    shipped_comp, channels, dtype
+):
+    for seed in range(3):
+        params = random_settings(shipped_comp, 4, seed).to(dtype)
+        params[0] = torch.tensor([spec.minimum for spec in shipped_comp.params])  # the ends
+        params[1] = torch.tensor([spec.maximum for spec in shipped_comp.params])
+        x = 0.3 * compressor_signal(4, channels, 6000, seed=seed, dtype=dtype)
+        weights = torch.randn(4, channels, 6000, dtype=dtype)
+        runs = []
+        for run in (shipped_comp, lambda x, p, rate: reference_comp(shipped_comp, x, p)):
+            xs, ps = x.clone().requires_grad_(), params.clone().requires_grad_()
+            y = run(xs, ps, SR)
+            runs.append((y.detach(), *torch.autograd.grad((y * weights).sum(), (xs, ps))))
+        (y, grad_x, grad_p), (y_old, grad_x_old, grad_p_old) = runs
+        assert float((y - y_old).abs().max()) <= 1e-5  # in fact the same samples
+        assert torch.equal(y, y_old)
+        assert grad_x.dtype == grad_p.dtype == dtype
+        assert max_relative(grad_x, grad_x_old) < 1e-5
+        assert max_relative(grad_p, grad_p_old) < 1e-4
+
+
+def test_with_a_trainable_map_the_compressor_reaches_the_weights(shipped_comp):
+    network = FeedForwardCompressor(shipped_comp.network.config, shipped_comp.params)
+    network.load_state_dict(shipped_comp.network.state_dict())
+    x = 0.3 * compressor_signal(2, 1, 2000, seed=3, dtype=torch.float32)
+    normalised = shipped_comp.normalise(random_settings(shipped_comp, 2, seed=8))
+    y = network(x, normalised.requires_grad_(), SR)
+    y.square().sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in network.parameters()
+               if p.dim() == 2)
+    with torch.no_grad():
+        assert torch.equal(y, shipped_comp.network(x, normalised, SR))
+
+
+def test_an_empty_batch_passes_the_compressors_backward_pass(shipped_comp):
+    x = torch.zeros(0, 2, 100, requires_grad=True)
+    params = shipped_comp.default_params(1)[:0].requires_grad_()
+    y = shipped_comp(x, params, SR)
+    assert y.shape == (0, 2, 100)
+    y.sum().backward()
+    assert x.grad.shape == x.shape and params.grad.shape == params.shape

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from console.numbers import DB_PER_NEPER
 from console.params import ParamSpec
 from console_effects.functional.biquad import (
     KERNEL_SECTIONS,
@@ -50,7 +51,12 @@ from console_effects.functional.biquad import (
     compiled_cascade,
 )
 from console_effects.functional.compiled import compile_loops
-from console_effects.functional.compressor import compress
+from console_effects.functional.compressor import (
+    _KNEE_EPSILON_DB,
+    LEVEL_FLOOR_DB,
+    compress,
+    time_scale,
+)
 
 #: Network kind of the EQ emulator: learned second-order sections (``"network"`` in a config).
 EQ_BIQUADS = "eq_biquads"
@@ -244,6 +250,43 @@ def _sections_adjoint(
             end = start
 
 
+def _map_adjoint(
+    grad_o: np.ndarray, w_linear: np.ndarray, w_first: np.ndarray, w_middle: np.ndarray,
+    w_last: np.ndarray, hidden: np.ndarray, through: np.ndarray, after: np.ndarray,
+    grad_in: np.ndarray,
+) -> None:
+    """Gradient ``grad_in`` ``(I,)`` of a :class:`SettingsMap`'s input for that of its output.
+
+    The map's weights are constants: ``w_linear`` ``(O, I)`` its linear path,
+    ``w_first`` ``(C, I)``, ``w_middle`` ``(L - 1, C, C)`` and ``w_last``
+    ``(O, C)`` its MLP's layers; ``hidden`` ``(L, C)`` the MLP's tanh outputs
+    for this input; ``through`` and ``after`` ``(C,)`` room to work in.
+    Called from the compiled loops (:func:`_compiled_adjoints` compiles it
+    first).
+    """
+    depth, width = hidden.shape[0], hidden.shape[1]
+    outputs = grad_o.shape[0]
+    for j in range(width):
+        total = 0.0
+        for i in range(outputs):
+            total += grad_o[i] * w_last[i, j]
+        through[j] = total * (1.0 - np.float64(hidden[depth - 1, j]) ** 2)
+    for layer in range(depth - 2, -1, -1):
+        for m in range(width):
+            total = 0.0
+            for j in range(width):
+                total += through[j] * w_middle[layer, j, m]
+            after[m] = total * (1.0 - np.float64(hidden[layer, m]) ** 2)
+        through[:] = after
+    for m in range(grad_in.shape[0]):
+        total = 0.0
+        for j in range(width):
+            total += through[j] * w_first[j, m]
+        for i in range(outputs):
+            total += grad_o[i] * w_linear[i, m]
+        grad_in[m] = total
+
+
 def _design_adjoint(
     grad: np.ndarray, o: np.ndarray, settings: np.ndarray, centred: np.ndarray,
     ranges: np.ndarray, sample_rate: float, min_hz: float, max_hz: float, kinds: np.ndarray,
@@ -263,10 +306,11 @@ def _design_adjoint(
     outputs ``hidden`` ``(N, S, L, C)``). Result in ``grad_settings``.
     """
     rows, sections = grad.shape[0], grad.shape[1]
-    depth, width = hidden.shape[2], hidden.shape[3]
+    width = hidden.shape[3]
     grad_o = np.empty(5)
     through = np.empty(width)
     after = np.empty(width)
+    grad_in = np.empty(PARAMS_PER_SECTION)
     for n in range(rows):
         for s in range(sections):
             # The design forward (as _design, in float64).
@@ -327,45 +371,37 @@ def _design_adjoint(
             g0 = grad_freq * unclamped * ranges[s, 1] if inside_f else 0.0
             g1 = 2.0 * grad_gain
             g2 = grad_qp * e1 * q * ranges[s, 3] if 0.0 < settings[n, s, 2] < 1.0 else 0.0
-            # The map: linear path plus MLP (tanh), input centred = 2 settings - 1.
+            # The map, its input centred = 2 settings - 1.
             kind = kinds[s]
-            for j in range(width):
-                total = 0.0
-                for i in range(5):
-                    total += grad_o[i] * w_last[kind, i, j]
-                through[j] = total * (1.0 - np.float64(hidden[n, s, depth - 1, j]) ** 2)
-            for layer in range(depth - 2, -1, -1):
-                for m in range(width):
-                    total = 0.0
-                    for j in range(width):
-                        total += through[j] * w_middle[kind, layer, j, m]
-                    after[m] = total * (1.0 - np.float64(hidden[n, s, layer, m]) ** 2)
-                through[:] = after
-            for m in range(3):
-                total = 0.0
-                for j in range(width):
-                    total += through[j] * w_first[kind, j, m]
-                for i in range(5):
-                    total += grad_o[i] * w_linear[kind, i, m]
-                if m == 0:
-                    g0 += 2.0 * total
-                elif m == 1:
-                    g1 += 2.0 * total
-                else:
-                    g2 += 2.0 * total
+            _map_adjoint(grad_o, w_linear[kind], w_first[kind], w_middle[kind], w_last[kind],
+                         hidden[n, s], through, after, grad_in)
+            g0 += 2.0 * grad_in[0]
+            g1 += 2.0 * grad_in[1]
+            g2 += 2.0 * grad_in[2]
             grad_settings[n, s, 0] = g0
             grad_settings[n, s, 1] = g1
             grad_settings[n, s, 2] = g2
 
 
 @functools.cache
-def _compiled_adjoints() -> tuple[Callable, Callable]:
-    """:func:`_sections_adjoint` and :func:`_design_adjoint`, compiled on first use by numba."""
+def _compiled_adjoints() -> tuple[Callable, Callable, Callable, Callable]:
+    """The adjoint loops, compiled on first use by numba.
+
+    :func:`_sections_adjoint` and :func:`_design_adjoint` (``eq:tcn``),
+    :func:`_compressor_adjoint` and :func:`_compressor_settings_adjoint`
+    (``comp:tcn``).
+    """
     compile_loops("eq:tcn")  # only its clear error if numba is missing
     import numba
 
+    global _map_adjoint  # the loops below call it: compiled, they find it compiled
+    if not hasattr(_map_adjoint, "py_func"):
+        _map_adjoint = numba.njit(cache=True)(_map_adjoint)
     return (numba.njit(cache=True, fastmath=_ADJOINT_FASTMATH)(_sections_adjoint),
-            numba.njit(cache=True)(_design_adjoint))
+            numba.njit(cache=True)(_design_adjoint),
+            numba.njit(cache=True, fastmath=_ADJOINT_FASTMATH, error_model="numpy")(
+                _compressor_adjoint),
+            numba.njit(cache=True)(_compressor_settings_adjoint))
 
 
 class _SectionsCascade(torch.autograd.Function):
@@ -641,8 +677,273 @@ class BiquadSections(nn.Module):
 COMP_MAPPED = ("threshold_db", "ratio", "attack_ms", "release_ms", "knee_db")
 #: dB of threshold per unit of the map's first output.
 _THRESHOLD_SCALE_DB = 12.0
+#: dB of knee per unit of the map's last output, before the softplus.
+_KNEE_SCALE_DB = 6.0
 #: Sharpness (1/dB) of the softplus that keeps the learned knee width positive.
 _KNEE_SHARPNESS = 4.0
+#: torch's softplus is the identity where sharpness x input exceeds this.
+_SOFTPLUS_THRESHOLD = 20.0
+
+
+# -- the compressor's backward pass on a CPU ----------------------------------------------------
+#
+# The forward pass is comp:dsp's (functional.compressor.compress, one detector per channel),
+# run outside autograd, keeping the detector's envelope and attack decisions, the level over
+# the threshold and the gain. The backward pass is one compiled loop per row, block by block
+# backwards in time (as the EQ's): first, over the block, the static curve's chain rule per
+# sample (a dozen multiply-adds and a division, no branches, so the compiler vectorises it)
+# and the sums that are the curve's per-row constants' gradients; then the detector's adjoint
+# recursion backwards through the block (comp:dsp's, with the attack decisions held fixed).
+# Autograd's graph of the same runs some twenty passes over the audio, each through memory.
+
+
+def _compressor_adjoint(
+    grad: np.ndarray, x: np.ndarray, gain: np.ndarray, over: np.ndarray, envelope: np.ndarray,
+    attacking: np.ndarray, half_knee: np.ndarray, slope: np.ndarray, knee_scale: np.ndarray,
+    attack: np.ndarray, release: np.ndarray, floor: Any, channels: int, grad_x: np.ndarray,
+    sums: np.ndarray, block: int,
+) -> None:
+    """Gradient of ``y = x gain`` for rows ``(R, T)``, ``R / channels`` items of ``channels``.
+
+    ``gain = exp(makeup / DB_PER_NEPER + slope above + knee_scale into^2)`` with
+    ``above = relu(over - half_knee)``, ``into = relu(over + half_knee) - above``,
+    ``over = DB_PER_NEPER ln max(envelope, floor) - threshold``; the envelope
+    is ``|x|`` smoothed with pole ``attack[r]`` where ``attacking`` and
+    ``release[r]`` elsewhere. ``half_knee``, ``slope``, ``knee_scale`` are per
+    item, the poles per row. Writes the gradient of ``x`` to ``grad_x`` and
+    adds to ``sums`` ``(items, 7)`` the sums over each item's samples of the
+    gradient of ``ln gain``, ``slope``, ``knee_scale``, ``over``,
+    ``half_knee``, the attack pole and the release pole. Where the floor
+    clamps the envelope, or a knee term is at its kink, nothing passes (as
+    through torch's ``clamp_min`` and ``relu``).
+    """
+    rows, length = x.shape
+    direct = np.empty(block)  # the gradient of x through the gain applied to it
+    sign = np.empty(block)  # of x: |x| is the detector's input
+    grad_level = np.empty(block)  # the gradient of the envelope through the curve
+    for r in range(rows):
+        item = r // channels
+        hk = half_knee[item]
+        sl = np.float64(slope[item])
+        ks = np.float64(knee_scale[item])
+        pa = np.float64(attack[r])
+        pr = np.float64(release[r])
+        s_log = 0.0
+        s_slope = 0.0
+        s_scale = 0.0
+        s_over = 0.0
+        s_half = 0.0
+        s_attack = 0.0
+        s_release = 0.0
+        adjoint = 0.0
+        next_pole = 0.0
+        end = length
+        while end > 0:
+            start = max(end - block, 0)
+            count = end - start
+            grad_b, x_b, gain_b = grad[r, start:end], x[r, start:end], gain[r, start:end]
+            over_b, envelope_b = over[r, start:end], envelope[r, start:end]
+            for i in range(count):
+                xv = np.float64(x_b[i])
+                d = np.float64(grad_b[i]) * np.float64(gain_b[i])
+                direct[i] = d
+                sign[i] = np.float64(xv > 0.0) - np.float64(xv < 0.0)
+                h = d * xv  # the gradient of ln gain
+                plus = over_b[i] + hk  # in the forward pass's precision: the same kinks
+                minus = over_b[i] - hk
+                on_plus = np.float64(plus > 0.0)
+                on_minus = np.float64(minus > 0.0)
+                above = on_minus * np.float64(minus)
+                into = on_plus * np.float64(plus) - above
+                s_log += h
+                s_slope += h * above
+                s_scale += h * into * into
+                d_above = h * sl
+                d_into = 2.0 * h * into * ks
+                g_plus = on_plus * d_into
+                g_minus = on_minus * (d_above - d_into)
+                d_over = g_plus + g_minus
+                s_over += d_over
+                s_half += g_plus - g_minus
+                level = envelope_b[i]
+                grad_level[i] = (np.float64(level >= floor) * DB_PER_NEPER * d_over
+                                 / np.float64(max(level, floor)))
+            # The detector's adjoint: comp:dsp's _smooth_backward.
+            for i in range(count - 1, -1, -1):
+                n = start + i
+                adjoint = grad_level[i] + next_pole * adjoint
+                previous = np.float64(envelope[r, n - 1]) if n > 0 else 0.0
+                if attacking[r, n]:
+                    pole = pa
+                    s_attack += adjoint * (previous - abs(np.float64(x[r, n])))
+                else:
+                    pole = pr
+                    s_release += adjoint * (previous - abs(np.float64(x[r, n])))
+                grad_x[r, n] = direct[i] + adjoint * (1.0 - pole) * sign[i]
+                next_pole = pole
+            end = start
+        sums[item, 0] += s_log
+        sums[item, 1] += s_slope
+        sums[item, 2] += s_scale
+        sums[item, 3] += s_over
+        sums[item, 4] += s_half
+        sums[item, 5] += s_attack
+        sums[item, 6] += s_release
+
+
+def _compressor_settings_adjoint(
+    grad: np.ndarray, normalised: np.ndarray, knobs: np.ndarray, o: np.ndarray,
+    span: np.ndarray, log: np.ndarray, w_linear: np.ndarray,
+    w_first: np.ndarray, w_middle: np.ndarray, w_last: np.ndarray, hidden: np.ndarray,
+    grad_settings: np.ndarray,
+) -> None:
+    """Gradient of ``(N, 6)`` normalised knobs for that of the inner settings (float64).
+
+    :meth:`FeedForwardCompressor.inner_settings` backwards, its map's weights
+    constants: ``knobs`` the denormalised knobs (per column ``log`` if on a
+    log scale and ``span`` the range, of the log if so, as :func:`denormalise`
+    reads the ParamSpecs), ``o`` the
+    map's outputs, ``hidden`` ``(N, L, C)`` its tanh outputs, the weights as
+    :func:`_map_adjoint` takes them.
+    """
+    rows, columns = grad.shape
+    mapped = o.shape[1]
+    width = hidden.shape[2]
+    grad_o = np.empty(mapped)
+    grad_knobs = np.empty(columns)
+    grad_in = np.empty(mapped)
+    through = np.empty(width)
+    after = np.empty(width)
+    for n in range(rows):
+        g = grad[n]
+        # threshold = knob + 12 o0
+        grad_knobs[0] = g[0]
+        grad_o[0] = _THRESHOLD_SCALE_DB * g[0]
+        # ratio = exp(ln(knob) exp(o1))
+        stretch = np.exp(o[n, 1])
+        ratio = np.exp(np.log(knobs[n, 1]) * stretch)
+        grad_knobs[1] = g[1] * ratio * stretch / knobs[n, 1]
+        grad_o[1] = g[1] * ratio * np.log(knobs[n, 1]) * stretch
+        # attack, release = knob exp(o2), knob exp(o3)
+        for i in (2, 3):
+            scale = np.exp(o[n, i])
+            grad_knobs[i] = g[i] * scale
+            grad_o[i] = g[i] * knobs[n, i] * scale
+        # knee = softplus(knob + 6 o4) at sharpness 4 (torch's: the identity past its threshold)
+        sharp = _KNEE_SHARPNESS * (knobs[n, 4] + _KNEE_SCALE_DB * o[n, 4])
+        grad_z = g[4] if sharp > _SOFTPLUS_THRESHOLD else g[4] / (1.0 + np.exp(-sharp))
+        grad_knobs[4] = grad_z
+        grad_o[4] = _KNEE_SCALE_DB * grad_z
+        for i in range(mapped, columns):  # make-up: the knob itself
+            grad_knobs[i] = g[i]
+        # The knobs from the normalised settings (a clamp passes nothing at either end).
+        for i in range(columns):
+            u = normalised[n, i]
+            if 0.0 < u < 1.0:
+                grad_settings[n, i] = grad_knobs[i] * span[i] * (knobs[n, i] if log[i] else 1.0)
+            else:
+                grad_settings[n, i] = 0.0
+        # The map, its input centred = 2 settings - 1.
+        _map_adjoint(grad_o, w_linear, w_first, w_middle, w_last, hidden[n], through, after,
+                     grad_in)
+        for i in range(mapped):
+            grad_settings[n, i] += 2.0 * grad_in[i]
+
+
+class _ChannelCompressor(torch.autograd.Function):
+    """:func:`compress` with a detector per channel, its backward pass one compiled loop.
+
+    Takes ``x`` ``(N, C, T)`` and the six ``(N,)`` settings in ``compress``'s
+    order; the output is ``compress``'s, sample for sample.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any, x: torch.Tensor, threshold: torch.Tensor, ratio: torch.Tensor,
+        attack_ms: torch.Tensor, release_ms: torch.Tensor, knee: torch.Tensor,
+        makeup: torch.Tensor, sample_rate: float, time_constant: str,
+    ) -> torch.Tensor:
+        chunks: list[dict[str, Any]] = []
+        y = compress(x, threshold, ratio, attack_ms, release_ms, knee, makeup, sample_rate,
+                     time_constant, stereo_link=False, kept=chunks)
+        ctx.save_for_backward(x, ratio, attack_ms, release_ms, knee)
+        ctx.chunks, ctx.scale = chunks, time_scale(sample_rate, time_constant)
+        ctx.dtypes = [t.dtype for t in (threshold, ratio, attack_ms, release_ms, knee, makeup)]
+        return y
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, ratio, attack_ms, release_ms, knee = ctx.saved_tensors
+        n, channels, length = x.shape
+        grad_np = grad.contiguous().numpy()  # the input's dtype: no conversions
+        x_np = x.detach().contiguous().numpy()
+        grad_x = np.empty_like(x_np)
+        sums = np.zeros((n, 7))
+        floor = x_np.dtype.type(10.0 ** (LEVEL_FLOOR_DB / 20.0))  # compared as the clamp does
+        adjoint = _compiled_adjoints()[2]
+        for chunk in ctx.chunks:
+            start, stop = chunk["rows"]
+            shape = ((stop - start) * channels, length)
+            adjoint(grad_np[start:stop].reshape(shape), x_np[start:stop].reshape(shape),
+                    chunk["gain"].numpy().reshape(shape), chunk["over"].numpy().reshape(shape),
+                    chunk["envelope"].numpy(), chunk["attacking"],
+                    chunk["half_knee"].numpy().reshape(-1), chunk["slope"].numpy().reshape(-1),
+                    chunk["knee_scale"].numpy().reshape(-1), chunk["attack"].numpy(),
+                    chunk["release"].numpy(), floor, channels, grad_x[start:stop].reshape(shape),
+                    sums[start:stop], _ADJOINT_BLOCK)
+        # The settings from the per-item sums: over = ... - threshold, slope = (1 / ratio - 1)
+        # / DB_PER_NEPER, knee_scale = slope / (2 max(knee, eps)) (the clamp passes knee >= eps),
+        # half_knee = knee / 2, ln gain = makeup / DB_PER_NEPER + ..., poles exp(-scale / time).
+        s_log, s_slope, s_scale, s_over, s_half, s_attack, s_release = sums.T
+        ratio_np, knee_np = ratio.detach().double().numpy(), knee.detach().double().numpy()
+        knee_clamped = np.maximum(knee_np, _KNEE_EPSILON_DB)
+        slope = (1.0 / ratio_np - 1.0) / DB_PER_NEPER
+        passed = (knee >= _KNEE_EPSILON_DB).numpy()  # compared in the knee's dtype, as torch does
+
+        def time_gradient(total: np.ndarray, time_ms: torch.Tensor) -> np.ndarray:
+            t = time_ms.detach().double().numpy()
+            return total * np.exp(-ctx.scale / t) * ctx.scale / t**2
+
+        grads = (
+            -s_over,
+            -(s_slope + s_scale / (2.0 * knee_clamped)) / (DB_PER_NEPER * ratio_np**2),
+            time_gradient(s_attack, attack_ms),
+            time_gradient(s_release, release_ms),
+            0.5 * s_half - np.where(passed, s_scale * slope / (2.0 * knee_clamped**2), 0.0),
+            s_log / DB_PER_NEPER,
+        )
+        return (
+            torch.from_numpy(grad_x) if ctx.needs_input_grad[0] else None,
+            *(torch.from_numpy(np.ascontiguousarray(g)).to(dtype) if needed else None
+              for g, dtype, needed in zip(grads, ctx.dtypes, ctx.needs_input_grad[1:7],
+                                          strict=True)),
+            None, None,
+        )
+
+
+class _FrozenCompressorSettings(torch.autograd.Function):
+    """``(N, 6)`` normalised knobs to the six inner settings, the map frozen.
+
+    :meth:`FeedForwardCompressor.inner_settings`, with the backward pass one
+    compiled loop (:func:`_compressor_settings_adjoint`) instead of
+    autograd's graph of some sixty small tensor operations.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any, normalised: torch.Tensor, network: FeedForwardCompressor
+    ) -> tuple[torch.Tensor, ...]:
+        kept: dict[str, Any] = {}
+        settings = network.inner_settings(normalised, kept)
+        ctx.network, ctx.kept, ctx.dtype = network, kept, normalised.dtype
+        return tuple(settings[name] for name in network.names)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, *grads: torch.Tensor) -> tuple[torch.Tensor, None]:
+        grad = torch.stack(grads, 1).double().numpy()
+        return torch.from_numpy(ctx.network.settings_gradient(grad, ctx.kept)).to(ctx.dtype), None
 
 
 class FeedForwardCompressor(nn.Module):
@@ -683,31 +984,81 @@ class FeedForwardCompressor(nn.Module):
         self.specs = tuple(specs)
         self.names = tuple(names)
         self.map = SettingsMap(len(COMP_MAPPED), 5, config.channels, config.layers)
+        # denormalise's reading of the ParamSpecs, for the compiled settings gradient.
+        log = [spec.scale == "log" for spec in specs]
+        span = [math.log(spec.maximum / spec.minimum) if is_log else spec.maximum - spec.minimum
+                for spec, is_log in zip(specs, log, strict=True)]
+        self._spec_arrays = (np.asarray(span), np.asarray(log))
 
     @property
     def receptive_field(self) -> float:
         """The recursive detector remembers the whole past."""
         return math.inf
 
-    def inner_settings(self, normalised: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The ``(N,)`` settings the inner compressor runs at, for ``(N, 6)`` normalised knobs."""
-        knobs = dict(zip(self.names, denormalise(self.specs, normalised).unbind(1), strict=True))
-        o = self.map(_centred(normalised[:, : len(COMP_MAPPED)])).to(knobs["ratio"].dtype)
+    def inner_settings(
+        self, normalised: torch.Tensor, kept: dict[str, Any] | None = None
+    ) -> dict[str, torch.Tensor]:
+        """The ``(N,)`` settings the inner compressor runs at, for ``(N, 6)`` normalised knobs.
+
+        With ``kept``, what :meth:`settings_gradient` needs goes there.
+        """
+        denormalised = denormalise(self.specs, normalised)
+        knobs = dict(zip(self.names, denormalised.unbind(1), strict=True))
+        centred = _centred(normalised[:, : len(COMP_MAPPED)])
+        if kept is None:
+            o = self.map(centred)
+        else:
+            o, hidden = self.map.forward_keeping(centred)
+        o = o.to(knobs["ratio"].dtype)
+        if kept is not None:
+            kept.update(normalised=normalised, knobs=denormalised, o=o, hidden=hidden)
         return {
             "threshold_db": knobs["threshold_db"] + _THRESHOLD_SCALE_DB * o[:, 0],
             "ratio": torch.exp(torch.log(knobs["ratio"]) * torch.exp(o[:, 1])),
             "attack_ms": knobs["attack_ms"] * torch.exp(o[:, 2]),
             "release_ms": knobs["release_ms"] * torch.exp(o[:, 3]),
-            "knee_db": nn.functional.softplus(knobs["knee_db"] + 6.0 * o[:, 4],
+            "knee_db": nn.functional.softplus(knobs["knee_db"] + _KNEE_SCALE_DB * o[:, 4],
                                               beta=_KNEE_SHARPNESS),
             "makeup_db": knobs["makeup_db"],
         }
 
+    def settings_gradient(self, grad: np.ndarray, kept: dict[str, Any]) -> np.ndarray:
+        """Float64 gradient ``(N, 6)`` of the normalised knobs for that of the inner settings.
+
+        ``grad`` ``(N, 6)`` float64 in :attr:`names`' order, ``kept`` what
+        :meth:`inner_settings` kept. The chain rule through the settings and
+        the map, its weights taken as constants, in one compiled loop.
+        """
+        linears = [layer for layer in self.map.mlp if isinstance(layer, nn.Linear)]
+
+        def weights(*layers: nn.Linear) -> np.ndarray:
+            return torch.stack([layer.weight for layer in layers]).detach().double().numpy()
+
+        width = self.config.channels
+        middle = (weights(*linears[1:-1]) if len(linears) > 2
+                  else np.zeros((0, width, width)))
+        hidden = torch.stack(kept["hidden"], 1).detach().numpy()
+        grad_settings = np.empty_like(grad)
+        _compiled_adjoints()[3](
+            np.ascontiguousarray(grad), kept["normalised"].detach().double().numpy(),
+            kept["knobs"].detach().double().numpy(), kept["o"].detach().double().numpy(),
+            *self._spec_arrays, weights(self.map.linear)[0], weights(linears[0])[0], middle,
+            weights(linears[-1])[0], hidden, grad_settings,
+        )
+        return grad_settings
+
     def forward(
         self, x: torch.Tensor, normalised: torch.Tensor, sample_rate: float
     ) -> torch.Tensor:
-        p = self.inner_settings(normalised.to(x.dtype))
-        return compress(
-            x, p["threshold_db"], p["ratio"], p["attack_ms"], p["release_ms"], p["knee_db"],
-            p["makeup_db"], sample_rate, "exponential", stereo_link=False,
-        )
+        normalised = normalised.to(x.dtype)
+        compiled = (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+                    and torch.is_grad_enabled())
+        if (compiled and normalised.requires_grad and self.config.layers > 0
+                and not any(p.requires_grad for p in self.parameters())):
+            settings = _FrozenCompressorSettings.apply(normalised, self)  # the same numbers
+        else:
+            p = self.inner_settings(normalised)
+            settings = tuple(p[name] for name in self.names)
+        if compiled and (x.requires_grad or any(s.requires_grad for s in settings)):
+            return _ChannelCompressor.apply(x, *settings, sample_rate, "exponential")
+        return compress(x, *settings, sample_rate, "exponential", stereo_link=False)

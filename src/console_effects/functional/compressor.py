@@ -48,15 +48,18 @@ def smoothing_coefficient(
     ``BallisticsFilter`` convention, ``exp(-2 pi / (t * fs))``, which reacts
     2 pi times faster for the same number; choose it to match pedalboard.
     """
+    return torch.exp(-time_scale(sample_rate, time_constant) / time_ms)
+
+
+def time_scale(sample_rate: float, time_constant: TimeConstant = "exponential") -> float:
+    """``s`` of :func:`smoothing_coefficient`'s pole ``exp(-s / time_ms)``."""
     if time_constant == "exponential":
-        scale = 1000.0 / sample_rate
-    elif time_constant == "juce":
-        scale = 2.0 * math.pi * 1000.0 / sample_rate
-    else:
-        raise ValueError(
-            f"time_constant must be one of {TIME_CONSTANTS}, got {time_constant!r}."
-        )
-    return torch.exp(-scale / time_ms)
+        return 1000.0 / sample_rate
+    if time_constant == "juce":
+        return 2.0 * math.pi * 1000.0 / sample_rate
+    raise ValueError(
+        f"time_constant must be one of {TIME_CONSTANTS}, got {time_constant!r}."
+    )
 
 
 def _smooth_forward(
@@ -123,6 +126,15 @@ def _to_numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().contiguous().numpy()
 
 
+def _smooth(
+    level: torch.Tensor, attack: torch.Tensor, release: torch.Tensor
+) -> tuple[torch.Tensor, np.ndarray]:
+    """The compiled forward loop: the envelope (on ``level``'s device) and the decisions."""
+    forward_loop, _ = compiled_kernels()
+    envelope, attacking = forward_loop(_to_numpy(level), _to_numpy(attack), _to_numpy(release))
+    return torch.from_numpy(envelope).to(level.device), attacking
+
+
 class _AttackReleaseSmoother(torch.autograd.Function):
     """Switching one-pole smoother with an exact, compiled backward pass."""
 
@@ -130,11 +142,7 @@ class _AttackReleaseSmoother(torch.autograd.Function):
     def forward(
         ctx: Any, level: torch.Tensor, attack: torch.Tensor, release: torch.Tensor
     ) -> torch.Tensor:
-        forward_loop, _ = compiled_kernels()
-        envelope, attacking = forward_loop(
-            _to_numpy(level), _to_numpy(attack), _to_numpy(release)
-        )
-        envelope_t = torch.from_numpy(envelope).to(level.device)
+        envelope_t, attacking = _smooth(level, attack, release)
         ctx.save_for_backward(level, envelope_t, attack, release)
         ctx.attacking = attacking
         return envelope_t
@@ -161,7 +169,8 @@ class _AttackReleaseSmoother(torch.autograd.Function):
 
 
 def attack_release_smoothing(
-    level: torch.Tensor, attack_coef: torch.Tensor, release_coef: torch.Tensor
+    level: torch.Tensor, attack_coef: torch.Tensor, release_coef: torch.Tensor,
+    kept: dict[str, Any] | None = None,
 ) -> torch.Tensor:
     """Smooth a non-negative level ``(R, T)`` with per-row poles ``(R,)``, starting from zero.
 
@@ -169,13 +178,21 @@ def attack_release_smoothing(
     level rises above the envelope and ``a = release_coef`` elsewhere, so both
     times shape the output. Differentiable with respect to all three inputs.
     CUDA tensors are processed on the CPU and returned to their device.
+
+    With ``kept`` (for a caller with its own backward pass) nothing is recorded
+    for autograd; the envelope, the attack decisions ``(R, T)`` and the poles
+    ``(R,)`` go to ``kept``.
     """
     if level.dim() != 2:
         raise ValueError(f"level must be (rows, samples), got shape {tuple(level.shape)}.")
     rows = level.shape[0]
     attack = attack_coef.to(level.dtype).expand(rows).contiguous()
     release = release_coef.to(level.dtype).expand(rows).contiguous()
-    return _AttackReleaseSmoother.apply(level, attack, release)
+    if kept is None:
+        return _AttackReleaseSmoother.apply(level, attack, release)
+    envelope, attacking = _smooth(level, attack, release)
+    kept.update(envelope=envelope, attacking=attacking, attack=attack, release=release)
+    return envelope
 
 
 def amplitude_to_db(amplitude: torch.Tensor, floor_db: float = LEVEL_FLOOR_DB) -> torch.Tensor:
@@ -215,7 +232,7 @@ def gain_computer_db(
 
 def _envelope(
     x: torch.Tensor, attack_ms: torch.Tensor, release_ms: torch.Tensor, sample_rate: float,
-    time_constant: TimeConstant, stereo_link: bool,
+    time_constant: TimeConstant, stereo_link: bool, kept: dict[str, Any] | None = None,
 ) -> torch.Tensor:
     """The detector's level ``(N, C', T)``: linked (``C' = 1``) or per channel."""
     n, c, t = x.shape
@@ -229,6 +246,7 @@ def _envelope(
         rectified.reshape(n * channels, t),
         attack.repeat_interleave(channels),
         release.repeat_interleave(channels),
+        kept,
     ).reshape(n, channels, t)
 
 
@@ -271,14 +289,23 @@ def compressor_gain(
     sample_rate: float,
     time_constant: TimeConstant = "exponential",
     stereo_link: bool = True,
+    kept: dict[str, Any] | None = None,
 ) -> torch.Tensor:
     """Linear gain ``(N, C', T)``, make-up included, that compresses ``x``.
 
     The same curve as ``db_to_amplitude(compressor_gain_db(...) + makeup_db)``
     with the per-row constants folded together, so each sample passes through
     a few fused operations and one exponential instead of a dozen passes.
+
+    With ``kept``, the detector runs outside autograd (see
+    :func:`attack_release_smoothing`) and what a hand-written backward pass
+    needs goes to ``kept``: the envelope and decisions, ``over`` (level minus
+    threshold in dB), the gain, and the per-row ``half_knee``, ``slope`` and
+    ``knee_scale`` of the curve ``ln gain = makeup / DB_PER_NEPER + slope *
+    above + knee_scale * into^2`` (:func:`_knee_terms`).
     """
-    envelope = _envelope(x, attack_ms, release_ms, sample_rate, time_constant, stereo_link)
+    envelope = _envelope(x, attack_ms, release_ms, sample_rate, time_constant, stereo_link,
+                         kept)
 
     def column(value: torch.Tensor) -> torch.Tensor:
         return value.reshape(x.shape[0], 1, 1).to(x.dtype)
@@ -292,7 +319,11 @@ def compressor_gain(
     slope = (1.0 / column(ratio) - 1.0) / DB_PER_NEPER
     knee_scale = slope / (2.0 * knee.clamp_min(_KNEE_EPSILON_DB))
     log_gain = torch.addcmul(column(makeup_db) / DB_PER_NEPER, above_knee, slope)
-    return torch.addcmul(log_gain, into_knee.square(), knee_scale).exp()
+    gain = torch.addcmul(log_gain, into_knee.square(), knee_scale).exp()
+    if kept is not None:
+        kept.update(over=over, gain=gain, half_knee=0.5 * knee, slope=slope,
+                    knee_scale=knee_scale)
+    return gain
 
 
 #: Samples per slice of rows in :func:`compress`: about 1 MB of float32, so the dozen
@@ -311,20 +342,28 @@ def compress(
     sample_rate: float,
     time_constant: TimeConstant = "exponential",
     stereo_link: bool = True,
+    kept: list[dict[str, Any]] | None = None,
 ) -> torch.Tensor:
     """``x`` ``(N, C, T)`` compressed, make-up included: ``x * compressor_gain(...)``.
 
     Rows are independent, so they are processed a slice at a time
     (:data:`ROW_CHUNK_SAMPLES`); on a shared CPU this halves the time of a
-    batch whose tensors would otherwise each be larger than the cache.
+    batch whose tensors would otherwise each be larger than the cache. With
+    ``kept``, one dict per slice goes there (``rows``: its first and last row
+    + 1, and what :func:`compressor_gain` keeps); call it under
+    ``torch.no_grad()``.
     """
     rows_per_chunk = max(1, ROW_CHUNK_SAMPLES // max(1, x.shape[1] * x.shape[2]))
     columns = (threshold_db, ratio, attack_ms, release_ms, knee_db, makeup_db)
 
     def rows(start: int, stop: int) -> torch.Tensor:
         chunk = x[start:stop]
-        return chunk * compressor_gain(chunk, *(c[start:stop] for c in columns), sample_rate,
-                                       time_constant, stereo_link)
+        chunk_kept = None if kept is None else {"rows": (start, min(stop, x.shape[0]))}
+        y = chunk * compressor_gain(chunk, *(c[start:stop] for c in columns), sample_rate,
+                                    time_constant, stereo_link, chunk_kept)
+        if kept is not None:
+            kept.append(chunk_kept)
+        return y
 
     if x.shape[0] <= rows_per_chunk:  # one slice (or none: an empty batch)
         return rows(0, x.shape[0])
