@@ -483,7 +483,8 @@ class BiquadSections(nn.Module):
     its backward pass, and that of the design from the settings when the maps
     are frozen (as a console trains), are this module's own compiled loops
     (:func:`_sections_adjoint`, :func:`_design_adjoint`): exact, and the
-    forward+backward costs about 2.5 times the forward pass (4.4 with
+    forward+backward costs 2.5 to 3 times the forward pass (2.5 and 3.0 in
+    the last two runs of ``benchmarks/bench_fast_effects.py``; 4.4 with
     autograd's graph and ``eq:dsp``'s adjoint; ``docs/emulators.rst``).
 
     It offers what :mod:`console.training.response_fit` needs to fit it
@@ -968,6 +969,16 @@ class FeedForwardCompressor(nn.Module):
     the level: the reference curves are exactly piecewise (hard or quadratic
     knee), which a per-sample MLP only approximates, at several times the
     cost. Every channel has its own detector (no stereo link), as in JUCE.
+
+    The samples pass through ``comp:dsp``'s compiled kernels. On a CPU, with
+    gradients wanted, the backward pass is this module's own compiled loop
+    (:class:`_ChannelCompressor`, :func:`_compressor_adjoint`), and with the
+    map frozen (as a console trains) so is the knobs' gradient
+    (:func:`_compressor_settings_adjoint`): exact, the outputs those of
+    ``compress`` sample for sample, and the forward+backward costs under 2
+    times the forward pass (1.4 in the last run of
+    ``benchmarks/bench_fast_effects.py``, 1.8 in a longer timing in turns;
+    about 3 with autograd's graph; ``docs/emulators.rst``).
     """
 
     def __init__(self, config: GreyBoxConfig, specs: Sequence[ParamSpec]) -> None:
