@@ -79,10 +79,10 @@ DATA_PLAN = {
     "procedural": (50, 400_000), "timgm6mb": (30, 500_000), "avldrums": (60, 600_000),
     "freepats": (40, 700_000), "lmms": (40, 800_000),
 }
-#: Round 3's training sessions are the same songs with every stem coloured by a random
-#: bass and treble shelf (``console make-sessions --colour``), written to
-#: DATA/sessions-colour and linked from DATA/train-colour; validation and test songs
-#: are never coloured: they are what the source plays.
+#: Round 3 tried training on the same songs with every stem coloured by a random bass
+#: and treble shelf (``console make-sessions --colour``; ``--make-data --colour`` writes
+#: them to DATA/sessions-colour, linked from DATA/train-colour); it did not help on
+#: validation. Validation and test songs are never coloured: they are what the source plays.
 TRAIN_COLOUR_DB = 8.0
 SECONDS = 10.0
 PANNED = 0.1
@@ -248,18 +248,19 @@ def markdown(table: dict[str, dict[str, float]], split: str, songs: int,
     return "\n".join(lines)
 
 
-def make_data(root: Path, sample_rate: int = 22050) -> None:
+def make_data(root: Path, sample_rate: int = 22050, colour: bool = False) -> None:
     """Write every source's sessions (skipping those already there) and the split folders.
 
     ``root/train`` and ``root/val`` hold links to the sources of each split, so
     ``console train --data root/train --val-data root/val`` trains and validates on them;
-    ``root/train-colour`` links the coloured copies of the training songs.
+    with ``colour``, ``root/train-colour`` links coloured copies of the training songs.
     """
     import subprocess
 
     jobs = [(root / "sessions" / source, source, 0.0) for source in DATA_PLAN]
-    jobs += [(root / "sessions-colour" / source, source, TRAIN_COLOUR_DB)
-             for source in SPLITS["train"]]
+    if colour:
+        jobs += [(root / "sessions-colour" / source, source, TRAIN_COLOUR_DB)
+                 for source in SPLITS["train"]]
     for out, source, colour in jobs:
         count, seed = DATA_PLAN[source]
         if (out / f"song_{count - 1:04d}" / "session.json").is_file():
@@ -269,8 +270,9 @@ def make_data(root: Path, sample_rate: int = 22050) -> None:
              source, "--n", str(count), "--seed", str(seed), "--duration", str(SECONDS),
              "--sample-rate", str(sample_rate), "--colour", str(colour)], check=True,
         )
-    links = [("train", "train", "sessions"), ("validation", "val", "sessions"),
-             ("train", "train-colour", "sessions-colour")]
+    links = [("train", "train", "sessions"), ("validation", "val", "sessions")]
+    if colour:
+        links.append(("train", "train-colour", "sessions-colour"))
     for split, folder, sessions in links:
         (root / folder).mkdir(parents=True, exist_ok=True)
         for source in SPLITS[split]:
@@ -309,9 +311,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="write the table and JSON here")
     parser.add_argument("--make-data", action="store_true",
                         help="first write the sessions of every source (skips existing ones)")
+    parser.add_argument("--colour", action="store_true",
+                        help="with --make-data, also write the coloured training songs")
     args = parser.parse_args()
     if args.make_data:
-        make_data(args.data, args.sample_rate)
+        make_data(args.data, args.sample_rate, colour=args.colour)
     if args.split == "test":
         if not args.final:
             sys.exit("The test split is for the final figures: pass --final (its use is logged).")

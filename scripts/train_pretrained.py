@@ -106,7 +106,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=loso.DATA)
     parser.add_argument("--work", type=Path, default=ROOT / "out" / "pretrain")
     args = parser.parse_args()
-    loso.make_data(args.data)
+    loso.make_data(args.data, colour=args.colour)
     name = EffectChain.from_spec(args.spec).spec
     run = args.work / file_stem(name) / "run"
     extra = args.train_options.split()
