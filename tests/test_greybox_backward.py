@@ -16,6 +16,7 @@ import pytest
 import torch
 import torchaudio.functional as taf
 
+import console_effects.functional.biquad as functional_biquad
 import console_effects.functional.compressor as functional_compressor
 import console_effects.greybox as greybox
 from console_effects.emulator import CompressorEmulator, EQEmulator
@@ -61,12 +62,13 @@ def lfilter_cascade(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
 
 @pytest.mark.parametrize("block", [16, 2048])
 def test_the_cascades_backward_pass_passes_gradcheck(monkeypatch, block):
-    monkeypatch.setattr(greybox, "_ADJOINT_BLOCK", block)  # 16: many blocks in 100 samples
+    monkeypatch.setattr(functional_biquad, "_ADJOINT_BLOCK", block)  # 16: many blocks in 100
     torch.manual_seed(0)
     x = torch.randn(2, 100, dtype=torch.float64, requires_grad=True)
     c = stable_sections(2, seed=1).requires_grad_()
     assert torch.autograd.gradcheck(
-        lambda x, c: greybox._SectionsCascade.apply(x, c, True), (x, c), eps=1e-6, atol=1e-6
+        lambda x, c: functional_biquad.SectionsCascade.apply(x, c, True), (x, c), eps=1e-6,
+        atol=1e-6,
     )
 
 
@@ -76,7 +78,7 @@ def test_the_cascade_matches_lfilter_and_its_gradients(dtype):
     x = (0.1 * torch.randn(3, 5000)).to(dtype).requires_grad_()  # three blocks of 2048
     c = stable_sections(3, seed=3).requires_grad_()
     weights = torch.randn(3, 5000, dtype=torch.float64)
-    y = greybox._SectionsCascade.apply(x, c, True)
+    y = functional_biquad.SectionsCascade.apply(x, c, True)
     reference = lfilter_cascade(x, c)
     assert y.dtype == dtype
     assert max_relative(y.double(), reference) < (1e-6 if dtype == torch.float32 else 1e-10)
@@ -313,13 +315,13 @@ def compressor_signal(rows: int, channels: int, length: int, seed: int,
 
 
 def channel_compressor(x: torch.Tensor, *settings: torch.Tensor, rate: int = 8000) -> torch.Tensor:
-    return greybox._ChannelCompressor.apply(x, *settings, rate, "exponential")
+    return functional_compressor.ChannelCompressor.apply(x, *settings, rate, "exponential")
 
 
 @pytest.mark.parametrize("channels, block, rows_per_slice", [(1, 2048, 2), (2, 16, 1)])
 def test_the_compressors_backward_pass_passes_gradcheck(monkeypatch, channels, block,
                                                         rows_per_slice):
-    monkeypatch.setattr(greybox, "_ADJOINT_BLOCK", block)  # 16: many blocks in 160 samples
+    monkeypatch.setattr(functional_compressor, "_ADJOINT_BLOCK", block)  # 16: many blocks
     length = 160
     monkeypatch.setattr(functional_compressor, "ROW_CHUNK_SAMPLES",
                         rows_per_slice * channels * length)  # 1: one row a slice
@@ -457,3 +459,122 @@ def test_an_empty_batch_passes_the_compressors_backward_pass(shipped_comp):
     assert y.shape == (0, 2, 100)
     y.sum().backward()
     assert x.grad.shape == x.shape and params.grad.shape == params.shape
+
+
+# -- the DSP effects, through the same adjoints ---------------------------------------------------
+
+
+def test_eq_dsp_and_eq_tcn_share_one_cascade_adjoint():
+    """One implementation: the emulator's filtering is eq:dsp's autograd function."""
+    assert greybox.SectionsCascade is functional_biquad.SectionsCascade
+    assert not hasattr(greybox, "_sections_adjoint")
+    assert greybox.ChannelCompressor is functional_compressor.ChannelCompressor
+    assert not hasattr(greybox, "_compressor_adjoint")
+
+
+@pytest.fixture(scope="module")
+def eq_dsp():
+    from console_effects.eq import ParametricEQ
+
+    return ParametricEQ()
+
+
+def reference_eq_dsp(effect, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+    """eq:dsp through autograd: its cookbook design, the sections one by one with lfilter."""
+    b, a = effect.coefficients(params, SR)
+    c = torch.cat([b, a[..., 1:]], -1).repeat_interleave(x.shape[1], dim=0)
+    y = lfilter_cascade(x.reshape(-1, x.shape[-1]), c)
+    return y.reshape(x.shape)
+
+
+@pytest.mark.parametrize("channels, dtype", [(1, torch.float32), (2, torch.float32),
+                                             (1, torch.float64), (2, torch.float64)])
+def test_eq_dsps_gradients_are_the_references(eq_dsp, channels, dtype):
+    """Over several blocks of the adjoint; within 1e-6 (float64) and 1e-5 (float32) relative."""
+    for seed in range(2):
+        params = random_settings(eq_dsp, 3, seed).to(dtype)
+        x = 0.1 * torch.randn(3, channels, 5000, generator=torch.Generator().manual_seed(seed))
+        x = x.to(dtype)
+        weights = torch.randn(3, channels, 5000, dtype=dtype)
+        xs, ps = x.clone().requires_grad_(), params.clone().requires_grad_()
+        y = eq_dsp(xs, ps, SR)
+        grads = torch.autograd.grad((y * weights).sum(), (xs, ps))
+        with torch.no_grad():
+            assert torch.equal(y.detach(), eq_dsp(x, params, SR))  # the forward pass unchanged
+        xr, pr = x.double().requires_grad_(), params.double().requires_grad_()
+        reference = reference_eq_dsp(eq_dsp, xr, pr)
+        expected = torch.autograd.grad((reference * weights.double()).sum(), (xr, pr))
+        tolerance = 1e-6 if dtype == torch.float64 else 1e-5
+        assert y.dtype == grads[0].dtype == grads[1].dtype == dtype
+        assert max_relative(y.double(), reference) < tolerance
+        for got, want in zip(grads, expected, strict=True):
+            assert max_relative(got.double(), want) < tolerance
+
+
+@pytest.mark.parametrize("block", [16, 2048])
+def test_eq_dsp_passes_gradcheck(monkeypatch, eq_dsp, block):
+    monkeypatch.setattr(functional_biquad, "_ADJOINT_BLOCK", block)  # 16: many blocks in 60
+    params = random_settings(eq_dsp, 2, seed=4).double()
+    params[:, 0::3] = params[:, 0::3].clamp(max=3000.0)  # well below the 0.49 fs clamp at 8 kHz
+    x = torch.randn(2, 2, 60, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda x, p: eq_dsp(x, p, 8000),
+                                    (x.requires_grad_(), params.requires_grad_()),
+                                    eps=1e-6, atol=1e-5)
+
+
+def comp_dsp(**options):
+    from console_effects.compressor import Compressor
+
+    return Compressor(**options)
+
+
+@pytest.mark.parametrize("options, channels, dtype", [
+    ({}, 1, torch.float32), ({}, 1, torch.float64), ({"stereo_link": False}, 2, torch.float32),
+    ({"stereo_link": False, "time_constant": "juce"}, 2, torch.float64),
+    ({}, 2, torch.float32),  # linked stereo: autograd's graph, as before
+])
+def test_comp_dsps_outputs_and_gradients_are_those_of_its_functions(options, channels, dtype):
+    """The compiled backward pass against compress() through autograd: same samples."""
+    effect = comp_dsp(**options)
+    for seed in range(2):
+        params = random_settings(effect, 4, seed).to(dtype)
+        params[0] = torch.tensor([spec.minimum for spec in effect.params])  # hard knee, ratio 1
+        params[1] = torch.tensor([spec.maximum for spec in effect.params])
+        x = 0.3 * compressor_signal(4, channels, 5000, seed=seed, dtype=dtype)
+        weights = torch.randn(4, channels, 5000, dtype=dtype)
+        runs = []
+        for run in (effect, lambda x, p, rate: compress(
+                x, *p.unbind(1), rate, effect.time_constant, effect.stereo_link)):
+            xs, ps = x.clone().requires_grad_(), params.clone().requires_grad_()
+            y = run(xs, ps, SR)
+            runs.append((y.detach(), *torch.autograd.grad((y * weights).sum(), (xs, ps))))
+        (y, grad_x, grad_p), (y_old, grad_x_old, grad_p_old) = runs
+        assert torch.equal(y, y_old)
+        assert grad_x.dtype == grad_p.dtype == dtype
+        tolerance = 1e-6 if dtype == torch.float64 else 1e-5
+        assert max_relative(grad_x, grad_x_old) < tolerance
+        assert max_relative(grad_p, grad_p_old) < tolerance
+
+
+@pytest.mark.parametrize("options, channels", [
+    ({}, 1), ({"time_constant": "juce"}, 1), ({"stereo_link": False}, 2)])
+def test_comp_dsp_passes_gradcheck(monkeypatch, options, channels):
+    monkeypatch.setattr(functional_compressor, "_ADJOINT_BLOCK", 16)  # many blocks in 160
+    effect = comp_dsp(**options)
+    x = compressor_signal(2, channels, 160, seed=6, floor=False).requires_grad_()
+    params = torch.tensor([[-20.0, 4.0, 1.0, 20.0, 6.0, 2.0], [-12.0, 2.5, 3.0, 80.0, 0.0, 0.0]],
+                          dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, p: effect(x, p, 8000), (x, params), eps=1e-6,
+                                    atol=1e-6)
+
+
+def test_comp_dsp_without_gradients_or_off_the_cpu_path_is_compress():
+    effect = comp_dsp()
+    x = 0.3 * compressor_signal(2, 1, 800, seed=7, dtype=torch.float32)
+    params = effect.default_params(2)
+    with torch.no_grad():
+        expected = compress(x, *params.unbind(1), SR, "exponential", True)
+        assert torch.equal(effect(x, params, SR), expected)
+    y = effect(x.requires_grad_(), params, SR)
+    assert y.grad_fn is not None and "ChannelCompressor" in type(y.grad_fn).__name__
+    assert torch.equal(y.detach(), expected)

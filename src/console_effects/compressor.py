@@ -10,7 +10,7 @@ from console.params import ParamSpec
 from console_effects.functional.compressor import (
     TIME_CONSTANTS,
     TimeConstant,
-    compress,
+    compress_with_adjoint,
     compressor_gain_db,
     gain_computer_db,
 )
@@ -102,7 +102,7 @@ class Compressor(Effect):
 
     def process(self, x: torch.Tensor, params: torch.Tensor, sample_rate: int) -> torch.Tensor:
         p = self._columns(params)
-        return compress(
+        return compress_with_adjoint(  # compress(), its backward pass compiled where it can be
             x, p["threshold_db"], p["ratio"], p["attack_ms"], p["release_ms"], p["knee_db"],
             p["makeup_db"], sample_rate, self.time_constant, self.stereo_link,
         )

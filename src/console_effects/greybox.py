@@ -40,23 +40,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from console.numbers import DB_PER_NEPER
 from console.params import ParamSpec
 from console_effects.functional.biquad import (
-    KERNEL_SECTIONS,
     MAX_FREQUENCY_RATIO,
     MIN_FREQUENCY_HZ,
+    SectionsCascade,
     biquad_cascade,
     biquad_frequency_response,
-    compiled_cascade,
 )
 from console_effects.functional.compiled import compile_loops
-from console_effects.functional.compressor import (
-    _KNEE_EPSILON_DB,
-    LEVEL_FLOOR_DB,
-    compress,
-    time_scale,
-)
+from console_effects.functional.compressor import ChannelCompressor, compress
 
 #: Network kind of the EQ emulator: learned second-order sections (``"network"`` in a config).
 EQ_BIQUADS = "eq_biquads"
@@ -139,115 +132,6 @@ def denormalise(specs: Sequence[ParamSpec], normalised: torch.Tensor) -> torch.T
 def _centred(normalised: torch.Tensor) -> torch.Tensor:
     """``[0, 1]`` to ``[-1, 1]`` (float32): 0 dB of a symmetric gain range maps to exactly 0."""
     return 2.0 * normalised.float() - 1.0
-
-
-# -- the sections' filtering on a CPU ---------------------------------------------------------
-#
-# The forward pass is eq:dsp's compiled cascade loop (console_effects.functional.biquad), which
-# keeps, when gradients are wanted, the input and every section's output in float64 after
-# _HISTORY zeros. The backward pass below is this module's own: the same exact adjoint as
-# eq:dsp's, arranged for a processor. Per block of samples, one loop backwards in time runs
-# the five sections' adjoint recursions (their only serial work) and keeps each section's
-# adjoint; then, per section, the five sums its coefficients' gradients are (products of that
-# adjoint with the section's input and output at lags 0 to 2) run as plain loops over the
-# block, which the compiler vectorises. In eq:dsp's loop those 25 sums ride along in the
-# recursion, one sample at a time, and cost more than the recursions.
-
-#: Zeros before the first sample in the signals the cascade's forward loop keeps.
-_HISTORY = 2
-#: Samples per block of the adjoint: the block's adjoints and signals stay in the L2 cache.
-_ADJOINT_BLOCK = 2048
-#: Floating-point liberties of the adjoint loop: fused multiply-adds, and sums in any order
-#: (which lets the 25 sums vectorise). Rounding differs from a sequential sum by ~1e-16
-#: relative; the forward pass takes none.
-_ADJOINT_FASTMATH = {"contract", "reassoc"}
-
-
-def _sections_adjoint(
-    grad: np.ndarray, c: np.ndarray, stages: np.ndarray, grad_x: np.ndarray, grad_c: np.ndarray,
-    block: int,
-) -> None:
-    """Gradients of the five-section cascade's input and coefficients (rows ``(R, T)``).
-
-    ``c`` ``(R, 5, 5)`` holds ``(b0, b1, b2, a1, a2)`` per section, ``stages``
-    ``(6, R, 2 + T)`` what the forward loop kept. A section is an FIR ``q = B u``
-    then an all-pole ``y = q / A``; given its output's gradient ``g``, the
-    adjoint ``w = g / A`` run backwards in time is the gradient of ``q``, so
-    ``dL/db_k = sum w[n] u[n-k]``, ``dL/da_k = -sum w[n] y[n-k]``, and the
-    gradient of the section's input, ``sum_k b_k w[n+k]``, is the output gradient
-    of the section before. Within a sample, a section's ``w`` waits on one
-    subtraction and the next section's ``g`` on one multiply-add: the terms of
-    the past are summed first, so the five recursions overlap in the processor.
-    """
-    rows, length = grad.shape
-    adjoint = np.empty((KERNEL_SECTIONS, block))
-    w0b, w1b, w2b, w3b, w4b = adjoint[0], adjoint[1], adjoint[2], adjoint[3], adjoint[4]
-    for r in range(rows):
-        p00, p01, p02, q01, q02 = c[r, 0, 0], c[r, 0, 1], c[r, 0, 2], c[r, 0, 3], c[r, 0, 4]
-        p10, p11, p12, q11, q12 = c[r, 1, 0], c[r, 1, 1], c[r, 1, 2], c[r, 1, 3], c[r, 1, 4]
-        p20, p21, p22, q21, q22 = c[r, 2, 0], c[r, 2, 1], c[r, 2, 2], c[r, 2, 3], c[r, 2, 4]
-        p30, p31, p32, q31, q32 = c[r, 3, 0], c[r, 3, 1], c[r, 3, 2], c[r, 3, 3], c[r, 3, 4]
-        p40, p41, p42, q41, q42 = c[r, 4, 0], c[r, 4, 1], c[r, 4, 2], c[r, 4, 3], c[r, 4, 4]
-        w01 = w02 = w11 = w12 = w21 = w22 = w31 = w32 = w41 = w42 = 0.0  # w[n+1], w[n+2]
-        for section in range(KERNEL_SECTIONS):
-            for k in range(5):
-                grad_c[r, section, k] = 0.0
-        end = length
-        while end > 0:
-            start = max(end - block, 0)
-            count = end - start
-            for j in range(count):
-                i = np.uint64(count - 1 - j)  # unsigned indices: no wrap-around checks
-                n = np.uint64(start) + i
-                w = grad[r, n] - (q41 * w41 + q42 * w42)
-                w4b[i] = w
-                g = p40 * w + (p41 * w41 + p42 * w42)
-                w42 = w41
-                w41 = w
-                w = g - (q31 * w31 + q32 * w32)
-                w3b[i] = w
-                g = p30 * w + (p31 * w31 + p32 * w32)
-                w32 = w31
-                w31 = w
-                w = g - (q21 * w21 + q22 * w22)
-                w2b[i] = w
-                g = p20 * w + (p21 * w21 + p22 * w22)
-                w22 = w21
-                w21 = w
-                w = g - (q11 * w11 + q12 * w12)
-                w1b[i] = w
-                g = p10 * w + (p11 * w11 + p12 * w12)
-                w12 = w11
-                w11 = w
-                w = g - (q01 * w01 + q02 * w02)
-                w0b[i] = w
-                grad_x[r, n] = p00 * w + (p01 * w01 + p02 * w02)
-                w02 = w01
-                w01 = w
-            for section in range(KERNEL_SECTIONS):
-                w_s = adjoint[section]
-                # u[i + 2 - k] and y[i + 2 - k] are the section's input and output at sample
-                # start + i - k (the kept signals start with _HISTORY zeros).
-                u = stages[section, r, start : end + _HISTORY]
-                y = stages[section + 1, r, start : end + _HISTORY]
-                sb0 = 0.0
-                sb1 = 0.0
-                sb2 = 0.0
-                sa1 = 0.0
-                sa2 = 0.0
-                for i in range(count):
-                    wi = w_s[i]
-                    sb0 += wi * u[i + 2]
-                    sb1 += wi * u[i + 1]
-                    sb2 += wi * u[i]
-                    sa1 += wi * y[i + 1]
-                    sa2 += wi * y[i]
-                grad_c[r, section, 0] += sb0
-                grad_c[r, section, 1] += sb1
-                grad_c[r, section, 2] += sb2
-                grad_c[r, section, 3] -= sa1
-                grad_c[r, section, 4] -= sa2
-            end = start
 
 
 def _map_adjoint(
@@ -384,12 +268,13 @@ def _design_adjoint(
 
 
 @functools.cache
-def _compiled_adjoints() -> tuple[Callable, Callable, Callable, Callable]:
-    """The adjoint loops, compiled on first use by numba.
+def _compiled_adjoints() -> tuple[Callable, Callable]:
+    """The settings' adjoint loops, compiled on first use by numba.
 
-    :func:`_sections_adjoint` and :func:`_design_adjoint` (``eq:tcn``),
-    :func:`_compressor_adjoint` and :func:`_compressor_settings_adjoint`
-    (``comp:tcn``).
+    :func:`_design_adjoint` (``eq:tcn``) and :func:`_compressor_settings_adjoint`
+    (``comp:tcn``). The audio's adjoints are the DSP effects' own
+    (:class:`~console_effects.functional.biquad.SectionsCascade`,
+    :class:`~console_effects.functional.compressor.ChannelCompressor`).
     """
     compile_loops("eq:tcn")  # only its clear error if numba is missing
     import numba
@@ -397,39 +282,8 @@ def _compiled_adjoints() -> tuple[Callable, Callable, Callable, Callable]:
     global _map_adjoint  # the loops below call it: compiled, they find it compiled
     if not hasattr(_map_adjoint, "py_func"):
         _map_adjoint = numba.njit(cache=True)(_map_adjoint)
-    return (numba.njit(cache=True, fastmath=_ADJOINT_FASTMATH)(_sections_adjoint),
-            numba.njit(cache=True)(_design_adjoint),
-            numba.njit(cache=True, fastmath=_ADJOINT_FASTMATH, error_model="numpy")(
-                _compressor_adjoint),
+    return (numba.njit(cache=True)(_design_adjoint),
             numba.njit(cache=True)(_compressor_settings_adjoint))
-
-
-class _SectionsCascade(torch.autograd.Function):
-    """Five biquads in series per row of ``(R, T)`` audio, coefficients ``(R, 5, 5)`` float64."""
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, c: torch.Tensor, keep: bool) -> torch.Tensor:
-        forward_loop, _ = compiled_cascade()
-        rows, length = x.shape
-        x_np = x.detach().contiguous().numpy()
-        y = np.empty((rows, length), dtype=x_np.dtype)
-        shape = (KERNEL_SECTIONS + 1, rows, _HISTORY + length) if keep else (0, 0, 0)
-        stages = np.empty(shape)
-        forward_loop(x_np, c.detach().contiguous().numpy(), y, stages)
-        if keep:  # the signals between sections, freed with the graph like any saved tensor
-            ctx.save_for_backward(c, torch.from_numpy(stages))
-        return torch.from_numpy(y)
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None]:
-        c, stages = ctx.saved_tensors
-        grad_np = grad.detach().contiguous().numpy()  # the input's dtype: no conversions
-        grad_x = np.empty_like(grad_np)
-        grad_c = np.empty(tuple(c.shape))
-        _compiled_adjoints()[0](grad_np, c.detach().contiguous().numpy(), stages.numpy(), grad_x,
-                                grad_c, _ADJOINT_BLOCK)
-        return torch.from_numpy(grad_x), torch.from_numpy(grad_c), None
 
 
 class _FrozenDesign(torch.autograd.Function):
@@ -479,13 +333,15 @@ class BiquadSections(nn.Module):
     pedalboard use) is of this form with ``o`` linear in ``g`` (a bell, for
     instance, has ``qp = Q A``, ``qz = Q / A``, ``A = 10^(gain/40)``), so the
     map's linear path can hold it exactly and its MLP what a device does
-    differently. The filtering is the compiled biquad cascade of ``eq:dsp``;
-    its backward pass, and that of the design from the settings when the maps
-    are frozen (as a console trains), are this module's own compiled loops
-    (:func:`_sections_adjoint`, :func:`_design_adjoint`): exact, and the
-    forward+backward costs 2.5 to 3 times the forward pass (2.5 and 3.0 in
-    the last two runs of ``benchmarks/bench_fast_effects.py``; 4.4 with
-    autograd's graph and ``eq:dsp``'s adjoint; ``docs/emulators.rst``).
+    differently. The filtering is the compiled biquad cascade of ``eq:dsp``
+    with its block-wise compiled adjoint
+    (:class:`~console_effects.functional.biquad.SectionsCascade`); the
+    backward pass of the design from the settings when the maps are frozen
+    (as a console trains) is this module's own compiled loop
+    (:func:`_design_adjoint`): exact, and the forward+backward costs 2.5 to 3
+    times the forward pass (2.5 and 3.0 in the last two runs of
+    ``benchmarks/bench_fast_effects.py``; 4.4 with autograd's graph and the
+    cascade's earlier one-loop adjoint; ``docs/emulators.rst``).
 
     It offers what :mod:`console.training.response_fit` needs to fit it
     section by section: :attr:`section_kinds`, :attr:`sections` and
@@ -628,7 +484,7 @@ class BiquadSections(nn.Module):
         middle = (stacked([torch.stack([m.weight for m in ls[1:-1]]) for ls in linears])
                   if depth > 1 else np.zeros((len(maps), 0, width, width)))
         grad_settings = np.empty((n, sections, PARAMS_PER_SECTION))
-        _compiled_adjoints()[1](
+        _compiled_adjoints()[0](
             grad.detach().double().contiguous().numpy(), kept["o"].detach().numpy(),
             kept["settings"].detach().double().contiguous().numpy(),
             kept["centred"].detach().contiguous().numpy(), self._range_array, float(sample_rate),
@@ -654,7 +510,7 @@ class BiquadSections(nn.Module):
         if channels > 1:
             c = c.repeat_interleave(channels, dim=0)  # one row per channel
         keep = torch.is_grad_enabled() and (x.requires_grad or c.requires_grad)
-        y = _SectionsCascade.apply(x.reshape(n * channels, length), c, keep)
+        y = SectionsCascade.apply(x.reshape(n * channels, length), c, keep)
         return y.reshape(n, channels, length)
 
     def section_response(
@@ -684,112 +540,6 @@ _KNEE_SCALE_DB = 6.0
 _KNEE_SHARPNESS = 4.0
 #: torch's softplus is the identity where sharpness x input exceeds this.
 _SOFTPLUS_THRESHOLD = 20.0
-
-
-# -- the compressor's backward pass on a CPU ----------------------------------------------------
-#
-# The forward pass is comp:dsp's (functional.compressor.compress, one detector per channel),
-# run outside autograd, keeping the detector's envelope and attack decisions, the level over
-# the threshold and the gain. The backward pass is one compiled loop per row, block by block
-# backwards in time (as the EQ's): first, over the block, the static curve's chain rule per
-# sample (a dozen multiply-adds and a division, no branches, so the compiler vectorises it)
-# and the sums that are the curve's per-row constants' gradients; then the detector's adjoint
-# recursion backwards through the block (comp:dsp's, with the attack decisions held fixed).
-# Autograd's graph of the same runs some twenty passes over the audio, each through memory.
-
-
-def _compressor_adjoint(
-    grad: np.ndarray, x: np.ndarray, gain: np.ndarray, over: np.ndarray, envelope: np.ndarray,
-    attacking: np.ndarray, half_knee: np.ndarray, slope: np.ndarray, knee_scale: np.ndarray,
-    attack: np.ndarray, release: np.ndarray, floor: Any, channels: int, grad_x: np.ndarray,
-    sums: np.ndarray, block: int,
-) -> None:
-    """Gradient of ``y = x gain`` for rows ``(R, T)``, ``R / channels`` items of ``channels``.
-
-    ``gain = exp(makeup / DB_PER_NEPER + slope above + knee_scale into^2)`` with
-    ``above = relu(over - half_knee)``, ``into = relu(over + half_knee) - above``,
-    ``over = DB_PER_NEPER ln max(envelope, floor) - threshold``; the envelope
-    is ``|x|`` smoothed with pole ``attack[r]`` where ``attacking`` and
-    ``release[r]`` elsewhere. ``half_knee``, ``slope``, ``knee_scale`` are per
-    item, the poles per row. Writes the gradient of ``x`` to ``grad_x`` and
-    adds to ``sums`` ``(items, 7)`` the sums over each item's samples of the
-    gradient of ``ln gain``, ``slope``, ``knee_scale``, ``over``,
-    ``half_knee``, the attack pole and the release pole. Where the floor
-    clamps the envelope, or a knee term is at its kink, nothing passes (as
-    through torch's ``clamp_min`` and ``relu``).
-    """
-    rows, length = x.shape
-    direct = np.empty(block)  # the gradient of x through the gain applied to it
-    sign = np.empty(block)  # of x: |x| is the detector's input
-    grad_level = np.empty(block)  # the gradient of the envelope through the curve
-    for r in range(rows):
-        item = r // channels
-        hk = half_knee[item]
-        sl = np.float64(slope[item])
-        ks = np.float64(knee_scale[item])
-        pa = np.float64(attack[r])
-        pr = np.float64(release[r])
-        s_log = 0.0
-        s_slope = 0.0
-        s_scale = 0.0
-        s_over = 0.0
-        s_half = 0.0
-        s_attack = 0.0
-        s_release = 0.0
-        adjoint = 0.0
-        next_pole = 0.0
-        end = length
-        while end > 0:
-            start = max(end - block, 0)
-            count = end - start
-            grad_b, x_b, gain_b = grad[r, start:end], x[r, start:end], gain[r, start:end]
-            over_b, envelope_b = over[r, start:end], envelope[r, start:end]
-            for i in range(count):
-                xv = np.float64(x_b[i])
-                d = np.float64(grad_b[i]) * np.float64(gain_b[i])
-                direct[i] = d
-                sign[i] = np.float64(xv > 0.0) - np.float64(xv < 0.0)
-                h = d * xv  # the gradient of ln gain
-                plus = over_b[i] + hk  # in the forward pass's precision: the same kinks
-                minus = over_b[i] - hk
-                on_plus = np.float64(plus > 0.0)
-                on_minus = np.float64(minus > 0.0)
-                above = on_minus * np.float64(minus)
-                into = on_plus * np.float64(plus) - above
-                s_log += h
-                s_slope += h * above
-                s_scale += h * into * into
-                d_above = h * sl
-                d_into = 2.0 * h * into * ks
-                g_plus = on_plus * d_into
-                g_minus = on_minus * (d_above - d_into)
-                d_over = g_plus + g_minus
-                s_over += d_over
-                s_half += g_plus - g_minus
-                level = envelope_b[i]
-                grad_level[i] = (np.float64(level >= floor) * DB_PER_NEPER * d_over
-                                 / np.float64(max(level, floor)))
-            # The detector's adjoint: comp:dsp's _smooth_backward.
-            for i in range(count - 1, -1, -1):
-                n = start + i
-                adjoint = grad_level[i] + next_pole * adjoint
-                previous = np.float64(envelope[r, n - 1]) if n > 0 else 0.0
-                if attacking[r, n]:
-                    pole = pa
-                    s_attack += adjoint * (previous - abs(np.float64(x[r, n])))
-                else:
-                    pole = pr
-                    s_release += adjoint * (previous - abs(np.float64(x[r, n])))
-                grad_x[r, n] = direct[i] + adjoint * (1.0 - pole) * sign[i]
-                next_pole = pole
-            end = start
-        sums[item, 0] += s_log
-        sums[item, 1] += s_slope
-        sums[item, 2] += s_scale
-        sums[item, 3] += s_over
-        sums[item, 4] += s_half
-        sums[item, 5] += s_attack
-        sums[item, 6] += s_release
 
 
 def _compressor_settings_adjoint(
@@ -851,78 +601,6 @@ def _compressor_settings_adjoint(
             grad_settings[n, i] += 2.0 * grad_in[i]
 
 
-class _ChannelCompressor(torch.autograd.Function):
-    """:func:`compress` with a detector per channel, its backward pass one compiled loop.
-
-    Takes ``x`` ``(N, C, T)`` and the six ``(N,)`` settings in ``compress``'s
-    order; the output is ``compress``'s, sample for sample.
-    """
-
-    @staticmethod
-    def forward(
-        ctx: Any, x: torch.Tensor, threshold: torch.Tensor, ratio: torch.Tensor,
-        attack_ms: torch.Tensor, release_ms: torch.Tensor, knee: torch.Tensor,
-        makeup: torch.Tensor, sample_rate: float, time_constant: str,
-    ) -> torch.Tensor:
-        chunks: list[dict[str, Any]] = []
-        y = compress(x, threshold, ratio, attack_ms, release_ms, knee, makeup, sample_rate,
-                     time_constant, stereo_link=False, kept=chunks)
-        ctx.save_for_backward(x, ratio, attack_ms, release_ms, knee)
-        ctx.chunks, ctx.scale = chunks, time_scale(sample_rate, time_constant)
-        ctx.dtypes = [t.dtype for t in (threshold, ratio, attack_ms, release_ms, knee, makeup)]
-        return y
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        x, ratio, attack_ms, release_ms, knee = ctx.saved_tensors
-        n, channels, length = x.shape
-        grad_np = grad.contiguous().numpy()  # the input's dtype: no conversions
-        x_np = x.detach().contiguous().numpy()
-        grad_x = np.empty_like(x_np)
-        sums = np.zeros((n, 7))
-        floor = x_np.dtype.type(10.0 ** (LEVEL_FLOOR_DB / 20.0))  # compared as the clamp does
-        adjoint = _compiled_adjoints()[2]
-        for chunk in ctx.chunks:
-            start, stop = chunk["rows"]
-            shape = ((stop - start) * channels, length)
-            adjoint(grad_np[start:stop].reshape(shape), x_np[start:stop].reshape(shape),
-                    chunk["gain"].numpy().reshape(shape), chunk["over"].numpy().reshape(shape),
-                    chunk["envelope"].numpy(), chunk["attacking"],
-                    chunk["half_knee"].numpy().reshape(-1), chunk["slope"].numpy().reshape(-1),
-                    chunk["knee_scale"].numpy().reshape(-1), chunk["attack"].numpy(),
-                    chunk["release"].numpy(), floor, channels, grad_x[start:stop].reshape(shape),
-                    sums[start:stop], _ADJOINT_BLOCK)
-        # The settings from the per-item sums: over = ... - threshold, slope = (1 / ratio - 1)
-        # / DB_PER_NEPER, knee_scale = slope / (2 max(knee, eps)) (the clamp passes knee >= eps),
-        # half_knee = knee / 2, ln gain = makeup / DB_PER_NEPER + ..., poles exp(-scale / time).
-        s_log, s_slope, s_scale, s_over, s_half, s_attack, s_release = sums.T
-        ratio_np, knee_np = ratio.detach().double().numpy(), knee.detach().double().numpy()
-        knee_clamped = np.maximum(knee_np, _KNEE_EPSILON_DB)
-        slope = (1.0 / ratio_np - 1.0) / DB_PER_NEPER
-        passed = (knee >= _KNEE_EPSILON_DB).numpy()  # compared in the knee's dtype, as torch does
-
-        def time_gradient(total: np.ndarray, time_ms: torch.Tensor) -> np.ndarray:
-            t = time_ms.detach().double().numpy()
-            return total * np.exp(-ctx.scale / t) * ctx.scale / t**2
-
-        grads = (
-            -s_over,
-            -(s_slope + s_scale / (2.0 * knee_clamped)) / (DB_PER_NEPER * ratio_np**2),
-            time_gradient(s_attack, attack_ms),
-            time_gradient(s_release, release_ms),
-            0.5 * s_half - np.where(passed, s_scale * slope / (2.0 * knee_clamped**2), 0.0),
-            s_log / DB_PER_NEPER,
-        )
-        return (
-            torch.from_numpy(grad_x) if ctx.needs_input_grad[0] else None,
-            *(torch.from_numpy(np.ascontiguousarray(g)).to(dtype) if needed else None
-              for g, dtype, needed in zip(grads, ctx.dtypes, ctx.needs_input_grad[1:7],
-                                          strict=True)),
-            None, None,
-        )
-
-
 class _FrozenCompressorSettings(torch.autograd.Function):
     """``(N, 6)`` normalised knobs to the six inner settings, the map frozen.
 
@@ -971,8 +649,8 @@ class FeedForwardCompressor(nn.Module):
     cost. Every channel has its own detector (no stereo link), as in JUCE.
 
     The samples pass through ``comp:dsp``'s compiled kernels. On a CPU, with
-    gradients wanted, the backward pass is this module's own compiled loop
-    (:class:`_ChannelCompressor`, :func:`_compressor_adjoint`), and with the
+    gradients wanted, the backward pass is ``comp:dsp``'s compiled loop
+    (:class:`~console_effects.functional.compressor.ChannelCompressor`), and with the
     map frozen (as a console trains) so is the knobs' gradient
     (:func:`_compressor_settings_adjoint`): exact, the outputs those of
     ``compress`` sample for sample, and the forward+backward costs under 2
@@ -1050,7 +728,7 @@ class FeedForwardCompressor(nn.Module):
                   else np.zeros((0, width, width)))
         hidden = torch.stack(kept["hidden"], 1).detach().numpy()
         grad_settings = np.empty_like(grad)
-        _compiled_adjoints()[3](
+        _compiled_adjoints()[1](
             np.ascontiguousarray(grad), kept["normalised"].detach().double().numpy(),
             kept["knobs"].detach().double().numpy(), kept["o"].detach().double().numpy(),
             *self._spec_arrays, weights(self.map.linear)[0], weights(linears[0])[0], middle,
@@ -1071,5 +749,5 @@ class FeedForwardCompressor(nn.Module):
             p = self.inner_settings(normalised)
             settings = tuple(p[name] for name in self.names)
         if compiled and (x.requires_grad or any(s.requires_grad for s in settings)):
-            return _ChannelCompressor.apply(x, *settings, sample_rate, "exponential")
+            return ChannelCompressor.apply(x, *settings, sample_rate, "exponential")
         return compress(x, *settings, sample_rate, "exponential", stereo_link=False)
