@@ -17,7 +17,7 @@ from console.effect import Effect
 from console.hookspecs import hookimpl
 from console.mix_params import MixParams, TrackParams
 from console.params import ParamSpec
-from console.plotting import energy_decay_db, plot_methods
+from console.plotting import compressor_test_signal, energy_decay_db, plot_methods
 from console.plugins import get_plugins
 
 pytest.importorskip("matplotlib")
@@ -137,14 +137,44 @@ def test_energy_decay_of_an_exponential_falls_at_its_rate():
     assert torch.isfinite(energy_decay_db(torch.zeros(2, 100))).all()
 
 
-def test_a_bare_family_whose_default_cannot_plot_draws_a_variant_that_can(tmp_path, capsys):
-    """Bare `comp` means the emulator, which has no curves; its DSP twin shares the settings."""
+def test_the_compressor_emulator_draws_its_own_learned_curve(tmp_path, capsys):
+    """Bare `comp` is the emulator: its curve is the one its learned inner settings give."""
+    from console_effects.functional.compressor import gain_computer_db
+
     out = tmp_path / "comp.png"
     assert main(["plot", "comp", "--params", '{"threshold_db": -30}', "-o", str(out)]) == 0
     assert out.read_bytes()[:4] == b"\x89PNG"
     captured = capsys.readouterr()
+    assert "static_curve" in captured.out and "gain_trace" in captured.out
+    assert "drawing comp:dsp" not in captured.err
+    emulator = get_plugins().resolve("effect", "comp:tcn").create()
+    params = torch.tensor([[spec.default for spec in emulator.params]])
+    params[0, 0] = -30.0
+    levels = torch.linspace(-60.0, 0.0, 61)
+    inner = emulator.inner_settings(params)
+    expected = levels + gain_computer_db(levels, inner["threshold_db"], inner["ratio"],
+                                         inner["knee_db"]) + inner["makeup_db"]
+    torch.testing.assert_close(emulator.static_curve(params, levels)[0], expected)
+    assert float(inner["threshold_db"][0]) != -30.0  # learned: not comp:dsp's curve
+    tone = compressor_test_signal(44100)
+    trace = emulator.gain_trace(tone, params, 44100)
+    assert trace.shape == (1, tone.shape[-1]) and float(trace.max()) <= 0.0
+    assert float(trace.min()) < -6.0  # the -6 dBFS step is compressed
+
+
+def test_a_bare_family_whose_default_cannot_plot_draws_a_variant_that_can(
+    tmp_path, capsys, monkeypatch
+):
+    """A family default with no curves (a plugin's neural effect) draws its twin's instead."""
+    from console_effects.emulator import CompressorEmulator
+
+    monkeypatch.delattr(CompressorEmulator, "static_curve")
+    monkeypatch.delattr(CompressorEmulator, "gain_trace")
+    out = tmp_path / "comp.png"
+    assert main(["plot", "comp", "--params", '{"threshold_db": -30}', "-o", str(out)]) == 0
+    captured = capsys.readouterr()
     assert "static_curve" in captured.out and "drawing comp:dsp" in captured.err
-    # naming the emulator explicitly stays a clear error
+    # naming the curveless effect explicitly stays a clear error
     explicit = tmp_path / "tcn.png"
     code = main(["plot", "comp", "--effect", "comp:tcn", "--params", "{}", "-o", str(explicit)])
     assert code == 2 and not explicit.exists()

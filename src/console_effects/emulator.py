@@ -55,6 +55,7 @@ from console_effects.emulator_checkpoint import (  # noqa: F401 (the format's na
 )
 from console_effects.eq import ParametricEQ, response_grid
 from console_effects.functional.biquad import magnitude_db
+from console_effects.functional.compressor import compressor_gain_db, gain_computer_db
 from console_effects.greybox import (
     COMP_FEEDFORWARD,
     COMP_MAPPED,
@@ -385,6 +386,30 @@ class CompressorEmulator(GreyBoxEmulator):
         """
         with torch.no_grad():
             return self.network.inner_settings(self.normalise(params))
+
+    def static_curve(self, params: torch.Tensor, input_db: torch.Tensor) -> torch.Tensor:
+        """Output level ``(N, L)`` in dB for steady input levels ``(L,)``, make-up included.
+
+        The curve the emulator runs at: its learned threshold, ratio and knee,
+        which ``console plot comp`` draws (it used to draw ``comp:dsp``'s instead).
+        """
+        inner = {name: value[:, None] for name, value in self.inner_settings(params).items()}
+        level = input_db.to(params.dtype)[None, :]
+        gain = gain_computer_db(level, inner["threshold_db"], inner["ratio"], inner["knee_db"])
+        return level + gain + inner["makeup_db"]
+
+    def gain_trace(self, x: torch.Tensor, params: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """Gain change ``(N, T)`` in dB (``<= 0``, before make-up) the emulator applies.
+
+        Each channel has its own detector; the trace shows the deepest reduction.
+        """
+        inner = self.inner_settings(params.to(x.dtype))
+        with torch.no_grad():
+            return compressor_gain_db(
+                x, inner["threshold_db"], inner["ratio"], inner["attack_ms"],
+                inner["release_ms"], inner["knee_db"], sample_rate, "exponential",
+                stereo_link=False,
+            ).amin(dim=1)
 
 
 EMULATORS: tuple[type, ...] = (EQEmulator, CompressorEmulator, ReverbEmulator)
