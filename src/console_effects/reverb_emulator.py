@@ -6,7 +6,8 @@ Freeverb's own topology (:mod:`console_effects.functional.freeverb`): the mono
 sum of the input feeds eight parallel feedback combs per channel, each with a
 one-pole damping filter in its loop, then four Schroeder sections in series;
 the delays are Freeverb's published tunings. What is learned is what the
-reference does with this effect's knobs: a small network (:class:`SettingsMap`,
+reference does with this effect's knobs: a small network (the grey-box
+:class:`~console_effects.greybox.SettingsMap`,
 about 2,500 weights) maps ``decay_s``, ``brightness`` and ``width`` to every
 comb's feedback and damping, the stereo mix of the two channels and the wet
 level. Before training it takes the knobs at face value: every comb rings for
@@ -56,6 +57,7 @@ from console_effects.emulator_checkpoint import (  # noqa: F401 (the format's na
 )
 from console_effects.functional.freeverb import ALLPASS_FEEDBACK, delays, freeverb
 from console_effects.functional.reverb import band_weights, estimate_rt60
+from console_effects.greybox import SettingsMap
 from console_effects.references import ReferenceKind, reference_for, resolve_kind
 from console_effects.reverb import Reverb
 
@@ -127,32 +129,6 @@ class FreeverbConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
-
-
-class SettingsMap(nn.Module):
-    """``(N, P)`` settings centred in ``[-1, 1]`` to ``(N, K)`` corrections, zero at first.
-
-    A linear path plus an MLP (tanh); both output layers start at zero, so the
-    untrained emulator takes its knobs at face value.
-    """
-
-    def __init__(self, inputs: int, outputs: int, channels: int, layers: int) -> None:
-        super().__init__()
-        self.linear = nn.Linear(inputs, outputs)
-        stack: list[nn.Module] = []
-        width = inputs
-        for _ in range(layers):
-            stack += [nn.Linear(width, channels), nn.Tanh()]
-            width = channels
-        stack.append(nn.Linear(width, outputs))
-        self.mlp = nn.Sequential(*stack)
-        with torch.no_grad():
-            for layer in (self.linear, self.mlp[-1]):
-                layer.weight.zero_()
-                layer.bias.zero_()
-
-    def forward(self, centred: torch.Tensor) -> torch.Tensor:
-        return self.linear(centred) + self.mlp(centred)
 
 
 #: Combs per channel and the map's outputs: a log-RT60 and a damping logit per comb
