@@ -34,7 +34,6 @@ audio's own rate (the delays scale with it, as in JUCE), so nothing is resampled
 
 from __future__ import annotations
 
-import importlib.resources
 import math
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -44,7 +43,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from console.effect import Effect
 from console.errors import CheckpointError
 from console_effects.emulator_checkpoint import CHECKPOINT_NAMES as EMULATOR_CHECKPOINT_NAMES
 from console_effects.emulator_checkpoint import (  # noqa: F401 (the format's names, re-exported)
@@ -58,7 +56,7 @@ from console_effects.emulator_checkpoint import (  # noqa: F401 (the format's na
 from console_effects.functional.freeverb import ALLPASS_FEEDBACK, delays, freeverb
 from console_effects.functional.reverb import band_weights, estimate_rt60
 from console_effects.greybox import SettingsMap
-from console_effects.references import ReferenceKind, reference_for, resolve_kind
+from console_effects.neural_emulator import NeuralEmulator
 from console_effects.reverb import Reverb
 
 #: The ``network`` entry of this emulator's checkpoint config.
@@ -214,7 +212,7 @@ class FreeverbNetwork(nn.Module):
         return freeverb(x, p["feedback"], p["damping"], matrix, delay, dry, sample_rate)
 
 
-class ReverbEmulator(Effect):
+class ReverbEmulator(NeuralEmulator):
     """Grey-box emulation of pedalboard's Freeverb; mono or stereo in, stereo out.
 
     Same settings as ``reverb:dsp`` (``params.json`` files of either render with
@@ -240,25 +238,10 @@ class ReverbEmulator(Effect):
     dsp_reference: ClassVar[str] = "reverb:dsp"
     #: Segment length of training examples: long enough to hear a tail fall.
     training_seconds: ClassVar[float] = 4.0
+    checkpoint_names: ClassVar[tuple[str, ...]] = CHECKPOINT_NAMES
+    checkpoint_writer: ClassVar[str] = "scripts/train_reverb_emulator.py"
 
-    def __init__(self, weights: str | Path | None = None, *,
-                 config: FreeverbConfig | None = None) -> None:
-        super().__init__()
-        self.checkpoint_info: dict[str, Any] = {}
-        if config is not None:
-            if weights is not None:
-                raise ValueError(f"{self.name}: give weights or config, not both.")
-            self.network = self.build_network(config)
-            return
-        path = (resolve_checkpoint(weights, CHECKPOINT_NAMES, "scripts/train_reverb_emulator.py")
-                if weights is not None else self.shipped_weights())
-        data = read_checkpoint(path, self)
-        self.network = self.build_network(self.config_from_dict(data["config"], path))
-        self.network.load_state_dict(data["state_dict"])
-        self.network.requires_grad_(False)
-        self.checkpoint_info = dict(data.get("info", {}))
-
-    # -- what an emulator offers its training code (as console_effects.emulator's do) --------
+    # -- the network it runs -------------------------------------------------------------------
 
     @classmethod
     def default_config(cls) -> FreeverbConfig:
@@ -285,33 +268,10 @@ class ReverbEmulator(Effect):
         except (TypeError, ValueError) as exc:
             raise CheckpointError(f"{source} has a damaged network config {data}: {exc}") from exc
 
-    @classmethod
-    def shipped_weights(cls) -> Path:
-        folder = importlib.resources.files("console_effects") / "weights"
-        return Path(str(folder / f"{cls.family}.pt"))
-
-    @classmethod
-    def reference(cls, kind: ReferenceKind = "auto") -> Any:
-        """The processor this emulator learns from (see :mod:`console_effects.references`)."""
-        return reference_for(cls, kind, EMULATOR_SAMPLE_RATE)
-
-    @classmethod
-    def reference_name(cls, kind: ReferenceKind = "auto") -> str:
-        """``"pedalboard"`` or the DSP effect's name: what ``kind`` resolves to here."""
-        return "pedalboard" if resolve_kind(cls.family, kind) == "pedalboard" else cls.dsp_reference
-
     @property
     def receptive_field_s(self) -> float:
         """Recursive: the whole past."""
         return math.inf
-
-    def normalise(self, params: torch.Tensor) -> torch.Tensor:
-        """``(N, P)`` physical settings to ``[0, 1]`` by the ParamSpecs."""
-        return torch.stack([spec.normalise(params[:, i]) for i, spec in enumerate(self.params)], 1)
-
-    def save(self, path: str | Path, info: dict[str, Any] | None = None) -> None:
-        """Write the network as a checkpoint this class (``reverb:tcn@path``) loads, atomically."""
-        write_checkpoint(self, path, info, internal_rate=None)
 
     # -- the effect ---------------------------------------------------------------------------
 
