@@ -12,7 +12,7 @@ from console_effects.functional.compressor import (
     TimeConstant,
     compress_with_adjoint,
     compressor_gain_db,
-    gain_computer_db,
+    static_curve_db,
 )
 
 
@@ -109,10 +109,9 @@ class Compressor(Effect):
 
     def static_curve(self, params: torch.Tensor, input_db: torch.Tensor) -> torch.Tensor:
         """Output level ``(N, L)`` in dB for steady input levels ``(L,)``, make-up included."""
-        p = {name: value[:, None] for name, value in self._columns(params).items()}
-        level = input_db.to(params.dtype)[None, :]
-        gain = gain_computer_db(level, p["threshold_db"], p["ratio"], p["knee_db"])
-        return level + gain + p["makeup_db"]
+        p = self._columns(params)
+        return static_curve_db(input_db, p["threshold_db"], p["ratio"], p["knee_db"],
+                               p["makeup_db"])
 
     def gain_trace(self, x: torch.Tensor, params: torch.Tensor, sample_rate: int) -> torch.Tensor:
         """Gain change ``(N, T)`` in dB (``<= 0``, before make-up) that the compressor applies.

@@ -53,7 +53,7 @@ from console_effects.emulator_checkpoint import (  # noqa: F401 (the format's na
 )
 from console_effects.eq import ParametricEQ, response_grid
 from console_effects.functional.biquad import magnitude_db
-from console_effects.functional.compressor import compressor_gain_db, gain_computer_db
+from console_effects.functional.compressor import compressor_gain_db, static_curve_db
 from console_effects.greybox import (
     COMP_FEEDFORWARD,
     COMP_MAPPED,
@@ -308,10 +308,9 @@ class CompressorEmulator(GreyBoxEmulator):
         The curve the emulator runs at: its learned threshold, ratio and knee,
         which ``console plot comp`` draws (it used to draw ``comp:dsp``'s instead).
         """
-        inner = {name: value[:, None] for name, value in self.inner_settings(params).items()}
-        level = input_db.to(params.dtype)[None, :]
-        gain = gain_computer_db(level, inner["threshold_db"], inner["ratio"], inner["knee_db"])
-        return level + gain + inner["makeup_db"]
+        inner = self.inner_settings(params)
+        return static_curve_db(input_db, inner["threshold_db"], inner["ratio"], inner["knee_db"],
+                               inner["makeup_db"])
 
     def gain_trace(self, x: torch.Tensor, params: torch.Tensor, sample_rate: int) -> torch.Tensor:
         """Gain change ``(N, T)`` in dB (``<= 0``, before make-up) the emulator applies.

@@ -236,6 +236,22 @@ def gain_computer_db(
     return slope * (knee_part + above_knee)
 
 
+def static_curve_db(
+    input_db: torch.Tensor,
+    threshold_db: torch.Tensor,
+    ratio: torch.Tensor,
+    knee_db: torch.Tensor,
+    makeup_db: torch.Tensor,
+) -> torch.Tensor:
+    """Output level ``(N, L)`` in dB for steady input levels ``(L,)``, make-up included.
+
+    Settings are ``(N,)``, one compressor per row; what ``console plot comp`` draws.
+    """
+    level = input_db.to(ratio.dtype)[None, :]
+    gain = gain_computer_db(level, threshold_db[:, None], ratio[:, None], knee_db[:, None])
+    return level + gain + makeup_db[:, None]
+
+
 def _envelope(
     x: torch.Tensor, attack_ms: torch.Tensor, release_ms: torch.Tensor, sample_rate: float,
     time_constant: TimeConstant, stereo_link: bool, kept: dict[str, Any] | None = None,
