@@ -38,6 +38,16 @@ def max_relative(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a.detach() - b.detach()).abs().max() / b.detach().abs().max())
 
 
+def outputs_and_gradients(runs, weights, *inputs) -> list[tuple[torch.Tensor, ...]]:
+    """Per run, its output and the gradients of ``sum(output * weights)`` to every input."""
+    results = []
+    for run in runs:
+        leaves = [t.clone().requires_grad_() for t in inputs]
+        y = run(*leaves)
+        results.append((y.detach(), *torch.autograd.grad((y * weights).sum(), leaves)))
+    return results
+
+
 # -- the EQ -------------------------------------------------------------------------------------
 
 
@@ -107,12 +117,9 @@ def test_the_shipped_eq_computes_what_it_did_with_the_same_gradients(shipped_eq,
         x = (0.1 * torch.randn(3, channels, 6000, generator=torch.Generator().manual_seed(seed)))
         x = x.to(dtype)
         weights = torch.randn(3, channels, 6000, dtype=dtype)
-        runs = []
-        for run in (shipped_eq, lambda x, p, rate: reference_eq(shipped_eq, x, p)):
-            xs, ps = x.clone().requires_grad_(), params.clone().requires_grad_()
-            y = run(xs, ps, SR)
-            runs.append((y.detach(), *torch.autograd.grad((y * weights).sum(), (xs, ps))))
-        (y, grad_x, grad_p), (y_old, grad_x_old, grad_p_old) = runs
+        (y, grad_x, grad_p), (y_old, grad_x_old, grad_p_old) = outputs_and_gradients(
+            (lambda x, p: shipped_eq(x, p, SR), lambda x, p: reference_eq(shipped_eq, x, p)),
+            weights, x, params)
         assert float((y - y_old).abs().max()) <= 1e-5  # in fact the same samples
         assert torch.equal(y, y_old)
         assert max_relative(grad_x, grad_x_old) < 1e-5
@@ -341,13 +348,10 @@ def test_the_compressor_kernel_is_comp_dsps_functions_through_autograd(dtype, ch
         [-30.0, -20.0, -10.0], [4.0, 1.0, 20.0], [0.5, 10.0, 100.0], [10.0, 100.0, 1000.0],
         [0.0, 6.0, 24.0], [0.0, 3.0, -6.0])]
     weights = torch.randn(x.shape, generator=torch.Generator().manual_seed(2), dtype=dtype)
-    runs = []
-    for run in (lambda x, *s: channel_compressor(x, *s, rate=44100),
-                lambda x, *s: compress(x, *s, 44100, "exponential", stereo_link=False)):
-        inputs = [t.clone().requires_grad_() for t in (x, *settings)]
-        y = run(*inputs)
-        runs.append((y.detach(), *torch.autograd.grad((y * weights).sum(), inputs)))
-    (y, *grads), (expected_y, *expected) = runs
+    (y, *grads), (expected_y, *expected) = outputs_and_gradients(
+        (lambda x, *s: channel_compressor(x, *s, rate=44100),
+         lambda x, *s: compress(x, *s, 44100, "exponential", stereo_link=False)),
+        weights, x, *settings)
     assert torch.equal(y, expected_y)
     for got, want in zip(grads, expected, strict=True):
         assert got.dtype == dtype
@@ -426,12 +430,9 @@ def test_the_shipped_compressor_computes_what_it_did_with_the_same_gradients(
         params[1] = torch.tensor([spec.maximum for spec in shipped_comp.params])
         x = 0.3 * compressor_signal(4, channels, 6000, seed=seed, dtype=dtype)
         weights = torch.randn(4, channels, 6000, dtype=dtype)
-        runs = []
-        for run in (shipped_comp, lambda x, p, rate: reference_comp(shipped_comp, x, p)):
-            xs, ps = x.clone().requires_grad_(), params.clone().requires_grad_()
-            y = run(xs, ps, SR)
-            runs.append((y.detach(), *torch.autograd.grad((y * weights).sum(), (xs, ps))))
-        (y, grad_x, grad_p), (y_old, grad_x_old, grad_p_old) = runs
+        (y, grad_x, grad_p), (y_old, grad_x_old, grad_p_old) = outputs_and_gradients(
+            (lambda x, p: shipped_comp(x, p, SR), lambda x, p: reference_comp(shipped_comp, x, p)),
+            weights, x, params)
         assert float((y - y_old).abs().max()) <= 1e-5  # in fact the same samples
         assert torch.equal(y, y_old)
         assert grad_x.dtype == grad_p.dtype == dtype
@@ -542,13 +543,10 @@ def test_comp_dsps_outputs_and_gradients_are_those_of_its_functions(options, cha
         params[1] = torch.tensor([spec.maximum for spec in effect.params])
         x = 0.3 * compressor_signal(4, channels, 5000, seed=seed, dtype=dtype)
         weights = torch.randn(4, channels, 5000, dtype=dtype)
-        runs = []
-        for run in (effect, lambda x, p, rate: compress(
-                x, *p.unbind(1), rate, effect.time_constant, effect.stereo_link)):
-            xs, ps = x.clone().requires_grad_(), params.clone().requires_grad_()
-            y = run(xs, ps, SR)
-            runs.append((y.detach(), *torch.autograd.grad((y * weights).sum(), (xs, ps))))
-        (y, grad_x, grad_p), (y_old, grad_x_old, grad_p_old) = runs
+        (y, grad_x, grad_p), (y_old, grad_x_old, grad_p_old) = outputs_and_gradients(
+            (lambda x, p: effect(x, p, SR), lambda x, p: compress(
+                x, *p.unbind(1), SR, effect.time_constant, effect.stereo_link)),
+            weights, x, params)
         assert torch.equal(y, y_old)
         assert grad_x.dtype == grad_p.dtype == dtype
         tolerance = 1e-6 if dtype == torch.float64 else 1e-5
