@@ -23,7 +23,7 @@ def test_mix_writes_a_stereo_mix_and_params(tmp_path, stems_dir, checkpoint, cap
     assert [t["name"] for t in params["tracks"]] == ["stem00.wav", "stem01.wav", "stem02.wav"]
     assert set(params["tracks"][0]["effects"]) == {"gain", "pan"}
     assert "stem01.wav" in capsys.readouterr().out
-    assert files_in(out.parent) == ["mix.params.json", "mix.wav"]
+    assert files_in(out.parent) == [".console-manifest.json", "mix.params.json", "mix.wav"]
 
 
 def test_render_reproduces_the_mix_and_an_edit_changes_it(tmp_path, stems_dir, checkpoint):

@@ -10,11 +10,11 @@ from pathlib import Path
 
 
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it onto ``path``.
+def temporary_beside(path: str | Path) -> Iterator[Path]:
+    """Yield a new temporary file beside ``path``, removed on exit unless it was moved away.
 
-    On an exception the temporary file is removed and ``path`` is untouched.
-    The suffix is kept so libraries that infer a format from it still work.
+    Its name is ``.{stem}.XXXXXXXX.tmp{suffix}``: hidden, and with ``path``'s suffix so
+    libraries that infer a format from it still work.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -28,10 +28,20 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp_path.chmod(0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
     try:
         yield tmp_path
-        os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it onto ``path``.
+
+    On an exception the temporary file is removed and ``path`` is untouched.
+    """
+    with temporary_beside(path) as tmp_path:
+        yield tmp_path
+        os.replace(tmp_path, path)
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:

@@ -24,7 +24,9 @@ def add_parser(subparsers: Any) -> None:
         "fader, pan, EQ, compressor and reverb set on Ardour's own plugins (a-EQ, a-Comp, "
         "a-Reverb), the master stage on the master bus, plus printed stems (every track "
         "through its chain, post-fader, stereo) and a README listing every decision. An "
-        "existing OUT is only replaced with --force, and only if this command wrote it.",
+        "existing OUT is only replaced with --force, and only if console wrote it; files "
+        "console did not write there, or that changed since (new takes, saved edits), are "
+        "then moved to OUT.kept, never deleted.",
     )
     parser.add_argument("stems_dir", type=Path, help="folder with the stems named in PARAMS")
     parser.add_argument("params", type=Path, help="MIX.params.json from `console mix`")
@@ -38,7 +40,9 @@ def add_parser(subparsers: Any) -> None:
 def add_export_options(parser: argparse.ArgumentParser) -> None:
     """The options ``export`` shares with ``mix --export``."""
     parser.add_argument("--force", action="store_true",
-                        help="replace the session folder if it exists (one this command wrote)")
+                        help="replace the session folder if it exists (one console wrote); "
+                        "what console did not write there, or that changed, is moved to "
+                        "OUT.kept")
     parser.add_argument("--no-master", action="store_true",
                         help="leave the master bus at 0 dB instead of the params file's master "
                         "stage")
@@ -63,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
         params_label=str(args.params), protected=[args.params], progress=say,
     )
     report(result, args.quiet)
+    if result.kept_note:
+        print(f"console export: {result.kept_note}", file=sys.stderr)
     if args.check:
         check(result, args.quiet)
     return 0

@@ -35,10 +35,12 @@ from console.master import (
     master,
 )
 from console.mix_params import MixParams
-from console.output_paths import check_output_file, refuse_inputs
+from console.output_paths import check_output_file, check_replace, refuse_inputs, write_file
 from console.streaming import Progress, stream_mix
 
 DEFAULT_SPEC = pretrained.DEFAULT
+#: Said of a params file that changed since `console mix` wrote it.
+PARAMS_EDITED = " (hand edits? `console render` applies them)"
 
 
 def add_parser(subparsers: Any) -> None:
@@ -118,6 +120,12 @@ def add_output_options(parser: argparse.ArgumentParser, from_file: bool = False)
     parser.add_argument(
         "--bit-depth", choices=BIT_DEPTHS, default=None,
         help="sample format (default: float for .wav/.aiff, 24 for .flac)",
+    )
+    parser.add_argument(
+        "--force", action="store_true",
+        help="replace the output files even if console did not write them or they changed "
+        "since (e.g. a hand-edited params file); without it only unchanged output of an "
+        "earlier run is replaced",
     )
 
 
@@ -199,6 +207,8 @@ def run(args: argparse.Namespace) -> int:
     for path in (output, params_path):
         refuse_inputs(path, files, args.stems_dir if path == output else None,
                       "mix" if path == output else "parameter file")
+    check_replace(output, force=args.force, what="mix")
+    check_replace(params_path, force=args.force, what="parameter file", edited=PARAMS_EDITED)
     if args.export is not None:
         check_export_folder(args.export, False, [args.stems_dir, output, params_path])
     console = load_console(args).eval()
@@ -215,9 +225,11 @@ def run(args: argparse.Namespace) -> int:
     mix, report = master(mix, sample_rate, settings)
     params = MixParams.from_tensor(physical, console.layout, names, console.spec, sample_rate)
     params = attrs.evolve(params, master=settings)
-    write_audio(output, mix, sample_rate, args.bit_depth)
+    write_file(output, lambda tmp: write_audio(tmp, mix, sample_rate, args.bit_depth),
+               force=args.force, what="mix", by="console mix")
     warn_over_full_scale(report, output, warn)
-    params.save(params_path)
+    write_file(params_path, params.save, force=args.force, what="parameter file",
+               by="console mix", edited=PARAMS_EDITED)
     if not quiet:
         print_summary(params)
         print(report.describe())

@@ -17,6 +17,13 @@ import torch
 
 from console.errors import ConsoleError
 from console.mix_params import FORMAT, MixParams, chain_keys
+from console.output_paths import (
+    OutputPathError,
+    check_output_file,
+    check_replace,
+    refuse_inputs,
+    write_file,
+)
 from console.plotting import plot_effect, plot_methods
 from console.plugins import get_plugins
 from console.spec import parse_spec
@@ -59,6 +66,10 @@ def add_parser(subparsers: Any) -> None:
         help=f"sample rate in Hz (default: the params.json's, else {DEFAULT_SAMPLE_RATE})",
     )
     parser.add_argument("-o", "--output", type=Path, required=True, help="PNG file to write")
+    parser.add_argument(
+        "--force", action="store_true",
+        help="replace -o even if console did not write it or it changed since",
+    )
     parser.set_defaults(func=run)
 
 
@@ -162,7 +173,21 @@ def _plottable_variant(component: Any, effect: Any) -> tuple[Any, Any]:
     return component, effect
 
 
+def check_output(args: argparse.Namespace) -> None:
+    """Before any work: a new or replaceable .png that is not the --params file."""
+    output = args.output
+    if output.suffix.lower() != ".png":
+        raise OutputPathError(
+            f"console plot writes PNG images; give -o a name ending in .png, not {output}."
+        )
+    check_output_file(output, "plot")
+    if not args.params.lstrip().startswith("{"):
+        refuse_inputs(output, [Path(args.params)], what="plot")
+    check_replace(output, force=args.force, what="plot")
+
+
 def run(args: argparse.Namespace) -> int:
+    check_output(args)
     data, source = _read_settings_source(args.params)
     name = args.effect
     sample_rate = args.sample_rate
@@ -192,8 +217,10 @@ def run(args: argparse.Namespace) -> int:
         raise PlotSettingsError(
             f"--sample-rate must be a positive number of Hz, got {sample_rate}."
         )
-    drawn = plot_effect(
-        effect, params, sample_rate, args.output, title=f"{component.name} at {sample_rate} Hz"
-    )
+    drawn: list[str] = []
+    title = f"{component.name} at {sample_rate} Hz"
+    write_file(args.output, lambda tmp: drawn.extend(plot_effect(effect, params, sample_rate, tmp,
+                                                                 title=title)),
+               force=args.force, what="plot", by="console plot")
     print(f"wrote {args.output} ({', '.join(drawn)})")
     return 0

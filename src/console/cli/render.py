@@ -12,7 +12,7 @@ from console.chain import EffectChain
 from console.cli.mix import add_output_options, master_settings, stem_notes, warn_over_full_scale
 from console.master import master
 from console.mix_params import MixParams
-from console.output_paths import check_output_file, refuse_inputs
+from console.output_paths import check_output_file, check_replace, refuse_inputs, write_file
 from console.streaming import stream_render
 
 
@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     tensor = chain.to_tensor(params)  # validate before reading audio
     files = params.stem_files(args.stems_dir, str(args.params))
     refuse_inputs(output, [*files, args.params], args.stems_dir, "mix")
+    check_replace(output, force=args.force, what="mix")
     say = (lambda _: None) if args.quiet else (
         lambda text: print(f"console render: {text}", file=sys.stderr)
     )
@@ -50,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     frames = max(round(i.frames * params.sample_rate / i.sample_rate) for i in infos)
     mix = stream_render(chain, [i.path for i in infos], tensor, params.sample_rate, frames, say)
     mix, report = master(mix, params.sample_rate, settings)
-    write_audio(output, mix, params.sample_rate, args.bit_depth)
+    write_file(output, lambda tmp: write_audio(tmp, mix, params.sample_rate, args.bit_depth),
+               force=args.force, what="mix", by="console render")
     warn_over_full_scale(report, output,
                          lambda text: print(f"console render: warning: {text}", file=sys.stderr))
     if not args.quiet:

@@ -21,7 +21,7 @@ from console.audio import probe, write_audio
 from console.chain import EffectChain
 from console.export.ardour_controls import LevelStage, level_stage
 from console.export.ardour_session import SessionTrack, session_xml
-from console.export.folder import building, check_export_folder
+from console.export.folder import building, check_export_folder, finish
 from console.export.plan import TrackPlan, plan_tracks
 from console.export.printed import read_track, render_track
 from console.export.readme import readme_text
@@ -49,6 +49,10 @@ class ExportResult:
     master_level: LevelStage
     #: The mix ``(2, T)`` after the master stage: what ``console render`` writes.
     mix: torch.Tensor
+    #: Where files of the replaced folder that console did not write were moved (--force).
+    kept: Path | None = None
+    #: One line saying what was moved there, or None.
+    kept_note: str | None = None
 
 
 def _files_for(plan: TrackPlan) -> tuple[str, ...]:
@@ -86,8 +90,8 @@ def export_session(
     frames = max(round(i.frames * rate / i.sample_rate) for i in infos)
     plans = plan_tracks(chain, settings_tensor, params.track_names, rate)
     name = folder.resolve().name
-    marker = {"written-by": "console export", "spec": params.spec, "tracks": len(plans)}
-    with building(folder, marker) as work:
+    about = {"written-by": "console export", "spec": params.spec, "tracks": len(plans)}
+    with building(folder, say) as work:
         audio_dir = work / "interchange" / name / "audiofiles"
         audio_dir.mkdir(parents=True)
         (work / "interchange" / name / "midifiles").mkdir()
@@ -114,9 +118,11 @@ def export_session(
             name=name, params=params, plans=plans, report=report, master_level=master_level,
             frames=frames, printed_folder=PRINTED, params_name=PARAMS_NAME,
         ))
+        installed = finish(work, folder, force, about)
     return ExportResult(
         folder=folder, session_file=folder / f"{name}.ardour", tracks=tuple(plans),
-        master=report, master_level=master_level, mix=mastered,
+        master=report, master_level=master_level, mix=mastered, kept=installed.kept,
+        kept_note=installed.describe_kept(),
     )
 
 

@@ -2,26 +2,33 @@
 
 A session folder is where an engineer keeps working (Ardour saves edits and
 recordings into it), so an existing one is never replaced without ``--force``,
-and even then only if this command wrote it (it carries :data:`MARKER`). The new
-folder is built beside the target under a hidden name and renamed into place
-when complete, so an error or an interrupt leaves the old folder as it was.
+and even then only if console wrote it. With ``--force``, whatever console did
+not write there, or that changed since (new takes, saved edits, snapshots), is
+moved aside to ``NAME.kept`` and named, never deleted: the rule of
+:mod:`console.output_paths`, with the folder's manifest saying what console wrote.
+The new folder is built beside the target under a hidden name and renamed into
+place when complete, so an error or an interrupt leaves the old folder as it
+was; what a killed export left is removed by the next one.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from console import manifest
 from console.errors import ConsoleError
+from console.output_paths import Installed, OutputPathError, check_folder, install_folder
 
-#: A file in every export folder, naming what wrote it; ``--force`` replaces only such folders.
-MARKER = ".console-export.json"
+#: The file in every export folder that lists what console wrote there (its manifest).
+MARKER = manifest.MANIFEST
+#: What older versions wrote instead: such a folder is console's, but nothing in it is
+#: known to be unchanged, so ``--force`` moves all of it aside.
+LEGACY_MARKER = ".console-export.json"
+COMMAND = "console export"
 _ILLEGAL = re.compile(r"[/\\:;\x00-\x1f\x7f]")
 
 
@@ -52,19 +59,11 @@ def check_export_folder(
                 f"The export folder {folder} and the input {item} overlap; writing the session "
                 f"there could destroy the input. Choose another folder."
             )
-    if folder.exists() and not folder.is_dir():
-        raise ExportFolderError(f"{folder} is a file, not a folder; choose another name.")
-    if folder.exists():
-        if not force:
-            raise ExportFolderError(
-                f"{folder} already exists; choose another folder, or replace it with "
-                f"`console export ... --force`."
-            )
-        if not (folder / MARKER).is_file():
-            raise ExportFolderError(
-                f"{folder} exists and was not written by `console export`, so even --force will "
-                f"not replace it; choose another folder or remove it yourself."
-            )
+    try:
+        check_folder(folder, force=force, replace_unchanged=False, what="export folder",
+                     command=COMMAND, also_ours=(LEGACY_MARKER,))
+    except OutputPathError as exc:
+        raise ExportFolderError(str(exc)) from exc
     parent = resolved.parent
     while not parent.exists():
         parent = parent.parent
@@ -75,29 +74,23 @@ def check_export_folder(
 
 
 @contextmanager
-def building(folder: str | Path, marker: dict) -> Iterator[Path]:
-    """Yield a hidden folder to fill; on success it replaces ``folder``, else it is removed.
+def building(folder: str | Path, say: Callable[[str], None] = lambda _: None) -> Iterator[Path]:
+    """Yield a hidden folder beside ``folder`` to fill; it is removed unless :func:`finish` ran.
 
-    The marker is written last, so a folder without it was never finished.
+    Leftovers of an export of the same folder that was killed are removed first.
     """
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".building",
-                                 dir=folder.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    work.chmod(0o777 & ~umask)  # mkdtemp makes 0700; give the folder the usual permissions
-    try:
+    for stale in manifest.remove_stale(folder.parent, re.escape(folder.name)):
+        say(f"removed {stale.name}, left by an interrupted export")
+    with manifest.building(folder) as work:
         yield work
-        (work / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-        old = None
-        if folder.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".replaced",
-                                        dir=folder.parent))
-            os.replace(folder, old / folder.name)
-        os.replace(work, folder)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if work.exists():
-            shutil.rmtree(work, ignore_errors=True)
+
+
+def finish(work: Path, folder: str | Path, force: bool, about: dict) -> Installed:
+    """Move the complete ``work`` to ``folder`` by the rule of :mod:`console.output_paths`."""
+    try:
+        return install_folder(work, folder, force=force, replace_unchanged=False,
+                              what="export folder", command=COMMAND, about=about,
+                              also_ours=(LEGACY_MARKER,))
+    except OutputPathError as exc:
+        raise ExportFolderError(str(exc)) from exc
