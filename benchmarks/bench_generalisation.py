@@ -12,8 +12,14 @@ Systems, each labelled by what it renders:
 * ``mono``: every stem at unity gain, centred (the registered ``mono`` mixer);
 * ``random``: gain drawn in ±12 dB and pan in [-1, 1] per stem (registered ``random``);
 * ``loudness``: every stem at equal loudness, centred (registered ``loudness``);
-* ``oracle gain+pan``: the engineer's own gains and pans through ``gain+pan``, without
-  the engineer's EQ, compression and reverb (what a perfect gain+pan console reaches);
+* ``role rules (told roles)``: the engineer's plain rules for each stem's role (its
+  loudness and conventional pan; no per-song style, no per-track taste) through
+  ``gain+pan``; it is *told* every stem's role, so it is the target a console that has
+  to recognise the roles should approach (:mod:`console.evaluation.role_rules`);
+* ``engineer faders+pans, dry``: the engineer's own gains and pans through ``gain+pan``,
+  without the engineer's EQ, compression and reverb. Not a bound: the reference carries
+  those effects, so a console can beat it on the audio metrics (earlier rounds called it
+  "oracle gain+pan");
 * consoles: a checkpoint or a shipped console, through its own chain.
 
 Metrics (lower is better except where said): ``stereo`` is the sum and difference
@@ -52,6 +58,7 @@ from console.chain import EffectChain
 from console.data import scan_folder
 from console.data.loudness import loudness_batch
 from console.evaluation.normalise import to_comparison_loudness
+from console.evaluation.role_rules import role_rule_settings
 from console.evaluation.songs import load_song, usable_songs
 from console.evaluation.systems import load_system
 from console.losses.stereo import StereoSTFTLoss
@@ -86,7 +93,9 @@ DATA_PLAN = {
 TRAIN_COLOUR_DB = 8.0
 SECONDS = 10.0
 PANNED = 0.1
-BASELINES = ("mono", "random", "loudness", "oracle gain+pan")
+ROLE_RULES = "role rules (told roles)"
+ENGINEER_DRY = "engineer faders+pans, dry"
+BASELINES = ("mono", "random", "loudness", ROLE_RULES, ENGINEER_DRY)
 
 
 def relative_levels(stems: torch.Tensor, gains_db: torch.Tensor, rate: int) -> torch.Tensor:
@@ -121,11 +130,12 @@ def score_song(song, mixes, settings, reference_settings, rate, losses) -> dict:
             "level": float(level),
             "pan_err": pan_error(pans, reference_settings[:, 1]),
             "pans": pans.tolist(),
+            "levels": relative_levels(song.stems, gains, rate).tolist(),
         }
     return rows
 
 
-def mix_song(song, systems, rate, seed):
+def mix_song(song, systems, rate, seed, roles):
     """Mixes ``(2, T)`` and ``(K, 2)`` gain/pan settings of every system for one song."""
     gain_pan = EffectChain.from_spec("gain+pan")
     params = MixParams.load(song.song.mix.parent / "params.json")
@@ -134,7 +144,7 @@ def mix_song(song, systems, rate, seed):
     order = [params.track_names.index(name) for name in song.song.stem_names]
     engineer = params.to_tensor(layout)[order]
     keys = [slot.effect_key for slot in layout]
-    oracle = torch.stack([engineer[:, keys.index("gain")], engineer[:, keys.index("pan")]], -1)
+    faders = torch.stack([engineer[:, keys.index("gain")], engineer[:, keys.index("pan")]], -1)
     k = song.stems.shape[0]
     mixes, settings = {}, {}
     with torch.no_grad():
@@ -148,8 +158,11 @@ def mix_song(song, systems, rate, seed):
         gains = loud.gains_db(song.stems[None], torch.ones(1, k, dtype=torch.bool), rate)[0]
         mixes["loudness"] = loud(song.stems[None], None, rate)[0]
         settings["loudness"] = torch.stack([gains.float(), torch.zeros(k)], -1)
-        mixes["oracle gain+pan"] = gain_pan(song.stems, oracle, rate).sum(0)
-        settings["oracle gain+pan"] = oracle
+        told = role_rule_settings(song.stems, song.song.stem_names, roles, rate)
+        mixes[ROLE_RULES] = gain_pan(song.stems, told, rate).sum(0)
+        settings[ROLE_RULES] = told
+        mixes[ENGINEER_DRY] = gain_pan(song.stems, faders, rate).sum(0)
+        settings[ENGINEER_DRY] = faders
         for label, system in systems.items():
             mix, physical = stream_mix(system.model.eval(), song.song.stems, rate)
             frames = song.mix.shape[-1]
@@ -159,7 +172,7 @@ def mix_song(song, systems, rate, seed):
             g = next(s.index for s in layout if s.effect_key == "gain")
             p = next(s.index for s in layout if s.effect_key == "pan")
             settings[label] = physical[:, [g, p]]
-    return mixes, settings, oracle
+    return mixes, settings, faders
 
 
 def summarise(per_song: list[dict], labels: list[str]) -> dict[str, dict[str, float]]:
@@ -210,22 +223,43 @@ def pans_by_role(per_song: list[dict], roles: list[list[str]],
             for role, by in sorted(distances.items())}
 
 
-def roles_markdown(table: dict[str, dict[str, float]], labels: list[str]) -> str:
-    lines = ["Mean |pan| by role (0 is centre, 1 is hard left or right).", "",
+def levels_by_role(per_song: list[dict], roles: list[list[str]],
+                   labels: list[str]) -> dict[str, dict[str, float]]:
+    """Mean deviation from equal loudness (dB) of each role's tracks, per system.
+
+    A track's deviation is its post-fader loudness minus its song's mean: what equal
+    loudness sets to 0 for every track. Silent tracks are left out.
+    """
+    levels: dict[str, dict[str, list[float]]] = {}
+    for song, song_roles_ in zip(per_song, roles, strict=True):
+        for label in labels:
+            for role, level in zip(song_roles_, song[label]["levels"], strict=True):
+                if math.isfinite(level):
+                    levels.setdefault(role, {}).setdefault(label, []).append(level)
+    return {role: {"tracks": len(by[labels[0]]),
+                   **{label: sum(by[label]) / len(by[label]) for label in labels}}
+            for role, by in sorted(levels.items())}
+
+
+def roles_markdown(table: dict[str, dict[str, float]], labels: list[str],
+                   title: str = "Mean |pan| by role (0 is centre, 1 is hard left or right).",
+                   digits: str = ".2f") -> str:
+    lines = [title, "",
              "| role | tracks | " + " | ".join(labels) + " |",
              "|---|---|" + "---|" * len(labels)]
     for role, row in table.items():
         lines.append(f"| {role} | {row['tracks']} | "
-                     + " | ".join(f"{row[label]:.2f}" for label in labels) + " |")
+                     + " | ".join(f"{row[label]:{digits}}" for label in labels) + " |")
     return "\n".join(lines)
 
 
-def roles_rst(table: dict[str, dict[str, float]], labels: list[str]) -> str:
+def roles_rst(table: dict[str, dict[str, float]], labels: list[str],
+              digits: str = ".2f") -> str:
     lines = [".. list-table::", "   :header-rows: 1", "", "   * - role", "     - tracks",
              *[f"     - {label}" for label in labels]]
     for role, row in table.items():
         lines += [f"   * - {role}", f"     - {row['tracks']}",
-                  *[f"     - {row[label]:.2f}" for label in labels]]
+                  *[f"     - {row[label]:{digits}}" for label in labels]]
     return "\n".join(lines) + "\n"
 
 
@@ -331,10 +365,12 @@ def main() -> None:
     labels = [*systems, *BASELINES]
     losses = (StereoSTFTLoss(), StereoSTFTLoss(w_sum=1.0, w_diff=0.0))  # stereo, mid only
     per_song, kinds = [], [song_kind(song) for song in songs]
+    roles_of = [song_roles(song) for song in songs]
     for i, song in enumerate(songs):
         loaded = load_song(song, args.sample_rate)
-        mixes, settings, oracle = mix_song(loaded, systems, args.sample_rate, args.seed + i)
-        per_song.append(score_song(loaded, mixes, settings, oracle, args.sample_rate, losses))
+        mixes, settings, faders = mix_song(loaded, systems, args.sample_rate, args.seed + i,
+                                           roles_of[i])
+        per_song.append(score_song(loaded, mixes, settings, faders, args.sample_rate, losses))
         print(f"\r{i + 1}/{len(songs)} songs", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     table = summarise(per_song, labels)
@@ -344,8 +380,12 @@ def main() -> None:
         rows = [row for row, k in zip(per_song, kinds, strict=True) if k == kind]
         by_kind[kind] = summarise(rows, labels)
         text += "\n\n" + markdown(by_kind[kind], args.split, len(rows), kind)
-    roles = pans_by_role(per_song, [song_roles(song) for song in songs], labels)
+    roles = pans_by_role(per_song, roles_of, labels)
     text += "\n\n" + roles_markdown(roles, labels)
+    levels = levels_by_role(per_song, roles_of, labels)
+    text += "\n\n" + roles_markdown(
+        levels, labels, "Mean deviation from equal loudness by role, dB (the engineer's is "
+        f"the row `{ENGINEER_DRY}`).", "+.1f")
     print(text)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -353,11 +393,13 @@ def main() -> None:
         (args.out / f"{args.split}.rst").write_text(rst(table), encoding="utf-8")
         (args.out / f"{args.split}-roles.rst").write_text(roles_rst(roles, labels),
                                                          encoding="utf-8")
+        (args.out / f"{args.split}-levels.rst").write_text(
+            roles_rst(levels, labels, "+.1f"), encoding="utf-8")
         for kind, kind_table in by_kind.items():
             (args.out / f"{args.split}-{kind}.rst").write_text(rst(kind_table), encoding="utf-8")
         payload = {"split": args.split, "sources": SPLITS[args.split], "songs": len(songs),
                    "systems": {k: s.source for k, s in systems.items()}, "table": table,
-                   "by_kind": by_kind, "pans_by_role": roles}
+                   "by_kind": by_kind, "pans_by_role": roles, "levels_by_role": levels}
         (args.out / f"{args.split}.json").write_text(json.dumps(payload, indent=2) + "\n")
 
 

@@ -27,6 +27,8 @@ DEFAULT_STEPS = 1500
 #: Chosen among 0, 1 and 4 on the validation source: 4 centres leads, snares and kicks
 #: as engineers do, for a little of the mix loss (see the generalisation page).
 DEFAULT_PAN_WEIGHT = 4.0
+#: Per dB of relative level error; 0 until chosen on validation (see the generalisation page).
+DEFAULT_LEVEL_WEIGHT = 0.0
 
 
 def add_parser(subparsers: Any) -> None:
@@ -101,6 +103,11 @@ def add_parser(subparsers: Any) -> None:
         help="also hold each track's distance from the centre to the reference mix's, where "
         "the song folder's params.json records it (generated sessions do), with this weight "
         "beside the mix loss; 0 trains on the mix alone (default %(default)g)")
+    add("--level-weight", type=float, default=DEFAULT_LEVEL_WEIGHT,
+        help="also hold each track's level relative to its song's other tracks to the "
+        "reference mix's, in dB, where the song folder's params.json records the faders "
+        "(generated sessions do), with this weight per dB beside the mix loss; 0 trains "
+        "the levels on the mix alone (default %(default)g)")
     add("--freeze-encoder", action="store_true", help="train only the post-processor")
     add("--train-effects", action="store_true", help="also train effects that have weights")
     add("--workers", type=int, default=0, help="DataLoader workers (default %(default)s)")
@@ -178,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     if not splits.train:
         raise ConsoleError("The split left no training songs; add songs or change --split.")
     common = {"sample_rate": args.sample_rate, "segment_seconds": args.segment_seconds,
-              "resample": True, "pan_targets": getattr(task, "wants_pans", False)}
+              "resample": True, "decision_targets": getattr(task, "wants_targets", False)}
     train_data = MultitrackDataset(
         splits.train, examples_per_epoch=args.examples_per_epoch, seed=args.seed, **common
     )
@@ -288,9 +295,10 @@ def build_task(args: argparse.Namespace) -> MixingTask | MixerTask:
             print(f"console train: {started.summary()}", file=sys.stderr)
     try:
         return MixingTask(console, loss, args.sample_rate, args.freeze_encoder,
-                          args.train_effects, pan_weight=args.pan_weight)
+                          args.train_effects, pan_weight=args.pan_weight,
+                          level_weight=args.level_weight)
     except ValueError as exc:
-        raise ConsoleError(f"--pan-weight: {exc}") from exc
+        raise ConsoleError(f"--pan-weight / --level-weight: {exc}") from exc
 
 
 RUN_FOLDER_EPILOG = """\

@@ -26,6 +26,8 @@ class Example:
     start: int
     #: The reference mix's pan of each stem (``nan`` where unknown), when the song says.
     pans: torch.Tensor | None = None
+    #: The reference mix's fader of each stem in dB (``nan`` where unknown), likewise.
+    gains_db: torch.Tensor | None = None
 
 
 @attrs.frozen
@@ -41,6 +43,8 @@ class Batch:
     starts: torch.Tensor
     #: ``(B, K)`` reference pans, ``nan`` where unknown or padded; ``None`` if no song knew.
     pans: torch.Tensor | None = None
+    #: ``(B, K)`` reference faders in dB, likewise.
+    gains_db: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
         """The tensors moved to ``device`` (the labels stay as they are)."""
@@ -51,6 +55,7 @@ class Batch:
             mix=self.mix.to(device),
             starts=self.starts.to(device),
             pans=None if self.pans is None else self.pans.to(device),
+            gains_db=None if self.gains_db is None else self.gains_db.to(device),
         )
 
     def pin_memory(self) -> Batch:
@@ -62,6 +67,7 @@ class Batch:
             mix=self.mix.pin_memory(),
             starts=self.starts.pin_memory(),
             pans=None if self.pans is None else self.pans.pin_memory(),
+            gains_db=None if self.gains_db is None else self.gains_db.pin_memory(),
         )
 
     def __len__(self) -> int:
@@ -81,15 +87,12 @@ def collate_examples(examples: Sequence[Example]) -> Batch:
     # compete for the CPU's threads.
     stems = np.zeros((len(examples), tracks, frames), dtype=np.float32)
     mask = np.zeros((len(examples), tracks), dtype=bool)
-    pans = None
-    if any(e.pans is not None for e in examples):
-        pans = np.full((len(examples), tracks), np.nan, dtype=np.float32)
+    pans = _targets([e.pans for e in examples], tracks)
+    gains = _targets([e.gains_db for e in examples], tracks)
     for b, example in enumerate(examples):
         k = example.stems.shape[0]
         stems[b, :k] = example.stems.detach().cpu().numpy()
         mask[b, :k] = True
-        if pans is not None and example.pans is not None:
-            pans[b, :k] = example.pans.detach().cpu().numpy()
     return Batch(
         stems=torch.from_numpy(stems),
         mask=torch.from_numpy(mask),
@@ -99,4 +102,16 @@ def collate_examples(examples: Sequence[Example]) -> Batch:
         songs=[e.song for e in examples],
         starts=torch.tensor([e.start for e in examples], dtype=torch.long),
         pans=None if pans is None else torch.from_numpy(pans),
+        gains_db=None if gains is None else torch.from_numpy(gains),
     )
+
+
+def _targets(rows: Sequence[torch.Tensor | None], tracks: int) -> np.ndarray | None:
+    """``(B, tracks)`` per-track targets padded with ``nan``, or ``None`` if no row has any."""
+    if all(r is None for r in rows):
+        return None
+    out = np.full((len(rows), tracks), np.nan, dtype=np.float32)
+    for b, row in enumerate(rows):
+        if row is not None:
+            out[b, : row.shape[0]] = row.detach().cpu().numpy()
+    return out

@@ -19,7 +19,7 @@ from console.data.collate import Example, collate_examples
 from console.data.loudness import normalise_loudness, normalise_tracks
 from console.data.problems import report
 from console.data.reading import read_segment
-from console.data.reference_pans import reference_pans
+from console.data.reference_decisions import ReferenceDecisions, reference_decisions
 from console.data.segments import SILENCE_DB, is_useful_segment, random_start
 from console.data.song import Song
 from console.errors import AudioInputError
@@ -37,8 +37,8 @@ class MultitrackDataset(torch.utils.data.Dataset):
     ``examples_per_epoch`` defaults to one example per song; example ``i``
     comes from song ``i % len(songs)`` (so shuffle with the DataLoader).
     ``stem_lufs`` / ``mix_lufs`` normalise each stem / the mix to a loudness.
-    ``pan_targets`` adds the reference mix's pans where the song folder records
-    them (see :mod:`console.data.reference_pans`).
+    ``decision_targets`` adds the reference mix's faders and pans where the song
+    folder records them (see :mod:`console.data.reference_decisions`).
     """
 
     def __init__(
@@ -53,7 +53,7 @@ class MultitrackDataset(torch.utils.data.Dataset):
         stem_lufs: float | None = None,
         mix_lufs: float | None = None,
         resample: bool = False,
-        pan_targets: bool = False,
+        decision_targets: bool = False,
     ) -> None:
         if segment_seconds <= 0:
             raise ValueError(f"segment_seconds must be positive, got {segment_seconds}.")
@@ -73,7 +73,8 @@ class MultitrackDataset(torch.utils.data.Dataset):
         self.stem_lufs = stem_lufs
         self.mix_lufs = mix_lufs
         self._broken: set[int] = set()
-        self._pans = [reference_pans(c.song) if pan_targets else None for c in self.songs]
+        self._targets = [reference_decisions(c.song) if decision_targets else None
+                         for c in self.songs]
 
     def __len__(self) -> int:
         return self.examples_per_epoch
@@ -111,7 +112,7 @@ class MultitrackDataset(torch.utils.data.Dataset):
                 self._broken.add(song_index)
                 return None
             if is_useful_segment(stems, mix, self.silence_db):
-                return self._example(checked.song, stems, mix, start, self._pans[song_index])
+                return self._example(checked.song, stems, mix, start, self._targets[song_index])
         return None
 
     def _read(self, checked: CheckedSong, start: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -130,14 +131,19 @@ class MultitrackDataset(torch.utils.data.Dataset):
 
     def _example(
         self, song: Song, stems: torch.Tensor, mix: torch.Tensor, start: int,
-        pans: list[float] | None = None,
+        targets: ReferenceDecisions | None = None,
     ) -> Example:
         if self.stem_lufs is not None:
             stems = normalise_tracks(stems, self.sample_rate, self.stem_lufs)
         if self.mix_lufs is not None:
             mix = normalise_loudness(mix, self.sample_rate, self.mix_lufs)
-        return Example(stems, mix, song.stem_names, song.roles, song.name, start,
-                       None if pans is None else torch.tensor(pans, dtype=torch.float32))
+        if self.stem_lufs is not None and targets is not None:
+            targets = None  # the faders were set for the stems as recorded, not as normalised
+        return Example(
+            stems, mix, song.stem_names, song.roles, song.name, start,
+            None if targets is None else torch.tensor(targets.pans, dtype=torch.float32),
+            None if targets is None else torch.tensor(targets.gains_db, dtype=torch.float32),
+        )
 
 
 def _seed_worker(worker_id: int) -> None:

@@ -233,11 +233,14 @@ def choose_settings(
     rng: np.random.Generator,
     style: EngineerStyle | None = None,
     pan_hints: Sequence[float | None] | None = None,
+    tastes: Sequence[float] | None = None,
 ) -> torch.Tensor:
     """``(K, P)`` physical settings for mono ``stems (K, T)`` by the rules of each role.
 
     ``style`` is the engineer's (neutral when ``None``); ``pan_hints`` place tracks that the
     arrangement positions as a group (toms across the kit, a double-tracked pair).
+    ``tastes`` fixes each track's taste in ``[-1, 1]`` (0 is the plain rule) instead of
+    drawing it from ``rng``.
     """
     style = style or EngineerStyle()
     hints = list(pan_hints) if pan_hints is not None else [None] * stems.shape[0]
@@ -250,7 +253,7 @@ def choose_settings(
             role=role,
             loudness_lufs=loudness_lufs(stems[k : k + 1], sample_rate),
             style=STYLES.get(role, STYLES["other"]),
-            taste=float(rng.uniform(-1.0, 1.0)),
+            taste=float(rng.uniform(-1.0, 1.0)) if tastes is None else float(tastes[k]),
             session=style,
             pan_hint=hints[k],
         )

@@ -19,6 +19,7 @@ shelf (see :func:`colour_stems`), so a console cannot learn one source's tone.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
@@ -65,7 +66,7 @@ class RecordedSession:
     colours: list[tuple[float, float]] = attrs.field(factory=list)
 
 
-def pan_hints(parts: list[Part]) -> list[float | None]:
+def pan_hints(parts: Sequence[Part]) -> list[float | None]:
     """Where the arrangement puts tracks that belong together, before the engineer's style.
 
     Toms go across the kit from the hi-hat's side, the ride opposite the crash, and a

@@ -25,7 +25,13 @@ class MixingTask:
     ``pans``), the mean absolute difference between each track's distance
     from the centre and the reference's, times the weight. Distances, not
     positions: a mix and its mirror image are equally right, and a balanced
-    console chooses the sides itself. See :mod:`console.data.reference_pans`.
+    console chooses the sides itself.
+
+    ``level_weight`` adds, for songs whose reference faders are known (the
+    batch's ``gains_db``), the mean absolute error in dB of each track's level
+    relative to its song's other tracks, times the weight. Relative, because
+    the mix loss compares mixes at equal loudness: only the balance between
+    tracks is a decision. See :mod:`console.data.reference_decisions`.
     """
 
     def __init__(
@@ -36,37 +42,47 @@ class MixingTask:
         freeze_encoder: bool = False,
         train_effects: bool = False,
         pan_weight: float = 0.0,
+        level_weight: float = 0.0,
     ) -> None:
         self.model = console
         self.loss_fn = loss
         self.sample_rate = int(sample_rate)
         self.freeze_encoder = freeze_encoder
         self.train_effects = train_effects
-        if not (pan_weight >= 0.0 and math.isfinite(pan_weight)):
-            raise ValueError(f"pan_weight must be a finite number >= 0, got {pan_weight}.")
-        self.pan_column = next((s.index for s in console.layout if s.effect_key == "pan"
-                                and s.spec.name == "pan"), None)
+        for name, weight in (("pan_weight", pan_weight), ("level_weight", level_weight)):
+            if not (weight >= 0.0 and math.isfinite(weight)):
+                raise ValueError(f"{name} must be a finite number >= 0, got {weight}.")
+        self.pan_column = _column(console, "pan", "pan")
         if pan_weight and self.pan_column is None:
             raise ConsoleError(f"A pan weight needs a pan in the chain; {console.spec} has none.")
+        self.gain_column = _column(console, "gain", "gain_db")
+        if level_weight and self.gain_column is None:
+            raise ConsoleError(
+                f"A level weight needs a gain in the chain; {console.spec} has none."
+            )
         self.pan_weight = float(pan_weight)
+        self.level_weight = float(level_weight)
         console.encoder.requires_grad_(not freeze_encoder)
         console.chain.requires_grad_(train_effects)
 
     @property
-    def wants_pans(self) -> bool:
-        """Whether batches should carry the reference pans."""
-        return self.pan_weight > 0.0
+    def wants_targets(self) -> bool:
+        """Whether batches should carry the reference faders and pans."""
+        return self.pan_weight > 0.0 or self.level_weight > 0.0
 
     def loss(self, model: nn.Module, batch: Any) -> torch.Tensor:
         result = model(batch.stems, batch.mask, sample_rate=self.sample_rate)
         loss = self.loss_fn(result.mix, batch.mix)
         pans = getattr(batch, "pans", None)
         if self.pan_weight and pans is not None:
-            known = torch.isfinite(pans) & batch.mask
-            if known.any():
-                width = result.params[..., self.pan_column].abs()
-                target = pans.nan_to_num(0.0).abs()
-                loss = loss + self.pan_weight * (width - target).abs()[known].mean()
+            error = pan_distance_error(result.params[..., self.pan_column], pans, batch.mask)
+            if error is not None:
+                loss = loss + self.pan_weight * error
+        gains = getattr(batch, "gains_db", None)
+        if self.level_weight and gains is not None:
+            error = relative_level_error(result.params[..., self.gain_column], gains, batch.mask)
+            if error is not None:
+                loss = loss + self.level_weight * error
         return loss
 
     def describe(self) -> dict[str, Any]:
@@ -83,7 +99,46 @@ class MixingTask:
             "freeze_encoder": self.freeze_encoder,
             "train_effects": self.train_effects,
             "pan_weight": self.pan_weight,
+            "level_weight": self.level_weight,
         }
 
     def export(self, out_dir: Path, best: bool) -> None:
         self.model.save(out_dir / ("best.pt" if best else "console.pt"))
+
+
+def _column(console: Console, family: str, name: str) -> int | None:
+    return next((s.index for s in console.layout
+                 if s.effect_key == family and s.spec.name == name), None)
+
+
+def pan_distance_error(
+    pans: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor | None:
+    """Mean ``| |pan| - |reference| |`` over tracks whose reference is known, else ``None``."""
+    known = torch.isfinite(reference) & mask
+    if not known.any():
+        return None
+    return (pans.abs() - reference.nan_to_num(0.0).abs()).abs()[known].mean()
+
+
+def relative_level_error(
+    gains_db: torch.Tensor, reference_db: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor | None:
+    """Mean absolute error (dB) of each track's fader relative to its song's other tracks.
+
+    ``gains_db`` and ``reference_db`` are ``(B, K)`` faders of the same stems, so a
+    track's post-fader level differs from the reference's by exactly the fader
+    difference; removing each song's mean difference leaves what the mix loss can
+    see (it compares mixes at equal loudness). Songs with fewer than two known
+    tracks carry no balance and are skipped; ``None`` if none is left.
+    """
+    known = torch.isfinite(reference_db) & mask
+    counts = known.sum(-1)
+    songs = counts >= 2
+    if not songs.any():
+        return None
+    weights = known.to(gains_db.dtype)
+    difference = (gains_db - reference_db.nan_to_num(0.0)) * weights
+    mean = difference.sum(-1, keepdim=True) / counts.clamp(min=1)[:, None]
+    errors = ((difference - mean).abs() * weights)[songs]
+    return errors.sum() / weights[songs].sum()

@@ -1,4 +1,4 @@
-"""Training pans toward the reference mix's: reading them, batching them, weighing them."""
+"""Training decisions toward the reference mix's: reading faders and pans, batching, weighing."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import torch
 from console.cli.main import main
 from console.data import MultitrackDataset, collate_examples, scan_folder
 from console.data.collate import Batch
-from console.data.reference_pans import reference_pans
+from console.data.reference_decisions import reference_pans
 from console.losses.stereo import StereoSTFTLoss
-from console.training.mixing_task import MixingTask
+from console.training.mixing_task import MixingTask, relative_level_error
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_reference_pans_follow_the_stem_order_and_say_when_unknown(sessions):
 def test_batches_carry_the_pans_only_when_asked(sessions):
     songs = scan_folder(sessions)
     with_pans = MultitrackDataset(songs, sample_rate=16000, segment_seconds=1.0,
-                                  pan_targets=True)
+                                  decision_targets=True)
     batch = collate_examples([with_pans[0], with_pans[1]])
     assert batch.pans is not None and batch.pans.shape == batch.mask.shape
     for b, name in enumerate(batch.songs):
@@ -96,3 +96,76 @@ def test_a_pan_weight_needs_a_pan_and_a_sensible_number(tmp_path, capsys, sessio
     assert "pan" in capsys.readouterr().err
     assert main([*base, "--pan-weight", "-1"]) != 0
     assert "--pan-weight" in capsys.readouterr().err
+
+
+def _engineer_gains(song) -> dict[str, float]:
+    params = json.loads((song.mix.parent / "params.json").read_text())
+    return {t["name"]: t["effects"]["gain"]["gain_db"] for t in params["tracks"]}
+
+
+def test_batches_carry_the_faders_in_stem_order(sessions):
+    songs = scan_folder(sessions)
+    data = MultitrackDataset(songs, sample_rate=16000, segment_seconds=1.0,
+                             decision_targets=True)
+    batch = collate_examples([data[0], data[1]])
+    assert batch.gains_db is not None and batch.gains_db.shape == batch.mask.shape
+    for b, name in enumerate(batch.songs):
+        song = next(s for s in songs if s.name == name)
+        expected = _engineer_gains(song)
+        k = len(song.stem_names)
+        assert batch.gains_db[b, :k].tolist() == pytest.approx(
+            [expected[n] for n in song.stem_names], abs=1e-5)
+        assert torch.isnan(batch.gains_db[b, k:]).all()
+    # Stems normalised to one loudness no longer match the engineer's faders: no targets.
+    normalised = MultitrackDataset(songs, sample_rate=16000, segment_seconds=1.0,
+                                   decision_targets=True, stem_lufs=-23.0)
+    assert normalised[0].gains_db is None
+
+
+def test_the_relative_level_error_ignores_a_common_offset_and_unknown_tracks():
+    gains = torch.tensor([[0.0, 0.0, 0.0, 5.0], [1.0, 2.0, 0.0, 0.0]])
+    reference = torch.tensor([[10.0, 16.0, 4.0, math.nan], [0.0, math.nan, math.nan, math.nan]])
+    mask = torch.tensor([[True, True, True, True], [True, True, True, False]])
+    # Song 0: differences -10, -16, -4 (mean -10) leave 0, 6, 6; song 1 has one known track.
+    assert float(relative_level_error(gains, reference, mask)) == pytest.approx(4.0)
+    shifted = float(relative_level_error(gains + 7.0, reference, mask))
+    assert shifted == pytest.approx(4.0)
+    assert relative_level_error(gains, torch.full_like(reference, math.nan), mask) is None
+
+
+def test_the_level_term_moves_the_faders_toward_the_engineers():
+    from console.console import Console
+    from console.decisions import Decisions
+
+    torch.manual_seed(0)
+    console = Console.from_spec("gain+pan", encoder="mel-stats", hidden=32,
+                                decisions=Decisions.generalising())
+    t = torch.arange(16000) / 16000
+    stems = torch.stack([0.1 * torch.sin(2 * math.pi * f * t) for f in (80, 700, 5000)])[None]
+    mask = torch.ones(1, 3, dtype=torch.bool)
+    with torch.no_grad():
+        start = console(stems, mask, sample_rate=16000).params[..., 0]
+    reference = start + torch.tensor([[6.0, 0.0, -6.0]])  # the engineer's balance
+    batch = Batch(stems=stems, mask=mask, mix=0.1 * torch.randn(1, 2, 16000),
+                  names=[["a", "b", "c"]], roles=[["other"] * 3], songs=["x"],
+                  starts=torch.zeros(1, dtype=torch.long), gains_db=reference)
+    task = MixingTask(console, StereoSTFTLoss(), 16000, level_weight=1.0)
+    optimiser = torch.optim.Adam(console.post_processor.parameters(), lr=1e-2)
+    before = float(relative_level_error(start, reference, mask))
+    for _ in range(30):
+        optimiser.zero_grad()
+        task.loss(console, batch).backward()
+        optimiser.step()
+    with torch.no_grad():
+        after = console(stems, mask, sample_rate=16000).params[..., 0]
+    assert before == pytest.approx(4.0, abs=1e-4)
+    assert float(relative_level_error(after, reference, mask)) < 0.5 * before
+
+
+def test_a_level_weight_needs_a_gain_and_a_sensible_number(tmp_path, capsys, sessions):
+    base = ["train", "--data", str(sessions), "--out", str(tmp_path / "run"), "--steps", "1",
+            "--sample-rate", "16000", "--no-progress", "--pan-weight", "0"]
+    assert main([*base, "--spec", "pan", "--level-weight", "1"]) != 0
+    assert "gain" in capsys.readouterr().err
+    assert main([*base, "--level-weight", "-1"]) != 0
+    assert "--level-weight" in capsys.readouterr().err

@@ -1,0 +1,47 @@
+"""The engineer's role rules, told each stem's role: the target a console should approach.
+
+A console is never told what a stem is; it has to hear it. This baseline is
+told, and applies the rule-based engineer's plain rules (neutral style, no
+per-track taste) to gain and pan: each role's loudness and conventional
+position, toms across the kit and crash and ride apart as the arrangement
+places them. It needs no learning, so the distance between a console and it
+measures what the console fails to recognise or to learn, and a console that
+gets close has learnt the conventions in its data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+import numpy as np
+import torch
+
+from console.chain import EffectChain
+from console.data.engineer import choose_settings
+from console.data.recorded import pan_hints
+
+
+@attrs.frozen
+class _Named:
+    """What :func:`~console.data.recorded.pan_hints` reads of a part: its name and role."""
+
+    name: str
+    role: str
+
+
+def role_rule_settings(
+    stems: torch.Tensor, names: Sequence[str], roles: Sequence[str], sample_rate: int
+) -> torch.Tensor:
+    """``(K, 2)`` gain in dB and pan position for mono ``stems (K, T)`` of known ``roles``.
+
+    ``names`` are the stems' file names; they place tracks the arrangement spreads (toms by
+    their order, a crash and a ride, a pair of guitars).
+    """
+    chain = EffectChain.from_spec("gain+pan")
+    parts = [_Named(Path(n).stem, r) for n, r in zip(names, roles, strict=True)]
+    return choose_settings(
+        chain, stems, list(roles), sample_rate, np.random.default_rng(0),
+        pan_hints=pan_hints(parts), tastes=[0.0] * len(roles),
+    )
