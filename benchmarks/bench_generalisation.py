@@ -164,6 +164,8 @@ def mix_song(song, systems, rate, seed, roles):
         mixes[ENGINEER_DRY] = gain_pan(song.stems, faders, rate).sum(0)
         settings[ENGINEER_DRY] = faders
         for label, system in systems.items():
+            if hasattr(system.model.encoder, "tell"):  # a diagnostic console told the roles
+                system.model.encoder.tell(roles)
             mix, physical = stream_mix(system.model.eval(), song.song.stems, rate)
             frames = song.mix.shape[-1]
             mixes[label] = torch.nn.functional.pad(mix[:, :frames],

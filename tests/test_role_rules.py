@@ -36,3 +36,10 @@ def test_pans_follow_convention_and_the_arrangement():
     assert pans[0] == 0.0 and pans[1] == 0.0  # kick and snare centred
     assert pans[2:5] == pytest.approx([0.6, 0.0, -0.6])  # toms across the kit
     assert pans[5] == pytest.approx(0.5)  # the crash to one side
+
+
+def test_toms_are_placed_high_to_low_whatever_their_file_order():
+    stems = _stems(3)
+    names = ["tom_floor.wav", "tom_hi.wav", "tom_mid.wav"]  # as a folder sorts them
+    pans = role_rule_settings(stems, names, ["tom"] * 3, 16000)[:, 1].tolist()
+    assert pans == pytest.approx([-0.6, 0.6, 0.0])

@@ -2,6 +2,7 @@
 
 from console.hookspecs import hookimpl
 from console_encoders.mel_stats import MelStats
+from console_encoders.told_roles import ToldRoles
 from console_encoders.vggish import VGGish
 
 
@@ -9,3 +10,4 @@ from console_encoders.vggish import VGGish
 def register_encoders(register):
     register(VGGish)
     register(MelStats)
+    register(ToldRoles)

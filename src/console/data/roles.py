@@ -7,7 +7,7 @@ import re
 #: Every role a loader may assign, in the order a mixing engineer thinks of them.
 ROLES = (
     "drums", "kick", "snare", "hihat", "tom", "overhead", "percussion",
-    "bass", "keys", "guitar", "lead", "vocals", "other",
+    "bass", "keys", "guitar", "lead", "vocals", "strings", "pad", "brass", "other",
 )
 
 # The first pattern that matches a name decides its role; order matters

@@ -41,7 +41,22 @@ def role_rule_settings(
     """
     chain = EffectChain.from_spec("gain+pan")
     parts = [_Named(Path(n).stem, r) for n, r in zip(names, roles, strict=True)]
+    # The arrangement lists toms high to low; file names sort them otherwise.
+    order = sorted(range(len(parts)), key=lambda i: (_tom_rank(parts[i].name), i))
+    hints = pan_hints([parts[i] for i in order])
+    placed: list[float | None] = [None] * len(parts)
+    for rank, i in enumerate(order):
+        placed[i] = hints[rank]
     return choose_settings(
         chain, stems, list(roles), sample_rate, np.random.default_rng(0),
-        pan_hints=pan_hints(parts), tastes=[0.0] * len(roles),
+        pan_hints=placed, tastes=[0.0] * len(roles),
     )
+
+
+def _tom_rank(name: str) -> int:
+    """Where a tom sits from high to low by its name (``tom_hi`` first, ``tom_floor`` last)."""
+    lowered = name.lower()
+    for rank, word in enumerate(("hi", "mid", "lo", "floor")):
+        if lowered.endswith(word) or f"_{word}" in lowered:
+            return rank
+    return 1

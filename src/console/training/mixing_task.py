@@ -71,6 +71,7 @@ class MixingTask:
         return self.pan_weight > 0.0 or self.level_weight > 0.0
 
     def loss(self, model: nn.Module, batch: Any) -> torch.Tensor:
+        tell_roles(model, batch)
         result = model(batch.stems, batch.mask, sample_rate=self.sample_rate)
         loss = self.loss_fn(result.mix, batch.mix)
         pans = getattr(batch, "pans", None)
@@ -104,6 +105,19 @@ class MixingTask:
 
     def export(self, out_dir: Path, best: bool) -> None:
         self.model.save(out_dir / ("best.pt" if best else "console.pt"))
+
+
+def tell_roles(model: nn.Module, batch: Any) -> None:
+    """Tell an encoder that is told roles (the diagnostic ``told-roles``) the batch's roles.
+
+    In the order the console encodes its rows: every unmasked track, song by song.
+    """
+    encoder = getattr(model, "encoder", None)
+    if not hasattr(encoder, "tell"):
+        return
+    mask = batch.mask.detach().cpu().tolist()
+    encoder.tell([role for roles, valid in zip(batch.roles, mask, strict=True)
+                  for role, keep in zip(roles, valid, strict=False) if keep])
 
 
 def _column(console: Console, family: str, name: str) -> int | None:
