@@ -17,6 +17,7 @@ import pytest
 
 from console import manifest
 from console.cli.main import main
+from console.errors import ConsoleError
 from console.export.exporter import export_session
 from console.export.folder import LEGACY_MARKER, ExportFolderError
 from console.mix_params import MixParams
@@ -293,3 +294,153 @@ def test_plot_again_over_its_own_png_works(tmp_path):
     assert plot(out) == 0
     assert plot(out, params='{"band1_gain_db": 6}') == 0
     assert manifest.state(out) == "ours"
+
+
+# -- make-sessions (item 2) -----------------------------------------------------------------
+
+
+def make_sessions(out, n, seed, *extra):
+    return main(["make-sessions", str(out), "--n", str(n), "--seed", str(seed), "--duration",
+                 "1", "--sample-rate", "16000", "--source", "synth", *extra])
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_make_sessions_again_adds_songs_and_never_rewrites_one(tmp_path, capsys):
+    from console.data import scan_folder
+
+    out = tmp_path / "data"
+    assert make_sessions(out, 2, 0) == 0
+    before = {name: contents(out / name) for name in ("song_0000", "song_0001")}
+    assert make_sessions(out, 2, 5) == 0
+    assert "song_0002 to song_0003" in capsys.readouterr().out
+    assert {name: contents(out / name) for name in before} == before
+    assert json.loads((out / "song_0002" / "session.json").read_text())["seed"] == 5
+    songs = scan_folder(out)
+    assert [s.name for s in songs] == [f"song_{i:04d}" for i in range(4)]
+    assert hidden(out) == []
+
+
+def test_make_sessions_refuses_a_seed_a_song_there_already_used(tmp_path, capsys):
+    out = tmp_path / "data"
+    assert make_sessions(out, 2, 0) == 0
+    before = contents(out)
+    capsys.readouterr()
+    assert make_sessions(out, 2, 1) == 2
+    line = one_error_line(capsys)
+    assert "song_0001 already holds the song of seed 1" in line and "--seed 2" in line
+    assert contents(out) == before
+
+
+@pytest.mark.parametrize("where", ["file", "under-a-file"])
+def test_make_sessions_out_that_cannot_be_a_folder_is_one_line(tmp_path, where, capsys):
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / "afile" if where == "file" else tmp_path / "afile" / "data"
+    assert make_sessions(out, 1, 0) == 2
+    assert "is a file" in one_error_line(capsys)
+    assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_a_song_whose_stems_do_not_match_its_mix_is_never_trained_on(tmp_path):
+    from console.data import scan_folder
+    from console.data.problems import DataWarning
+
+    out = tmp_path / "data"
+    assert make_sessions(out, 2, 0) == 0
+    stems = out / "song_0000" / "stems"
+    (stems / "old_guitar.wav").write_bytes((stems / "bass.wav").read_bytes())
+    with pytest.warns(DataWarning, match="old_guitar.wav, which params.json does not list"):
+        songs = scan_folder(out)
+    assert [s.name for s in songs] == ["song_0001"]
+
+
+def test_a_killed_make_sessions_leaves_nothing_the_next_run_keeps(tmp_path):
+    out = tmp_path / "data"
+    out.mkdir()
+    stale = make_leftover(out, "song_0000")
+    assert make_sessions(out, 1, 0) == 0
+    assert not stale.exists() and sorted(p.name for p in out.iterdir()) == ["song_0000"]
+
+
+# -- train and train-emulator (items 4 and 9) -----------------------------------------------
+
+
+def test_train_does_not_start_over_a_run_whose_state_was_deleted(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "best.pt").write_bytes(b"the best weights")
+    (run / "console.pt").write_bytes(b"the latest weights")
+    data = tmp_path / "data"
+    data.mkdir()
+    assert main(["train", "--data", str(data), "--out", str(run), "--steps", "1"]) == 2
+    line = one_error_line(capsys)
+    assert "best.pt and console.pt" in line and "train_state.pt" in line and "--out" in line
+    assert (run / "best.pt").read_bytes() == b"the best weights"
+    assert (run / "console.pt").read_bytes() == b"the latest weights"
+
+
+@pytest.mark.parametrize("command", ["train", "train-emulator"])
+@pytest.mark.parametrize("where", ["file", "under-a-file"])
+def test_a_run_folder_that_is_a_file_is_refused_before_any_work(tmp_path, command, where,
+                                                                capsys, monkeypatch):
+    import console.cli.train as train_cli
+    import console.cli.train_emulator as emulator_cli
+
+    def no_work(*_args, **_kwargs):
+        raise AssertionError("work started before the run folder was checked")
+
+    monkeypatch.setattr(train_cli, "scan", no_work)
+    monkeypatch.setattr(emulator_cli, "build_trainer", no_work)
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / "afile" if where == "file" else tmp_path / "afile" / "run"
+    argv = (["train", "--data", str(tmp_path), "--out", str(out), "--steps", "1"]
+            if command == "train" else ["train-emulator", "eq", "--out", str(out), "--steps",
+                                        "1"])
+    assert main(argv) == 2
+    assert "is a file" in one_error_line(capsys)
+    assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_train_emulator_keeps_a_finished_runs_weights_but_resumes_a_response_fit(tmp_path):
+    from console.cli.train_emulator import run_artifacts
+    from console.training.loop import check_run_folder
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "identified.pt").write_bytes(b"fit")
+    (run / "best.pt").write_bytes(b"fit")  # what --steps 0 copies: resumable
+    check_run_folder(run, run_artifacts(run))
+    (run / "best.pt").write_bytes(b"trained on audio")
+    with pytest.raises(ConsoleError, match="cannot be resumed"):
+        check_run_folder(run, run_artifacts(run))
+    (run / "train_state.pt").write_bytes(b"state")  # a run to resume
+    check_run_folder(run, run_artifacts(run))
+
+
+# -- demo -----------------------------------------------------------------------------------
+
+
+def test_demo_again_replaces_its_own_output_but_keeps_an_edit(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", str(out), "--duration", "1"]) == 0
+    assert main(["demo", str(out), "--duration", "1"]) == 0
+    params = out / "mix.params.json"
+    params.write_text(params.read_text().replace('"gain_db"', '"gain_db" ', 1))
+    edited = params.read_bytes()
+    stem = next((out / "session" / "stems").iterdir())
+    capsys.readouterr()
+    assert main(["demo", str(out), "--duration", "1"]) == 2
+    assert "mix.params.json has changed since console wrote it" in one_error_line(capsys)
+    assert params.read_bytes() == edited
+    stem.write_bytes(b"re-recorded")
+    assert main(["demo", str(out), "--duration", "1", "--force"]) == 0
+    assert (out / "session.kept" / "stems" / stem.name).read_bytes() == b"re-recorded"
+
+
+def test_demo_out_that_is_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    assert main(["demo", str(tmp_path / "afile"), "--duration", "1"]) == 2
+    assert "is a file" in one_error_line(capsys)

@@ -258,3 +258,23 @@ def install_folder(
         os.replace(folder, kept)
         os.replace(work, folder)
         return Installed(folder, kept, tuple(manifest.prune_ours(kept)))
+
+
+def install_new_folder(
+    work: Path, parent: str | Path, names: Iterable[str], *, command: str,
+    about: dict | None = None,
+) -> Path:
+    """Move the complete folder ``work`` to the first of ``names`` not yet in ``parent``.
+
+    For writers that add and never replace (``make-sessions`` appending songs):
+    the name is chosen under the parent's lock, so two runs never take the same one.
+    """
+    parent = Path(parent)
+    manifest.seal(work, command, about)
+    with manifest.locked(parent):
+        for name in names:
+            target = parent / name
+            if not os.path.lexists(target):
+                os.rename(work, target)
+                return target
+    raise OutputPathError(f"No free name left in {parent} for the new folder.")

@@ -9,6 +9,7 @@ from typing import Any
 from tqdm import tqdm
 
 from console.errors import ConsoleError
+from console.output_paths import check_output_folder
 
 #: The first generator's choices: its fixed little band, from sonic-pi samples or synthesis.
 LEGACY_SOURCES = ("auto", "samples", "synth")
@@ -22,13 +23,17 @@ def add_parser(subparsers: Any) -> None:
         "make-sessions",
         help="render multitrack songs with reference mixes",
         description="Write N songs to OUT/song_XXXX/ (stems/, mix.wav, params.json, "
-        "session.json), each mixed by a rule-based engineer. With a recorded source the "
+        "session.json), each mixed by a rule-based engineer. Songs already in OUT are never "
+        "rewritten: new ones take the next free numbers, so a second run with a new --seed "
+        "adds to a dataset (a seed a song there already used is refused, as the copy would "
+        "land in training and validation alike). With a recorded source the "
         "songs are a band or a drum kit recorded piece by piece, 2 to 24 stems, every stem "
         "arriving up to 20 dB from where the engineer wants it, and an engineer whose style "
         f"varies from song to song. Sources: {recorded}; 'all' takes the installed ones in "
         "turn. The legacy choices auto/samples/synth write the first generator's fixed band.",
     )
-    parser.add_argument("out", type=Path, help="folder to write the songs into")
+    parser.add_argument("out", type=Path,
+                        help="folder to write the songs into, new or holding songs to add to")
     parser.add_argument("--n", type=int, default=10, help="number of songs (default 10)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first song (default 0)")
     parser.add_argument("--duration", type=float, default=10.0,
@@ -65,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConsoleError(f"--max-stems must be at least 2, got {args.max_stems}.")
     if not 0.0 <= args.colour <= 24.0:
         raise ConsoleError(f"--colour must be within 0 to 24 dB, got {args.colour}.")
+    check_output_folder(args.out, "dataset folder")
     if args.source in LEGACY_SOURCES:
         return _legacy(args)
     if args.source == "all":
@@ -84,31 +90,90 @@ def run(args: argparse.Namespace) -> int:
     from console.data.recorded import write_recorded_session
 
     kind = None if args.kind == "any" else args.kind
-    for i in tqdm(range(args.n), desc="sessions", unit="song"):
-        source = sources[i % len(sources)]
+    songs = [(sources[i % len(sources)], args.seed + i) for i in range(args.n)]
+    check_new_seeds(args.out, [("recorded", source, seed) for source, seed in songs])
+    written = []
+    for i, (source, seed) in enumerate(tqdm(songs, desc="sessions", unit="song")):
         song_kind = "drums" if kind and not SOURCES[source].plays_melodic else kind
-        try:
+
+        def write(folder: Path, source: str = source, seed: int = seed,
+                  song_kind: str | None = song_kind) -> None:
             write_recorded_session(
-                args.out / f"song_{i:04d}", seed=args.seed + i, source=source,
-                duration=args.duration, sample_rate=args.sample_rate, kind=song_kind,
-                spec=args.spec, max_stems=args.max_stems, colour_db=args.colour,
+                folder, seed=seed, source=source, duration=args.duration,
+                sample_rate=args.sample_rate, kind=song_kind, spec=args.spec,
+                max_stems=args.max_stems, colour_db=args.colour,
             )
+
+        try:
+            written.append(add_song(args.out, write))
         except (FileNotFoundError, RuntimeError, ValueError) as exc:
             raise ConsoleError(f"song {i} ({source}): {exc}") from exc
-    print(f"wrote {args.n} sessions to {args.out} from {', '.join(sources)}")
+    print(f"wrote {args.n} sessions to {args.out} ({span(written)}) from {', '.join(sources)}")
     return 0
 
 
 def _legacy(args: argparse.Namespace) -> int:
     from console.data.synthetic import write_session
 
-    for i in tqdm(range(args.n), desc="sessions", unit="song"):
+    seeds = [args.seed + i for i in range(args.n)]
+    check_new_seeds(args.out, [("legacy", None, seed) for seed in seeds])
+    written = []
+    for seed in tqdm(seeds, desc="sessions", unit="song"):
+        def write(folder: Path, seed: int = seed) -> None:
+            write_session(folder, seed=seed, duration=args.duration,
+                          sample_rate=args.sample_rate, source=args.source, spec=args.spec)
+
         try:
-            write_session(
-                args.out / f"song_{i:04d}", seed=args.seed + i, duration=args.duration,
-                sample_rate=args.sample_rate, source=args.source, spec=args.spec,
-            )
+            written.append(add_song(args.out, write))
         except FileNotFoundError as exc:
             raise ConsoleError(str(exc)) from exc
-    print(f"wrote {args.n} sessions to {args.out}")
+    print(f"wrote {args.n} sessions to {args.out} ({span(written)})")
     return 0
+
+
+def add_song(out: Path, write: Any) -> Path:
+    """Add a song to ``out`` as the next free ``song_NNNN``; existing songs stay as they are."""
+    from console.data.folder import add_song_folder, next_song_index
+
+    return add_song_folder(out, next_song_index(out), write, "console make-sessions")
+
+
+def span(folders: list[Path]) -> str:
+    names = [f.name for f in folders]
+    return names[0] if len(names) == 1 else f"{names[0]} to {names[-1]}"
+
+
+def song_key(info: dict) -> tuple[str, str | None, int | None]:
+    """What makes two generated songs the same song: generator, source and seed."""
+    if info.get("generator") == "recorded":
+        return ("recorded", info.get("source"), info.get("seed"))
+    return ("legacy", None, info.get("seed"))
+
+
+def check_new_seeds(out: Path, new: list[tuple[str, str | None, int]]) -> None:
+    """Refuse, before any work, songs that would repeat a song already in ``out``."""
+    import json
+
+    from console.data.folder import SONG_NAME
+
+    if not out.is_dir():
+        return
+    made = {}
+    for folder in sorted(out.iterdir()):
+        if not SONG_NAME.fullmatch(folder.name):
+            continue
+        try:
+            info = json.loads((folder / "session.json").read_text(encoding="utf-8"))
+            made.setdefault(song_key(info), folder)
+        except (OSError, ValueError, AttributeError):
+            continue
+    repeated = [(key, made[key]) for key in new if key in made]
+    if repeated:
+        (_, source, seed), folder = repeated[0]
+        used = [key[2] for key in made if isinstance(key[2], int)]
+        origin = f" from {source}" if source else ""
+        raise ConsoleError(
+            f"{folder} already holds the song of seed {seed}{origin}; a copy would land in "
+            f"training and validation alike, so give a --seed no song there used, e.g. "
+            f"--seed {max(used) + 1} (existing songs are never rewritten)."
+        )

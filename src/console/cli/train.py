@@ -14,6 +14,7 @@ from console.errors import ConsoleError
 from console.mixer import create_mixer
 from console.plugins import get_plugins
 from console.training import TrainConfig, Trainer, distributed
+from console.training.loop import check_run_folder
 from console.training.mixer_task import MixerTask
 from console.training.mixing_task import MixingTask
 
@@ -162,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
     from console.data.checks import check_songs
 
     check_arguments(args)
+    check_run_folder(args.out)  # a file, or a finished run that cannot resume: before any work
     distributed.init_from_env()
     seed_everything(args.seed)  # before any weight is drawn: same seed, same run
     task = build_task(args)
@@ -309,7 +311,9 @@ files in the run folder (--out):
                   Give it to `console mix --checkpoint` or `console evaluate --systems`.
   best.pt         the same at the step with the lowest validation loss: the one to use.
   train_state.pt  what resuming needs: step, trainable weights, AdamW moments, schedule,
-                  loss history and random state; mixing does not need it.
+                  loss history and random state; mixing does not need it, but without
+                  it the run cannot resume, and train refuses to start a new run over
+                  its best.pt and console.pt: give a new --out.
   loss.png        training and validation loss curves (with matplotlib installed).
   .NAME.XXXXXXXX.tmp.pt
                   a file being written; one an interrupted run left is removed on resume.

@@ -12,6 +12,7 @@ info=)``. The built-in ``eq:tcn``, ``comp:tcn`` (grey-box networks) and
 from __future__ import annotations
 
 import argparse
+import filecmp
 import math
 import shutil
 import sys
@@ -24,7 +25,7 @@ from console.plugins import Component, Plugins, get_plugins
 from console.training import TrainConfig, Trainer
 from console.training.emulator_data import EffectPairDataset, collate_pairs, split_clips
 from console.training.emulator_task import EmulatorTask
-from console.training.loop import History
+from console.training.loop import History, check_run_folder
 
 #: What a registered effect class must offer to be trained here.
 EMULATOR_METHODS = ("default_config", "reference", "reference_name")
@@ -241,6 +242,7 @@ def train(args: argparse.Namespace) -> tuple[Trainer, History | None]:
     """
     if args.steps < 0 or args.batch_size <= 0:
         raise ConsoleError("--steps must be 0 or more and --batch-size positive.")
+    check_run_folder(args.out, run_artifacts(args.out))  # before any work
     trainer, line = build_trainer(args)
     print(f"console train-emulator: {line}", file=sys.stderr)
     fit_steps = response_steps(args, trainer.task.model)
@@ -254,6 +256,14 @@ def train(args: argparse.Namespace) -> tuple[Trainer, History | None]:
         shutil.copyfile(args.out / IDENTIFIED, args.out / "best.pt")
         return trainer, None
     return trainer, trainer.fit()
+
+
+def run_artifacts(out: Path) -> tuple[str, ...]:
+    """The weights a new run in ``out`` would write over: ``best.pt``, unless it is a copy
+    of the response fit (``--steps 0``), which a new run resumes from and copies again."""
+    best, fit = out / "best.pt", out / IDENTIFIED
+    copy = best.is_file() and fit.is_file() and filecmp.cmp(best, fit, shallow=False)
+    return ("emulator.pt",) if copy else ("best.pt", "emulator.pt")
 
 
 def run(args: argparse.Namespace) -> int:

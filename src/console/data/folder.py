@@ -17,25 +17,30 @@ guessed from those names. A ``ROOT`` that itself holds ``stems/`` and
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import torch
 
+from console import manifest
 from console.atomic import atomic_write_text
 from console.audio import write_audio
 from console.data.problems import report
 from console.data.roles import guess_role
 from console.data.song import Song
 from console.errors import AudioInputError
+from console.output_paths import install_new_folder
 
 if TYPE_CHECKING:  # console.mix_params imports this package through the master stage
     from console.mix_params import MixParams
 
 STEM_SUFFIXES = (".wav", ".flac")
 MIX_NAMES = ("mix.wav", "mix.flac")
+#: Generated songs are ``song_0000``, ``song_0001``, ...; new ones take the next free number.
+SONG_NAME = re.compile(r"song_(\d{4,})")
 
 
 def is_song_folder(folder: Path) -> bool:
@@ -62,6 +67,10 @@ def read_song_folder(folder: str | Path) -> Song | None:
         report(folder, "has no mix.wav", "skipping this song")
         return None
     names = [p.name for p in stems]
+    mismatch = _stems_unlike_params(folder, names)
+    if mismatch:
+        report(folder, mismatch, "skipping this song, whose mix was not made from these stems")
+        return None
     return Song(
         name=folder.name,
         stems=stems,
@@ -70,6 +79,27 @@ def read_song_folder(folder: str | Path) -> Song | None:
         mix=mix,
         dataset="folder",
     )
+
+
+def _stems_unlike_params(folder: Path, names: Sequence[str]) -> str | None:
+    """What differs between the stems and the tracks a generated song's params.json lists.
+
+    A song written by ``make-sessions`` records the tracks its mix was made from;
+    stems beside them that it does not list (an older run's, say) would train the
+    console on a mix that does not contain them. Folders without such a file pass.
+    """
+    try:
+        data = json.loads((folder / "params.json").read_text(encoding="utf-8"))
+        listed = {str(track["name"]) for track in data["tracks"]}
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    extra, missing = sorted(set(names) - listed), sorted(listed - set(names))
+    if not extra and not missing:
+        return None
+    parts = ([f"stems/ holds {', '.join(extra)}, which params.json does not list"] if extra
+             else []) + ([f"params.json lists {', '.join(missing)}, missing from stems/"]
+                         if missing else [])
+    return " and ".join(parts)
 
 
 def scan_folder(root: str | Path) -> list[Song]:
@@ -125,3 +155,29 @@ def write_song_folder(
     write_audio(out_dir / MIX_NAMES[0], mix, sample_rate)
     params.save(out_dir / "params.json")
     atomic_write_text(out_dir / "session.json", json.dumps(info, indent=2) + "\n")
+
+
+def next_song_index(root: str | Path) -> int:
+    """One more than the highest ``song_NNNN`` in ``root`` (0 for a new or songless folder)."""
+    root = Path(root)
+    if not root.is_dir():
+        return 0
+    found = [int(m.group(1)) for p in root.iterdir() if (m := SONG_NAME.fullmatch(p.name))]
+    return max(found, default=-1) + 1
+
+
+def add_song_folder(
+    root: str | Path, index: int, write: Callable[[Path], object], command: str
+) -> Path:
+    """Write a new song with ``write(folder)`` and add it to ``root`` as ``song_NNNN``.
+
+    The song is built in a hidden folder and renamed to the first free name from
+    ``song_{index}`` on, so an existing song is never rewritten and a reader never
+    sees half a song; what a killed run left is removed first.
+    """
+    root = Path(root)
+    manifest.remove_stale(root, r"song_\d{4,}")
+    with manifest.building(root / f"song_{index:04d}") as work:
+        write(work)
+        names = (f"song_{i:04d}" for i in range(index, index + 1_000_000))
+        return install_new_folder(work, root, names, command=command)

@@ -24,7 +24,8 @@ from tqdm.auto import tqdm
 
 from console.atomic import atomic_write
 from console.checkpoint_file import check_finite, fingerprint, read_checkpoint
-from console.errors import CheckpointError
+from console.errors import CheckpointError, ConsoleError
+from console.output_paths import check_output_folder
 from console.training import distributed
 from console.training.config import TrainConfig
 from console.training.curve import write_loss_curve
@@ -57,6 +58,31 @@ class TrainingTask(Protocol):
     def export(self, out_dir: Path, best: bool) -> None:
         """Write the usable artifact (e.g. ``console.pt``) from the current weights."""
         ...
+
+
+#: What a run writes besides its state, by every task: a run folder holding one of these
+#: but no state belongs to a run that cannot be resumed, and is not written over.
+ARTIFACTS = ("best.pt", "console.pt", "mixer.pt", "emulator.pt")
+
+
+def check_run_folder(out_dir: str | Path, artifacts: tuple[str, ...] = ARTIFACTS) -> Path:
+    """Before any work: a new run folder, or one holding a run to resume.
+
+    Refuses a path that is a file, lies under a file or cannot be written, and a
+    folder with a finished run's weights but no :data:`STATE_FILE` (deleted, say):
+    a new run there would start at step 0 and write over those weights.
+    """
+    out_dir = check_output_folder(out_dir, "run folder")
+    if (out_dir / STATE_FILE).exists():
+        return out_dir
+    found = [name for name in artifacts if (out_dir / name).exists()]
+    if found:
+        raise ConsoleError(
+            f"{out_dir} holds {' and '.join(found)} of a run that cannot be resumed (it has no "
+            f"{STATE_FILE}), and a new run there would write over them; give a new --out, or "
+            f"move those files away first."
+        )
+    return out_dir
 
 
 @attrs.define
