@@ -48,3 +48,24 @@ def test_a_console_on_it_trains():
     grads = [p.grad for p in console.encoder.network.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     assert any(g.abs().sum() > 0 for g in grads)
+
+
+def test_standardised_statistics_follow_running_estimates_and_survive_a_checkpoint(tmp_path):
+    from console.console import Console
+
+    torch.manual_seed(0)
+    console = Console.from_spec("gain+pan", encoder="mel-stats",
+                                encoder_options={"standardise": True}, hidden=16)
+    encoder = console.encoder
+    t = torch.arange(16000) / 16000
+    tones = torch.stack([0.1 * torch.sin(2 * torch.pi * f * t) for f in (80, 400, 2000, 6000)])
+    encoder.train()
+    for _ in range(5):
+        encoder(tones, 16000)
+    assert float(encoder.standardise.running_mean.abs().sum()) > 0  # it learnt the offsets
+    encoder(tones[:1], 16000)  # one row in training: running statistics, no error
+    path = tmp_path / "c.pt"
+    console.save(path)
+    loaded = Console.load(path).eval()
+    with torch.no_grad():
+        assert torch.equal(loaded.encoder(tones, 16000), console.eval().encoder(tones, 16000))

@@ -25,7 +25,7 @@ from console.errors import AudioInputError, CheckpointError, ConsoleError
 from console.mix_params import MixParams, ParamSlot
 from console.numbers import db_to_amplitude
 from console.plugins import Plugins, get_plugins
-from console.post_processor import PostProcessor
+from console.post_processor import POST_PROCESSORS, create_post_processor
 from console.tracks import check_stems, masked_mean, valid_rows
 
 CHECKPOINT_FORMAT = "console-checkpoint"
@@ -75,6 +75,7 @@ class Console(nn.Module):
         encoder_options: dict[str, Any] | None = None,
         hidden: int = 256,
         decisions: Decisions | None = None,
+        post_processor: str = "mlp",
     ) -> None:
         super().__init__()
         self.encoder = encoder
@@ -84,7 +85,10 @@ class Console(nn.Module):
         self.hidden = hidden
         self.decisions = decisions or Decisions()
         self.head = DecisionHead(chain, self.decisions)
-        self.post_processor = PostProcessor(encoder.embed_dim, chain.num_params, hidden)
+        self.post_processor_kind = post_processor
+        self.post_processor = create_post_processor(
+            post_processor, encoder.embed_dim, chain.num_params, hidden
+        )
         if self.head.gain_column is not None:
             # An untrained console starts at equal loudness: no deviation from the trim.
             self.post_processor.zero_output(self.head.gain_column)
@@ -98,11 +102,14 @@ class Console(nn.Module):
         hidden: int = 256,
         plugins: Plugins | None = None,
         decisions: Decisions | None = None,
+        post_processor: str = "mlp",
     ) -> Console:
         """Assemble a console from registered components, e.g. ``"gain+eq+comp+reverb+pan"``.
 
         ``decisions`` chooses how gains and pans are predicted (see
         :mod:`console.decisions`); the default is the paper's direct prediction.
+        ``post_processor`` is the paper's shared per-track MLP (``"mlp"``) or the
+        set-aware one whose tracks attend to each other (``"set"``).
         """
         plugins = plugins or get_plugins()
         chain = EffectChain.from_spec(spec, plugins)
@@ -113,7 +120,7 @@ class Console(nn.Module):
                 f"The encoder {component.name!r} from {component.plugin!r} did not build a "
                 f"console.Encoder (got {type(enc).__name__}); report this to its authors."
             )
-        return cls(chain, enc, component.name, encoder_options, hidden, decisions)
+        return cls(chain, enc, component.name, encoder_options, hidden, decisions, post_processor)
 
     @classmethod
     def pretrained(cls, spec: str = "gain+pan") -> Console:
@@ -182,7 +189,7 @@ class Console(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised ``(M, P)`` network outputs and the physical settings they stand for."""
         context = masked_mean(embeddings, batch_index, batch_size)
-        normalised = self.post_processor(embeddings, context[batch_index])
+        normalised = self.post_processor(embeddings, batch_index, batch_size)
         physical = self.head.physical(normalised, trim_db, batch_index, batch_size, context)
         return normalised, physical
 
@@ -222,6 +229,7 @@ class Console(nn.Module):
             "encoder": self.encoder_name,
             "encoder_options": self.encoder_options,
             "hidden": self.hidden,
+            "post_processor": self.post_processor_kind,
             "decisions": self.decisions.to_dict(),
             "state_dict": {k: v for k, v in state.items() if k not in skip},
             "rebuilt": {
@@ -283,10 +291,17 @@ class Console(nn.Module):
                 f"damaged or from a newer console."
             ) from exc
         state = state_dict_of(data, source)
+        kind = data.get("post_processor", "mlp")  # checkpoints before the option used the MLP
+        if kind not in POST_PROCESSORS:
+            raise CheckpointError(
+                f"{source} names the post-processor {kind!r}, which this console does not "
+                f"know ({', '.join(POST_PROCESSORS)}); the file is damaged or from a newer "
+                f"console."
+            )
         try:
             console = cls.from_spec(
                 spec, encoder=encoder, encoder_options=options, hidden=hidden, plugins=plugins,
-                decisions=decisions,
+                decisions=decisions, post_processor=kind,
             )
         except ConsoleError as exc:
             raise CheckpointError(f"{source}: {_one_line(exc)}") from exc

@@ -38,12 +38,18 @@ class MelStats(Encoder):
     name = "mel-stats"
     description = "Per-band log-mel mean, spread and onset strength through a small MLP (CPU)."
 
-    def __init__(self, hidden: int = 128, embed_dim: int = 128) -> None:
+    def __init__(self, hidden: int = 128, embed_dim: int = 128, standardise: bool = False) -> None:
         super().__init__()
         self.embed_dim = embed_dim
         self.hidden = hidden
         self.frontend = LogMelExamples()
         features = 3 * VGGISH_BANDS + 1
+        # The statistics share a large offset (the log floor) and differ by little between
+        # tracks; standardising each one (running statistics, no learned scale) lets the
+        # first layer see the differences. Off in consoles trained before the option.
+        self.standardise = (
+            nn.BatchNorm1d(features, affine=False, momentum=0.01) if standardise else None
+        )
         self.network = nn.Sequential(
             nn.Linear(features, hidden), nn.ReLU(inplace=True),
             nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
@@ -51,4 +57,12 @@ class MelStats(Encoder):
         )
 
     def forward(self, audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
-        return self.network(log_mel_statistics(self.frontend.frames(audio, sample_rate)))
+        features = log_mel_statistics(self.frontend.frames(audio, sample_rate))
+        norm = self.standardise
+        if norm is not None:
+            batch_stats = norm.training and features.shape[0] > 1  # one row has no spread
+            features = nn.functional.batch_norm(
+                features, norm.running_mean, norm.running_var, training=batch_stats,
+                momentum=norm.momentum, eps=norm.eps,
+            )
+        return self.network(features)

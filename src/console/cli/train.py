@@ -13,6 +13,7 @@ from console.console import Console
 from console.errors import ConsoleError
 from console.mixer import create_mixer
 from console.plugins import get_plugins
+from console.post_processor import POST_PROCESSORS
 from console.training import TrainConfig, Trainer, distributed
 from console.training.loop import check_run_folder
 from console.training.mixer_task import MixerTask
@@ -28,6 +29,8 @@ DEFAULT_STEPS = 1500
 #: Chosen among 0, 1 and 4 on the validation source: 4 centres leads, snares and kicks
 #: as engineers do, for a little of the mix loss (see the generalisation page).
 DEFAULT_PAN_WEIGHT = 4.0
+#: The paper's MLP until the set-aware one is chosen on validation.
+DEFAULT_POST_PROCESSOR = "mlp"
 #: Per dB of relative level error; 0 until chosen on validation (see the generalisation page).
 DEFAULT_LEVEL_WEIGHT = 0.0
 
@@ -84,6 +87,9 @@ def add_parser(subparsers: Any) -> None:
         help='JSON keyword options of the encoder, e.g. \'{"weights": "vggish.pth"}\' '
         "(default none)")
     add("--hidden", type=int, default=128, help="post-processor width (default %(default)s)")
+    add("--post-processor", choices=POST_PROCESSORS, default=DEFAULT_POST_PROCESSOR,
+        help="the paper's shared per-track MLP (mlp), or one whose tracks attend to the other "
+        "tracks of their song (set) (default %(default)s)")
     add("--level", choices=("loudness", "absolute"), default="loudness",
         help="gains relative to each track's measured loudness, or absolute as in the paper "
         "(default %(default)s)")
@@ -282,6 +288,7 @@ def build_task(args: argparse.Namespace) -> MixingTask | MixerTask:
         console = Console.from_spec(
             args.spec, encoder=args.encoder, encoder_options=args.encoder_options,
             hidden=args.hidden, decisions=Decisions(level=args.level, pan=args.pan),
+            post_processor=args.post_processor,
         )
     except ConsoleError:
         raise

@@ -94,6 +94,7 @@ class MixingTask:
             "encoder": console.encoder_name,
             "encoder_options": dict(console.encoder_options),
             "hidden": console.hidden,
+            "post_processor": console.post_processor_kind,
             "decisions": console.decisions.to_dict(),
             "sample_rate": self.sample_rate,
             "loss": self.loss_fn.name,
