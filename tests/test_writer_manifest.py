@@ -444,3 +444,14 @@ def test_demo_out_that_is_a_file_is_one_line(tmp_path, capsys):
     (tmp_path / "afile").write_text("x")
     assert main(["demo", str(tmp_path / "afile"), "--duration", "1"]) == 2
     assert "is a file" in one_error_line(capsys)
+
+
+def test_evaluate_out_that_is_a_file_is_refused_before_any_system_loads(tmp_path, capsys,
+                                                                      monkeypatch):
+    import console.evaluation.systems as systems
+
+    monkeypatch.setattr(systems, "load_system", lambda name: pytest.fail("work started"))
+    (tmp_path / "afile").write_text("x")
+    assert main(["evaluate", str(tmp_path), "--systems", "loudness", "--out",
+                 str(tmp_path / "afile")]) == 2
+    assert "is a file" in one_error_line(capsys)

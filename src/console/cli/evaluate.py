@@ -9,6 +9,7 @@ from typing import Any
 
 from console.cli.train import LAYOUTS, detect_layout, scan, split_fractions
 from console.errors import ConsoleError
+from console.output_paths import check_output_folder
 
 SUBSETS = ("test", "validation", "train", "all")
 
@@ -72,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from console.evaluation.run import evaluate
     from console.evaluation.systems import load_system
 
+    check_output_folder(args.out, "results folder")  # before any system is loaded
     names = [s.strip() for s in args.systems.split(",") if s.strip()]
     systems = [load_system(name) for name in names]
     songs = select_songs(args)
