@@ -163,9 +163,13 @@ def test_unfrozen_it_fine_tunes():
     encoder = Musicnn("msd", frozen=False).train()
     assert not encoder.network.training  # pretrained statistics are kept
     assert Musicnn(None, frozen=False).train().network.training
-    encoder(_tones(1, 1.0), SR).pow(2).mean().backward()
+    assert all(p.requires_grad for p in encoder.parameters())
+    # The network takes patches of any length (a short one keeps this test fast).
+    encoder.network(torch.randn(2, 40, 96))["penultimate"].pow(2).mean().backward()
     grad = encoder.network.timbral[0].weight.grad
     assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0
+    with torch.enable_grad():
+        assert encoder(_tones(1, 0.1), SR).requires_grad
 
 
 # -- the conversion script -----------------------------------------------------------------

@@ -208,6 +208,7 @@ class MusicnnNetwork(nn.Module):
         }
 
     def forward(self, patches: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The same as :meth:`features`."""
         return self.features(patches)
 
 
@@ -309,11 +310,13 @@ class Musicnn(Encoder):
         self.labels = list(data.get("labels", []))
 
     def requires_grad_(self, requires_grad: bool = True) -> Musicnn:
+        """As ``nn.Module.requires_grad_``, except that a frozen musicnn stays frozen."""
         if not self.frozen:
             return super().requires_grad_(requires_grad)
         return self  # frozen stays frozen: a training loop's blanket call does not thaw it
 
     def train(self, mode: bool = True) -> Musicnn:
+        """As ``nn.Module.train``; pretrained batch-norm statistics stay in eval mode."""
         super().train(mode)
         if self.keep_statistics:
             self.network.eval()
@@ -330,6 +333,7 @@ class Musicnn(Encoder):
         return torch.stack([logmel[:, s : s + PATCH_FRAMES] for s in starts], dim=1)
 
     def forward(self, audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """Embeddings ``(N, embed_dim)`` of mono tracks ``(N, T)`` at ``sample_rate``."""
         needs_grad = torch.is_grad_enabled() and (not self.frozen or audio.requires_grad)
         with torch.set_grad_enabled(needs_grad):
             patches = self.patches(audio, sample_rate)
