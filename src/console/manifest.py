@@ -212,7 +212,8 @@ def _lock(folder: Path, block: bool) -> int | None:
         os.close(fd)
         raise
     except OSError:  # a file system without locks: go on unlocked
-        pass
+        os.close(fd)
+        return None
     return fd
 
 
@@ -244,11 +245,12 @@ def remove_stale(parent: str | Path, name: str) -> list[Path]:
                     fd = _lock(child, block=False)
                 except BlockingIOError:
                     continue  # a build in progress
+                if fd is None:
+                    continue  # no locks here, so no telling a live build from a dead one
                 try:
                     shutil.rmtree(child, ignore_errors=True)
                 finally:
-                    if fd is not None:
-                        os.close(fd)
+                    os.close(fd)
                 found.append(child)
             elif match := replaced.fullmatch(child.name):
                 # Only ever there while a replacement holds the parent's lock: a killed one.
