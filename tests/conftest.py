@@ -10,6 +10,7 @@ import soundfile as sf
 import torch
 
 from console import Console
+from console.decisions import Decisions
 
 #: A VGGish of the published shape but a few channels wide, fast on a CPU.
 TINY_VGGISH = {"channels": (4, 8, 8, 8), "fc": (32, 32)}
@@ -18,9 +19,11 @@ TINY_VGGISH = {"channels": (4, 8, 8, 8), "fc": (32, 32)}
 @pytest.fixture
 def tiny_console():
     def make(spec: str = "gain+pan", seed: int = 0, decisions=None) -> Console:
+        # The paper's decisions unless told: many tests check its direct prediction.
         torch.manual_seed(seed)
         return Console.from_spec(
-            spec, encoder_options=TINY_VGGISH, hidden=32, decisions=decisions
+            spec, encoder="vggish", encoder_options=TINY_VGGISH, hidden=32,
+            decisions=decisions if decisions is not None else Decisions(),
         )
 
     return make

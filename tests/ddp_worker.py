@@ -18,7 +18,8 @@ def main(out: Path) -> None:
     assert distributed.init_from_env(), "expected to run under torchrun"
     rank = distributed.rank()
     torch.manual_seed(rank)  # different initial weights: DDP must broadcast rank 0's
-    console = Console.from_spec("gain+pan", encoder_options=TINY_VGGISH, hidden=16)
+    console = Console.from_spec("gain+pan", encoder="vggish",
+                                encoder_options=TINY_VGGISH, hidden=16)
     initial = {k: v.clone() for k, v in console.state_dict().items()}
     loss = StereoSTFTLoss(fft_sizes=(64, 256), hop_sizes=(16, 64), win_lengths=(64, 256))
     config = TrainConfig(steps=4, batch_size=2, lr=1e-2, warmup_steps=0, checkpoint_every=4)

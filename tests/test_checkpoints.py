@@ -117,7 +117,8 @@ def test_a_checkpoint_without_weights_is_refused(data):
 
 def test_frozen_emulator_weights_are_not_stored_again_and_load_back(tmp_path):
     torch.manual_seed(0)
-    console = Console.from_spec("gain+comp:tcn+pan", encoder_options=TINY_VGGISH, hidden=8)
+    console = Console.from_spec("gain+comp:tcn+pan", encoder="vggish",
+                                encoder_options=TINY_VGGISH, hidden=8)
     data = console.checkpoint()
     assert not any(k.startswith("chain.") for k in data["state_dict"])
     assert data["rebuilt"]["keys"] and all(k.startswith("chain.") for k in data["rebuilt"]["keys"])
@@ -132,7 +133,8 @@ def test_frozen_emulator_weights_are_not_stored_again_and_load_back(tmp_path):
 
 
 def test_trained_effect_weights_are_stored(tmp_path):
-    console = Console.from_spec("gain+comp:tcn+pan", encoder_options=TINY_VGGISH, hidden=8)
+    console = Console.from_spec("gain+comp:tcn+pan", encoder="vggish",
+                                encoder_options=TINY_VGGISH, hidden=8)
     with torch.no_grad():
         next(console.chain.parameters()).view(-1)[0] += 1.0  # trained with --train-effects
     console.save(tmp_path / "c.pt")
@@ -145,7 +147,8 @@ def test_trained_effect_weights_are_stored(tmp_path):
 
 
 def test_other_installed_emulator_weights_are_refused_not_used(tmp_path, monkeypatch):
-    console = Console.from_spec("gain+comp:tcn+pan", encoder_options=TINY_VGGISH, hidden=8)
+    console = Console.from_spec("gain+comp:tcn+pan", encoder="vggish",
+                                encoder_options=TINY_VGGISH, hidden=8)
     console.save(tmp_path / "c.pt")
     other = CompressorEmulator()
     with torch.no_grad():
@@ -160,10 +163,10 @@ def test_other_installed_emulator_weights_are_refused_not_used(tmp_path, monkeyp
 
 def test_a_frozen_encoder_from_a_weights_file_is_not_stored_again(tmp_path):
     torch.manual_seed(1)
-    donor = Console.from_spec("gain+pan", encoder_options=TINY_VGGISH, hidden=8)
+    donor = Console.from_spec("gain+pan", encoder="vggish", encoder_options=TINY_VGGISH, hidden=8)
     torch.save(donor.encoder.network.state_dict(), tmp_path / "vggish.pt")
     options = {**TINY_VGGISH, "weights": str(tmp_path / "vggish.pt")}
-    console = Console.from_spec("gain+pan", encoder_options=options, hidden=8)
+    console = Console.from_spec("gain+pan", encoder="vggish", encoder_options=options, hidden=8)
     console.encoder.requires_grad_(False)  # console train --freeze-encoder
     data = console.checkpoint()
     assert not any(k.startswith("encoder.") for k in data["state_dict"])
@@ -181,7 +184,8 @@ def test_version_1_checkpoints_still_load(tiny_console):
 
 
 def test_saving_does_not_move_the_random_stream():
-    console = Console.from_spec("gain+comp:tcn+pan", encoder_options=TINY_VGGISH, hidden=8)
+    console = Console.from_spec("gain+comp:tcn+pan", encoder="vggish",
+                                encoder_options=TINY_VGGISH, hidden=8)
     torch.manual_seed(3)
     console.checkpoint()
     after_save = torch.rand(3)

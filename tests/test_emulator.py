@@ -122,7 +122,8 @@ def test_gradients_flow_through_a_frozen_emulator_to_its_settings(family):
 
 def test_the_paper_chain_builds_with_the_emulators_and_runs_at_another_rate():
     torch.manual_seed(0)
-    console = Console.from_spec("gain+eq+comp+reverb+pan", encoder_options=TINY_VGGISH)
+    console = Console.from_spec("gain+eq+comp+reverb+pan", encoder="vggish",
+                                encoder_options=TINY_VGGISH)
     assert console.spec == "gain+eq:tcn+comp:tcn+reverb:tcn+pan"
     out = console(0.1 * torch.randn(1, 2, 16000), sample_rate=16000)
     assert out.mix.shape == (1, 2, 16000) and torch.isfinite(out.mix).all()

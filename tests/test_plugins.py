@@ -55,7 +55,8 @@ def test_a_plugin_registered_at_run_time_joins_the_chain():
     plugins = Plugins()
     with plugins.temporary(InvertPlugin()):
         console = Console.from_spec(
-            "gain+invert+pan", encoder_options=TINY_VGGISH, hidden=16, plugins=plugins
+            "gain+invert+pan", encoder="vggish", encoder_options=TINY_VGGISH, hidden=16,
+            plugins=plugins,
         )
         assert [slot.spec.name for slot in console.layout] == ["gain_db", "amount", "pan"]
         out = console(torch.randn(1, 2, 16000), sample_rate=16000)

@@ -322,7 +322,8 @@ def test_registered_it_is_the_default_reverb_of_a_console():
     for plugin in (console.losses.plugin, console_encoders.plugin, Effects()):
         plugins.register(plugin)
     assert plugins.resolve("effect", "reverb").factory is ReverbEmulator
-    mixer = Console.from_spec("gain+reverb+pan", encoder_options=TINY_VGGISH, hidden=16,
+    mixer = Console.from_spec("gain+reverb+pan", encoder="vggish",
+                              encoder_options=TINY_VGGISH, hidden=16,
                               plugins=plugins)
     assert "decay_s" in [slot.spec.name for slot in mixer.layout]
     stems = torch.randn(1, 3, SR // 2) * 0.1

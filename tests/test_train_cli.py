@@ -60,12 +60,14 @@ def test_demo_writes_a_session_a_mix_and_its_params(tmp_path):
 def test_init_copies_what_fits_from_another_console(tmp_path, capsys):
     from console.training.warm_start import warm_start
 
-    donor = Console.from_spec("gain+pan", encoder_options=json.loads(TINY), hidden=16)
+    donor = Console.from_spec("gain+pan", encoder="vggish",
+                              encoder_options=json.loads(TINY), hidden=16)
     with torch.no_grad():
         for p in donor.parameters():
             p.add_(1.0)
     donor.save(tmp_path / "donor.pt")
-    longer = Console.from_spec("gain+eq:dsp+pan", encoder_options=json.loads(TINY), hidden=16)
+    longer = Console.from_spec("gain+eq:dsp+pan", encoder="vggish",
+                               encoder_options=json.loads(TINY), hidden=16)
     started = warm_start(longer, tmp_path / "donor.pt")
     theirs, ours = donor.state_dict(), longer.state_dict()
     assert started.copied and started.kept  # the output layer has another size

@@ -16,7 +16,7 @@ LOSS = {"fft_sizes": (64, 256, 1024), "hop_sizes": (16, 64, 256), "win_lengths":
 
 def make_trainer(out, steps, seed=0, lr=3e-3, val=None, spec="gain+pan", checkpoint_every=3):
     torch.manual_seed(seed)
-    console = Console.from_spec(spec, encoder_options=TINY_VGGISH, hidden=32)
+    console = Console.from_spec(spec, encoder="vggish", encoder_options=TINY_VGGISH, hidden=32)
     task = MixingTask(console, StereoSTFTLoss(**LOSS), SR)
     config = TrainConfig(
         steps=steps, batch_size=4, lr=lr, warmup_steps=0, val_every=5,
@@ -98,7 +98,8 @@ def test_a_fresh_run_also_clears_an_interrupted_first_save(tmp_path):
 
 def make_frozen_encoder_trainer(out, steps, encoder_seed=0):
     torch.manual_seed(encoder_seed)
-    console = Console.from_spec("gain+pan", encoder_options=TINY_VGGISH, hidden=32)
+    console = Console.from_spec("gain+pan", encoder="vggish",
+                                encoder_options=TINY_VGGISH, hidden=32)
     task = MixingTask(console, StereoSTFTLoss(**LOSS), SR, freeze_encoder=True)
     config = TrainConfig(steps=steps, batch_size=4, lr=3e-3, warmup_steps=0, checkpoint_every=3)
     return Trainer(task, ToneSessions(16), collate_examples, config, out, progress=False)

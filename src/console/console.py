@@ -28,6 +28,13 @@ from console.plugins import Plugins, get_plugins
 from console.post_processor import POST_PROCESSORS, create_post_processor
 from console.tracks import check_stems, masked_mean, valid_rows
 
+#: What a new console is unless told otherwise, in Python and in ``console train`` alike:
+#: chosen on validation data and sized to train on two CPU cores (see the training
+#: tutorial). :meth:`Console.paper` builds the paper's configuration instead.
+DEFAULT_ENCODER = "mel-stats"
+DEFAULT_HIDDEN = 128
+DEFAULT_POST_PROCESSOR = "mlp"
+
 CHECKPOINT_FORMAT = "console-checkpoint"
 CHECKPOINT_VERSION = 2
 
@@ -73,9 +80,9 @@ class Console(nn.Module):
         encoder: Encoder,
         encoder_name: str,
         encoder_options: dict[str, Any] | None = None,
-        hidden: int = 256,
+        hidden: int = DEFAULT_HIDDEN,
         decisions: Decisions | None = None,
-        post_processor: str = "mlp",
+        post_processor: str = DEFAULT_POST_PROCESSOR,
     ) -> None:
         super().__init__()
         self.encoder = encoder
@@ -83,7 +90,7 @@ class Console(nn.Module):
         self.encoder_name = encoder_name
         self.encoder_options = dict(encoder_options or {})
         self.hidden = hidden
-        self.decisions = decisions or Decisions()
+        self.decisions = decisions or Decisions.generalising()
         self.head = DecisionHead(chain, self.decisions)
         self.post_processor_kind = post_processor
         self.post_processor = create_post_processor(
@@ -97,19 +104,20 @@ class Console(nn.Module):
     def from_spec(
         cls,
         spec: str,
-        encoder: str = "vggish",
+        encoder: str = DEFAULT_ENCODER,
         encoder_options: dict[str, Any] | None = None,
-        hidden: int = 256,
+        hidden: int = DEFAULT_HIDDEN,
         plugins: Plugins | None = None,
         decisions: Decisions | None = None,
-        post_processor: str = "mlp",
+        post_processor: str = DEFAULT_POST_PROCESSOR,
     ) -> Console:
         """Assemble a console from registered components, e.g. ``"gain+eq+comp+reverb+pan"``.
 
-        ``decisions`` chooses how gains and pans are predicted (see
-        :mod:`console.decisions`); the default is the paper's direct prediction.
-        ``post_processor`` is the paper's shared per-track MLP (``"mlp"``) or the
-        set-aware one whose tracks attend to each other (``"set"``).
+        The defaults build what ``console train`` trains. ``decisions`` chooses how
+        gains and pans are predicted (see :mod:`console.decisions`; by default
+        loudness-relative gains and balanced pans); ``post_processor`` is the
+        paper's shared per-track MLP (``"mlp"``) or the set-aware one whose tracks
+        attend to each other (``"set"``). :meth:`paper` builds the paper's console.
         """
         plugins = plugins or get_plugins()
         chain = EffectChain.from_spec(spec, plugins)
@@ -121,6 +129,22 @@ class Console(nn.Module):
                 f"console.Encoder (got {type(enc).__name__}); report this to its authors."
             )
         return cls(chain, enc, component.name, encoder_options, hidden, decisions, post_processor)
+
+    @classmethod
+    def paper(
+        cls,
+        spec: str,
+        encoder_options: dict[str, Any] | None = None,
+        plugins: Plugins | None = None,
+    ) -> Console:
+        """The paper's console: VGGish, a 256-wide shared MLP, gains and pans predicted directly.
+
+        VGGish has 72 M weights (give published ones with ``encoder_options={"weights":
+        PATH}``); trained from scratch it needs a GPU and a small learning rate.
+        """
+        return cls.from_spec(spec, encoder="vggish", encoder_options=encoder_options,
+                             hidden=256, plugins=plugins, decisions=Decisions(),
+                             post_processor="mlp")
 
     @classmethod
     def pretrained(cls, spec: str = "gain+pan") -> Console:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from console.console import Console
+from console.console import DEFAULT_ENCODER, DEFAULT_HIDDEN, DEFAULT_POST_PROCESSOR, Console
 from console.errors import ConsoleError
 from console.mixer import create_mixer
 from console.plugins import get_plugins
@@ -22,15 +22,12 @@ from console.training.mixing_task import MixingTask
 LAYOUTS = ("auto", "folder", "enst", "medleydb")
 
 
-#: What ``console train`` builds unless told otherwise: chosen on validation data (a source
-#: left out of training) and sized to train on two CPU cores; see the training tutorial.
-DEFAULT_ENCODER = "mel-stats"
+#: How long ``console train`` trains unless told otherwise (the console it builds is
+#: ``Console.from_spec``'s default; see console.console).
 DEFAULT_STEPS = 1500
 #: Chosen among 0, 1 and 4 on the validation source: 4 centres leads, snares and kicks
 #: as engineers do, for a little of the mix loss (see the generalisation page).
 DEFAULT_PAN_WEIGHT = 4.0
-#: The paper's MLP until the set-aware one is chosen on validation.
-DEFAULT_POST_PROCESSOR = "mlp"
 #: Per dB of relative level error; 0 until chosen on validation (see the generalisation page).
 DEFAULT_LEVEL_WEIGHT = 0.0
 
@@ -86,7 +83,8 @@ def add_parser(subparsers: Any) -> None:
     add("--encoder-options", type=json.loads, default={},
         help='JSON keyword options of the encoder, e.g. \'{"weights": "vggish.pth"}\' '
         "(default none)")
-    add("--hidden", type=int, default=128, help="post-processor width (default %(default)s)")
+    add("--hidden", type=int, default=DEFAULT_HIDDEN,
+        help="post-processor width (default %(default)s)")
     add("--post-processor", choices=POST_PROCESSORS, default=DEFAULT_POST_PROCESSOR,
         help="the paper's shared per-track MLP (mlp), or one whose tracks attend to the other "
         "tracks of their song (set) (default %(default)s)")
