@@ -112,3 +112,23 @@ def test_placement_is_left_right_not_the_spectral_balance_of_evaluate():
     assert max(bands.values()) == pytest.approx(0.0, abs=1e-6)
     description = get_plugins().resolve("loss", "stereo:balanced").factory.description
     assert "placement" in description and "balance" not in description
+
+
+def test_a_level_matched_loss_ignores_the_overall_level_but_not_the_balance():
+    from console.losses.stereo import StereoSTFTLoss
+
+    torch.manual_seed(0)
+    reference = 0.1 * torch.randn(2, 2, 16000)
+    matched = StereoSTFTLoss(match_level=True)
+    plain = StereoSTFTLoss()
+    louder = 4.0 * reference
+    assert float(matched(louder, reference)) < 1e-4
+    assert float(plain(louder, reference)) > 0.5
+    unbalanced = reference.clone()
+    unbalanced[:, 0] *= 3.0  # the left channel 10 dB up: a balance change, not a level one
+    assert float(matched(unbalanced, reference)) > 0.05
+    silent = torch.zeros_like(reference)
+    assert torch.isfinite(matched(silent, reference))
+    gains = torch.ones(1, requires_grad=True)
+    matched(gains * unbalanced, reference).backward()
+    assert abs(float(gains.grad)) < 1e-3  # a common gain is no longer a decision
