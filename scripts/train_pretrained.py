@@ -50,11 +50,16 @@ engineer's faders; `pan err` the mean absolute difference of each track's pan fr
 the engineer's or its mirror image, whichever is closer (engineers pan drums from
 either side); `mean pan` is the mean signed pan position over all tracks and
 `panned L / R` the shares of tracks panned by at least 0.1 to each side. Lower is
-better for the first four. Baselines, by what they render: `mono` every stem at
-unity gain, centred; `random` a gain drawn in ±12 dB and a pan in [-1, 1] per stem;
-`loudness` every stem at equal loudness (BS.1770), centred; `oracle gain+pan` the
+better for the first four. The role tables give, per role, each system's mean |pan|
+and mean deviation from equal loudness (a track's post-fader loudness minus its
+song's mean; the engineer's is the row `engineer faders+pans, dry`). Baselines, by
+what they render: `mono` every stem at unity gain, centred; `random` a gain drawn in
+±12 dB and a pan in [-1, 1] per stem; `loudness` every stem at equal loudness
+(BS.1770), centred; `role rules (told roles)` the engineer's plain rules for each
+stem's role (loudness and conventional pan, no per-song style, no per-track taste),
+*told* each stem's role, which no console is; `engineer faders+pans, dry` the
 engineer's own gains and pans through gain+pan, without the engineer's EQ,
-compression and reverb."""
+compression and reverb (not a bound: consoles can beat it on the audio metrics)."""
 
 
 def console_cli(*args: str) -> None:
@@ -103,11 +108,16 @@ def main() -> None:
     parser.add_argument("--history", default="",
                         help="a paragraph for the card on where this console came from, e.g. "
                         "that it was trained in an earlier round against other validation sources")
+    parser.add_argument("--force", action="store_true",
+                        help="with --final: replace a shipped console of the same chain")
     parser.add_argument("--data", type=Path, default=loso.DATA)
     parser.add_argument("--work", type=Path, default=ROOT / "out" / "pretrain")
     args = parser.parse_args()
-    loso.make_data(args.data, colour=args.colour)
     name = EffectChain.from_spec(args.spec).spec
+    shipped = PRETRAINED / f"{file_stem(name)}.pt"
+    if args.final and shipped.exists() and not args.force:
+        sys.exit(f"{shipped} is shipped already; pass --force to replace it and its card.")
+    loso.make_data(args.data, colour=args.colour)
     run = args.work / file_stem(name) / "run"
     extra = args.train_options.split()
     train_folder = "train-colour" if args.colour else "train"
@@ -151,7 +161,7 @@ def main() -> None:
         reproduce += f" --init {args.init}"
     if extra:
         reproduce += f" --train-options {json.dumps(args.train_options)}"
-    reproduce += " --final"
+    reproduce += " --final --force"
     if args.test_table is not None:
         reproduce = ("python benchmarks/bench_generalisation.py --split test --final --systems "
                      "LABEL=CHECKPOINT ... --out TABLES, then " + reproduce
@@ -165,7 +175,8 @@ def main() -> None:
     card = f"""# Shipped console `{name}`
 
 - Spec: `{console.spec}`; encoder `{console.encoder_name}` with options `{console.encoder_options}`
-  ({params / 1e6:.2f} M parameters in all), post-processor width {console.hidden}.
+  ({params / 1e6:.2f} M parameters in all), post-processor `{console.post_processor_kind}`
+  of width {console.hidden}.
   Decisions: {decisions}.
 - Data: sessions generated from recorded sources by `console make-sessions` (10 s songs,
   22050 Hz, a band or a drum kit recorded piece by piece, 2 to 24 stems, every stem
