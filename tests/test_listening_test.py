@@ -84,7 +84,8 @@ def test_a_rating_summary_is_the_mean_with_a_t_interval():
 def _result(source: str, reference: float, mono: float) -> dict:
     trials = [{"song": f"s{i}", "order": ["mono", "reference"],
                "ratings": {"mono": mono + i, "reference": reference}} for i in range(4)]
-    return {"format": "console-listening-results", "trials": trials, "_source": source}
+    return {"format": "console-listening-results", "test_id": "t0", "trials": trials,
+            "_source": source}
 
 
 def test_post_screening_leaves_out_who_missed_the_hidden_reference():

@@ -80,7 +80,7 @@ def test_a_setting_that_is_not_a_finite_number_is_refused_by_name(value):
 def test_a_sample_rate_that_is_not_a_positive_whole_number_is_refused(rate):
     text = json.dumps(valid()).replace('"sample_rate": 8000', f'"sample_rate": {rate}', 1)
     assert rate in text
-    with pytest.raises(MixParamsError, match="sample_rate must be a positive whole number"):
+    with pytest.raises(MixParamsError, match="sample_rate must be a whole number of Hz from 8000"):
         MixParams.from_json(text)
 
 

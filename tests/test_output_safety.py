@@ -233,9 +233,9 @@ def test_nan_decisions_write_nothing(tmp_path, stems_dir, tiny_console, capsys, 
     console = tiny_console()
 
     def broken(paths, *args, **kwargs):
-        return torch.zeros(2, 16000), torch.full((len(paths), 2), float("nan"))
+        return torch.full((len(paths), 2), float("nan"))
 
-    monkeypatch.setattr(mix_cli, "stream_mix", lambda c, paths, *a, **k: broken(paths))
+    monkeypatch.setattr(mix_cli, "decide_settings", lambda c, paths, *a, **k: broken(paths))
     path = tmp_path / "c.pt"
     console.save(path)
     out = tmp_path / "m.wav"

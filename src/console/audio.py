@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,9 +17,59 @@ from console.atomic import atomic_write
 from console.errors import AudioInputError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff")
-#: Mix sample rates a user may ask for: telephone quality up to studio rates.
+#: Sample rates console reads, mixes and writes: telephone quality up to studio rates. A
+#: stem, a params file or an option outside them is refused (a header saying 5 MHz, or a
+#: params file saying 1 Hz, is damaged, and would make a useless or enormous file).
 MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 384000
+#: The loudest sample a stem may hold: +60 dBFS. Float files may go above full scale, but a
+#: sample a thousand times over it is damage (a broken plugin, a corrupt file), and its
+#: one click would set the track's loudness and so its level in the mix.
+MAX_SAMPLE_PEAK = 1000.0
+
+
+def sample_rate_problem(rate: object) -> str | None:
+    """Why ``rate`` is not a sample rate console works at, or ``None`` when it is."""
+    if isinstance(rate, bool) or not isinstance(rate, numbers.Integral):
+        return f"must be a whole number of Hz, got {rate!r}"
+    if not MIN_SAMPLE_RATE <= int(rate) <= MAX_SAMPLE_RATE:
+        return f"must be from {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz, got {rate}"
+    return None
+
+
+def check_sample_rate(rate: object, what: str = "The sample rate") -> int:
+    """``rate`` itself, or :class:`AudioInputError` naming ``what`` ("--sample-rate", ...)."""
+    problem = sample_rate_problem(rate)
+    if problem is not None:
+        raise AudioInputError(f"{what} {problem}.")
+    return rate  # type: ignore[return-value]
+
+
+def check_file_rate(path: Path, rate: int) -> None:
+    """Refuse an audio file whose header gives a rate outside the supported range."""
+    if sample_rate_problem(rate) is not None:
+        raise AudioInputError(
+            f"{path} says its sample rate is {rate} Hz; console reads audio at "
+            f"{MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz, so the header is damaged or the file "
+            f"needs resampling: convert it (e.g. sox or ffmpeg) or remove it."
+        )
+
+
+def check_samples(path: Path, data: np.ndarray, offset: int, sample_rate: int) -> None:
+    """Refuse NaN, infinite or absurdly loud samples in ``data`` (frames from ``offset``)."""
+    if not data.size:
+        return
+    peak = max(float(data.max()), -float(data.min()))
+    if not np.isfinite(peak):  # max() and min() pass a NaN on
+        raise AudioInputError(f"{path} contains NaN or infinite samples; re-export it.")
+    if peak > MAX_SAMPLE_PEAK:
+        loud = np.abs(data).reshape(data.shape[0], -1).max(axis=1)
+        second = (offset + int(np.argmax(loud))) / sample_rate
+        raise AudioInputError(
+            f"{path} holds a sample of {peak:.3g} ({20 * np.log10(peak):+.0f} dBFS) at "
+            f"{second:.3f} s; samples above {20 * np.log10(MAX_SAMPLE_PEAK):+.0f} dBFS are "
+            f"damage, not audio, and would set the track's level: repair or re-export the file."
+        )
 
 
 @attrs.frozen
@@ -36,10 +88,17 @@ def list_audio_files(directory: str | Path) -> list[Path]:
     directory = Path(directory)
     if not directory.is_dir():
         raise AudioInputError(f"The stems folder {directory} does not exist or is not a folder.")
-    files = sorted(
+    candidates = sorted(
         p for p in directory.iterdir()
-        if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES and not p.name.startswith(".")
+        if p.suffix.lower() in AUDIO_SUFFIXES and not p.name.startswith(".")
     )
+    for path in candidates:
+        if path.is_symlink() and not path.exists():
+            raise AudioInputError(
+                f"{path} is a symbolic link to {os.readlink(path)}, which does not exist; fix "
+                f"the link or remove it (a stem left out would change the mix)."
+            )
+    files = [p for p in candidates if p.is_file()]
     if not files:
         raise AudioInputError(
             f"No audio files in {directory}; put one file per stem there "
@@ -69,6 +128,7 @@ def probe(path: str | Path) -> AudioInfo:
         ) from exc
     if info.frames <= 0:
         raise AudioInputError(f"{path} contains no samples; remove it or replace it.")
+    check_file_rate(path, int(info.samplerate))
     return AudioInfo(path, int(info.samplerate), int(info.channels), int(info.frames))
 
 
@@ -83,8 +143,8 @@ def read_audio(path: str | Path) -> tuple[torch.Tensor, int]:
         ) from exc
     if data.shape[0] == 0:
         raise AudioInputError(f"{path} contains no samples; remove it or replace it.")
-    if not np.isfinite(data).all():
-        raise AudioInputError(f"{path} contains NaN or infinite samples; re-export it.")
+    check_file_rate(path, int(sample_rate))
+    check_samples(path, data, 0, int(sample_rate))
     return torch.from_numpy(np.ascontiguousarray(data.T)), int(sample_rate)
 
 
@@ -93,6 +153,134 @@ def resample(audio: torch.Tensor, orig: int, target: int) -> torch.Tensor:
     if orig == target:
         return audio
     return torchaudio.functional.resample(audio, orig, target)
+
+
+class BlockResampler:
+    """:func:`resample` of a signal fed in blocks of any size, to float rounding.
+
+    torchaudio's resampler is a windowed-sinc filter applied with a stride: each
+    group of output samples is one dot product over a fixed window of input. The
+    windows whose input has arrived are computed as blocks come in; :meth:`finish`
+    pads the end with the zeros torchaudio pads with and returns the rest.
+    """
+
+    def __init__(self, orig: int, target: int) -> None:
+        self.identity = int(orig) == int(target)
+        self._fed = 0
+        self._emitted = 0
+        if self.identity:
+            return
+        resampler = torchaudio.transforms.Resample(int(orig), int(target))
+        self._orig = int(orig) // resampler.gcd
+        self._new = int(target) // resampler.gcd
+        self._kernel = resampler.kernel
+        self._width = resampler.width
+        self._span = self._kernel.shape[-1]  # 2 * width + orig
+        self._buffer = torch.zeros(self._width)  # torchaudio's left padding
+
+    def feed(self, block: torch.Tensor) -> torch.Tensor:
+        """Resampled samples that ``block`` (1-D) completes; possibly none."""
+        self._fed += block.shape[-1]
+        if self.identity:
+            return block
+        self._buffer = torch.cat([self._buffer, block.to(self._kernel.dtype)])
+        return self._convolve()
+
+    def finish(self) -> torch.Tensor:
+        """The last samples; the total is as long as :func:`resample` of the whole."""
+        if self.identity:
+            return torch.zeros(0)
+        self._buffer = torch.cat([self._buffer, torch.zeros(self._width + self._orig)])
+        out = self._convolve()
+        total = -(-self._new * self._fed // self._orig)  # ceil, as torchaudio cuts it
+        return out[: max(total - self._emitted + out.shape[-1], 0)]
+
+    def _convolve(self) -> torch.Tensor:
+        if self._buffer.shape[-1] < self._span:
+            return torch.zeros(0)
+        count = (self._buffer.shape[-1] - self._span) // self._orig + 1
+        used = self._buffer[: (count - 1) * self._orig + self._span]
+        out = torch.nn.functional.conv1d(used[None, None], self._kernel, stride=self._orig)
+        self._buffer = self._buffer[count * self._orig:]
+        out = out[0].transpose(0, 1).reshape(-1)
+        self._emitted += out.shape[-1]
+        return out
+
+
+class StemReader:
+    """One stem read block by block as mono at ``sample_rate``, checked as it is read.
+
+    :meth:`read` returns exactly the number of samples asked for (silence after the
+    end), so tracks of different lengths and rates line up block by block.
+    """
+
+    #: Frames read from the file at a time.
+    chunk = 1 << 17
+
+    def __init__(self, path: str | Path, sample_rate: int) -> None:
+        self.path = Path(path)
+        self.info = probe(self.path)
+        self.sample_rate = int(sample_rate)
+        self.frames = (self.info.frames if self.info.sample_rate == self.sample_rate
+                       else -(-self.info.frames * self.sample_rate // self.info.sample_rate))
+        self._resampler = BlockResampler(self.info.sample_rate, self.sample_rate)
+        self._file: sf.SoundFile | None = None
+        self._position = 0  # frames of the file read
+        self._pending: list[torch.Tensor] = []
+        self._ready = 0
+        self._done = False
+
+    def __enter__(self) -> StemReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _pull(self) -> None:
+        """Read and resample the next chunk of the file (or finish the resampler)."""
+        if self._file is None:
+            try:
+                self._file = sf.SoundFile(str(self.path))
+            except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+                raise AudioInputError(
+                    f"Cannot read {self.path} as audio ({exc}); convert it to WAV or FLAC or "
+                    f"remove it."
+                ) from exc
+        try:
+            data = self._file.read(self.chunk, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+            raise AudioInputError(
+                f"Cannot read {self.path} past {self._position} frames ({exc}); the file is "
+                f"damaged: re-export it."
+            ) from exc
+        check_samples(self.path, data, self._position, self.info.sample_rate)
+        self._position += data.shape[0]
+        if data.shape[0]:
+            mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+            out = self._resampler.feed(torch.from_numpy(np.ascontiguousarray(mono)))
+        else:
+            out, self._done = self._resampler.finish(), True
+            self.close()
+        if out.numel():
+            self._pending.append(out)
+            self._ready += out.shape[-1]
+
+    def read(self, n: int) -> torch.Tensor:
+        """The next ``n`` mono samples at ``sample_rate`` (zeros past the end)."""
+        while self._ready < n and not self._done:
+            self._pull()
+        audio = torch.cat(self._pending) if self._pending else torch.zeros(0)
+        out, rest = audio[:n], audio[n:]
+        self._pending = [rest] if rest.numel() else []
+        self._ready = rest.shape[-1]
+        if out.shape[-1] < n:
+            out = torch.nn.functional.pad(out, (0, n - out.shape[-1]))
+        return out
 
 
 def load_stems(
@@ -109,6 +297,8 @@ def load_stems(
     refused when ``pad=False``.
     """
     paths = [Path(f) for f in files] if files is not None else list_audio_files(directory)
+    if sample_rate is not None:
+        check_sample_rate(sample_rate)
     loaded = [(p, *read_audio(p)) for p in paths]
     target = int(sample_rate or max(sr for _, _, sr in loaded))
     notes: list[str] = []
@@ -184,6 +374,7 @@ def write_audio(
     """
     path = Path(path)
     subtype = output_subtype(path, bit_depth)
+    check_sample_rate(sample_rate, f"Cannot write {path}: its sample rate")
     data = audio.detach().cpu().float().numpy().T
     if not np.isfinite(data).all():
         raise AudioInputError(f"Refusing to write {path}: the audio contains NaN or infinity.")

@@ -8,6 +8,8 @@ recognised again by a fingerprint.
 from __future__ import annotations
 
 import hashlib
+import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,13 +26,38 @@ def read_checkpoint(path: str | Path, what: str = "checkpoint") -> Any:
     """
     path = Path(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on pickle protocols are not for users
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError as exc:
         raise CheckpointError(f"The {what} {path} does not exist.") from exc
+    except IsADirectoryError as exc:
+        raise CheckpointError(f"The {what} {path} is a folder; give the file in it.") from exc
+    except PermissionError as exc:
+        raise CheckpointError(f"Cannot read the {what} {path}: permission denied.") from exc
     except Exception as exc:
-        raise CheckpointError(
-            f"Cannot read the {what} {path}: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise CheckpointError(_unreadable(path, what, exc)) from exc
+
+
+def _unreadable(path: Path, what: str, exc: Exception) -> str:
+    """One sentence for a file torch cannot load safely.
+
+    torch's own message is not shown: for a file holding anything but weights it suggests
+    loading with ``weights_only=False``, which runs whatever code the file holds.
+    """
+    blocked = re.search(r"unsupported GLOBAL (\S+)", str(exc))
+    if blocked:
+        return (
+            f"The {what} {path} holds Python objects other than weights "
+            f"({blocked.group(1)}), which console does not load because loading them can "
+            f"run code; give a file console saved (or save the weights as plain tensors)."
+        )
+    size = path.stat().st_size if path.is_file() else 0
+    return (
+        f"The {what} {path} is damaged or not a torch checkpoint ({size} bytes that torch "
+        f"cannot read as one: truncated, overwritten, or another kind of file); use an "
+        f"intact copy or save it again."
+    )
 
 
 def state_dict_of(data: Mapping[str, Any], source: str) -> dict[str, torch.Tensor]:

@@ -193,15 +193,19 @@ class Console(nn.Module):
             layout=self.layout,
         )
 
-    def listen(self, rows: torch.Tensor, sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def listen(
+        self, rows: torch.Tensor, sample_rate: int, trim_db: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Embeddings ``(M, D)`` of mono tracks ``(M, T)`` and each track's input trim in dB.
 
         With loudness-relative decisions the encoder hears every track at the
         reference loudness, so the recording level cannot sway what it predicts.
+        ``trim_db`` ``(M,)`` gives trims measured elsewhere (on the whole of a long
+        track whose excerpt ``rows`` is; see :mod:`console.streaming`).
         """
         if not self.head.hears_trimmed:
             return self.encoder(rows, sample_rate), rows.new_zeros(rows.shape[0])
-        trim = input_trim_db(rows, sample_rate)
+        trim = input_trim_db(rows, sample_rate) if trim_db is None else trim_db.to(rows)
         return self.encoder(rows * db_to_amplitude(trim)[:, None], sample_rate), trim
 
     def decide(

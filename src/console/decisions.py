@@ -74,10 +74,13 @@ def input_trim_db(rows: torch.Tensor, sample_rate: int) -> torch.Tensor:
     Silent rows get 0 dB. No gradient flows: a trim is a measurement of the input.
     """
     with torch.no_grad():
-        lufs = loudness_batch(rows.detach(), sample_rate)
-        trim = REFERENCE_LUFS - lufs
-        audible = torch.isfinite(lufs) & (lufs > SILENCE_LUFS)
-        return torch.where(audible, trim, torch.zeros_like(trim)).to(rows.dtype)
+        return trim_db_from_lufs(loudness_batch(rows.detach(), sample_rate)).to(rows.dtype)
+
+
+def trim_db_from_lufs(lufs: torch.Tensor) -> torch.Tensor:
+    """The input trim of tracks measured at ``lufs``: to :data:`REFERENCE_LUFS`, 0 if silent."""
+    audible = torch.isfinite(lufs) & (lufs > SILENCE_LUFS)
+    return torch.where(audible, REFERENCE_LUFS - lufs, torch.zeros_like(lufs))
 
 
 def _first_slot(chain: EffectChain, family: str, param: str) -> int | None:

@@ -28,5 +28,9 @@ class CheckpointError(ConsoleError, ValueError):
     """A checkpoint file that cannot be loaded."""
 
 
+class DivergedError(ConsoleError, FloatingPointError):
+    """A training run whose loss became NaN or infinite (too high a learning rate, bad data)."""
+
+
 class PluginWarning(UserWarning):
     """A plugin that failed to load and was skipped; the rest keep working."""

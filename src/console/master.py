@@ -105,35 +105,59 @@ def peak_dbfs(audio: torch.Tensor) -> float:
     return 20.0 * math.log10(peak) if peak > 0 else -math.inf
 
 
+def master_gain(
+    input_lufs: float, input_peak_dbfs: float, settings: MasterSettings
+) -> tuple[float, bool]:
+    """The stage's gain in dB for a mix measured at ``input_lufs`` and ``input_peak_dbfs``,
+    and whether the ceiling (rather than the loudness target) set it."""
+    gain_db = 0.0
+    if settings.loudness_lufs is not None and math.isfinite(input_lufs):
+        gain_db = settings.loudness_lufs - input_lufs
+    limited = False
+    if settings.ceiling_dbfs is not None and math.isfinite(input_peak_dbfs):
+        headroom = settings.ceiling_dbfs - input_peak_dbfs
+        if gain_db > headroom:
+            gain_db, limited = headroom, True
+    return gain_db, limited
+
+
+def apply_gain(audio: torch.Tensor, gain_db: float, settings: MasterSettings) -> torch.Tensor:
+    """``audio`` times the stage's gain, held at the ceiling (blocks of a mix one by one)."""
+    out = audio * float(10.0 ** (gain_db / 20.0))
+    if settings.ceiling_dbfs is not None:
+        # Guard against float rounding pushing the peak a hair above the ceiling.
+        bound = float(10.0 ** (settings.ceiling_dbfs / 20.0))
+        out = out.clamp(-bound, bound)
+    return out
+
+
 def master(
     mix: torch.Tensor, sample_rate: int, settings: MasterSettings | None = None
 ) -> tuple[torch.Tensor, MasterReport]:
-    """Apply the master stage to a ``(C, T)`` mix; returns the new mix and what was done."""
+    """Apply the master stage to a ``(C, T)`` mix; returns the new mix and what was done.
+
+    :func:`console.streaming.write_mix` does the same to a mix given block by block.
+    """
     settings = settings if settings is not None else MasterSettings()
     if not bool(torch.isfinite(mix).all()):
         raise ValueError("The mix contains NaN or infinite samples; it cannot be mastered.")
     input_lufs = loudness_lufs(mix, sample_rate)
     input_peak = peak_dbfs(mix)
-    gain_db = 0.0
-    if settings.loudness_lufs is not None and math.isfinite(input_lufs):
-        gain_db = settings.loudness_lufs - input_lufs
-    limited = False
-    if settings.ceiling_dbfs is not None and math.isfinite(input_peak):
-        headroom = settings.ceiling_dbfs - input_peak
-        if gain_db > headroom:
-            gain_db, limited = headroom, True
-    out = mix * float(10.0 ** (gain_db / 20.0))
-    if settings.ceiling_dbfs is not None:
-        # Guard against float rounding pushing the peak a hair above the ceiling.
-        bound = float(10.0 ** (settings.ceiling_dbfs / 20.0))
-        out = out.clamp(-bound, bound)
-    report = MasterReport(
+    gain_db, limited = master_gain(input_lufs, input_peak, settings)
+    out = apply_gain(mix, gain_db, settings)
+    return out, master_report(input_lufs, input_peak, gain_db, limited, peak_dbfs(out), settings)
+
+
+def master_report(
+    input_lufs: float, input_peak_dbfs: float, gain_db: float, limited: bool,
+    output_peak_dbfs: float, settings: MasterSettings,
+) -> MasterReport:
+    return MasterReport(
         input_lufs=input_lufs,
-        input_peak_dbfs=input_peak,
+        input_peak_dbfs=input_peak_dbfs,
         gain_db=gain_db,
         output_lufs=input_lufs + gain_db if math.isfinite(input_lufs) else input_lufs,
-        output_peak_dbfs=peak_dbfs(out),
+        output_peak_dbfs=output_peak_dbfs,
         ceiling_limited=limited,
         settings=settings,
     )
-    return out, report

@@ -18,7 +18,7 @@ import cattrs
 import torch
 
 from console.atomic import atomic_write_text
-from console.audio import list_audio_files
+from console.audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, list_audio_files, sample_rate_problem
 from console.effect import Effect
 from console.errors import AudioInputError, ConsoleError
 from console.master import MasterSettings
@@ -96,10 +96,20 @@ def _check_values(instance: TrackParams, attribute: attrs.Attribute, value: Any)
 
 
 def _check_sample_rate(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int) or sample_rate_problem(value):
         raise MixParamsError(
-            f"sample_rate must be a positive whole number of Hz (e.g. 44100), got "
-            f"{_shown(value)}."
+            f"sample_rate must be a whole number of Hz from {MIN_SAMPLE_RATE} to "
+            f"{MAX_SAMPLE_RATE} (e.g. 44100), got {_shown(value)}."
+        )
+
+
+def _check_tracks(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    """Each track once: a name listed twice would mix its stem twice."""
+    names = [getattr(track, "name", None) for track in value]
+    twice = sorted({name for name in names if names.count(name) > 1}, key=str)
+    if twice:
+        raise MixParamsError(
+            f"the tracks {twice} are listed more than once; keep one entry per stem."
         )
 
 
@@ -124,7 +134,7 @@ class MixParams:
 
     spec: str = attrs.field(validator=_check_spec)
     sample_rate: int = attrs.field(validator=_check_sample_rate)
-    tracks: list[TrackParams]
+    tracks: list[TrackParams] = attrs.field(validator=_check_tracks)
     #: The master stage applied to the sum; files that predate it have none, and
     #: ``console render`` then applies its default stage (its options can turn it off).
     master: MasterSettings | None = None
@@ -272,6 +282,12 @@ class MixParams:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise MixParamsError(f"Cannot read the parameter file {path}: {exc.strerror}.") from exc
+        except UnicodeDecodeError as exc:
+            raise MixParamsError(
+                f"{path} is not a console mix-parameter file: byte {exc.start} is not UTF-8 "
+                f"text (is it an audio file, or saved in another encoding?); give the "
+                f"MIX.params.json `console mix` wrote, saved as UTF-8."
+            ) from exc
         return cls.from_json(text, source=str(path))
 
 

@@ -19,6 +19,8 @@ class Gain(Effect):
 
     name = "gain"
     description = "Channel fader in dB (analytic)."
+    #: Each output sample depends on one input sample: songs render block by block.
+    memoryless = True
     params = (
         ParamSpec(
             "gain_db", "dB", -48.0, 24.0, 0.0,

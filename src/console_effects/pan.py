@@ -38,6 +38,8 @@ class Pan(Effect):
 
     name = "pan"
     description = "Constant-power pan, mono in, stereo out (analytic)."
+    #: Each output sample depends on one input sample: songs render block by block.
+    memoryless = True
     params = (
         ParamSpec(
             "pan", "position", -1.0, 1.0, 0.0,

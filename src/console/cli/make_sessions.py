@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from console.audio import check_sample_rate
 from console.errors import ConsoleError
 from console.output_paths import check_output_folder
 
+#: The longest song --duration asks for, in seconds: every stem of a song is built in memory.
+MAX_DURATION = 600.0
 #: The first generator's choices: its fixed little band, from sonic-pi samples or synthesis.
 LEGACY_SOURCES = ("auto", "samples", "synth")
 
@@ -37,7 +41,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--n", type=int, default=10, help="number of songs (default 10)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first song (default 0)")
     parser.add_argument("--duration", type=float, default=10.0,
-                        help="seconds per song (default 10)")
+                        help="seconds per song, at most 600 (default 10)")
     parser.add_argument("--sample-rate", type=int, default=44100, help="(default 44100)")
     parser.add_argument(
         "--source", default="auto", metavar="SOURCE",
@@ -64,8 +68,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise ConsoleError(f"--n must be at least 1, got {args.n}.")
-    if args.duration <= 0:
-        raise ConsoleError(f"--duration must be positive, got {args.duration}.")
+    if not (math.isfinite(args.duration) and 0 < args.duration <= MAX_DURATION):
+        raise ConsoleError(
+            f"--duration must be a number of seconds above 0 and at most {MAX_DURATION:g} "
+            f"(songs are generated in memory), got {args.duration}."
+        )
+    check_sample_rate(args.sample_rate, "--sample-rate")
     if args.max_stems < 2:
         raise ConsoleError(f"--max-stems must be at least 2, got {args.max_stems}.")
     if not 0.0 <= args.colour <= 24.0:

@@ -14,14 +14,12 @@ import torch
 from console import pretrained
 from console.audio import (
     BIT_DEPTHS,
-    MAX_SAMPLE_RATE,
-    MIN_SAMPLE_RATE,
     AudioInfo,
     list_audio_files,
     output_subtype,
     probe,
-    write_audio,
 )
+from console.audio import check_sample_rate as audio_check_sample_rate
 from console.console import Console
 from console.decisions import Decisions
 from console.errors import AudioInputError, ConsoleError
@@ -32,11 +30,10 @@ from console.master import (
     DEFAULT_LOUDNESS_LUFS,
     MasterReport,
     MasterSettings,
-    master,
 )
 from console.mix_params import MixParams
 from console.output_paths import check_output_file, check_replace, refuse_inputs, write_file
-from console.streaming import Progress, stream_mix
+from console.streaming import Progress, decide_settings, mix_frames, render_blocks, write_mix
 
 DEFAULT_SPEC = pretrained.DEFAULT
 #: Said of a params file that changed since `console mix` wrote it.
@@ -153,11 +150,8 @@ def master_settings(
 
 
 def check_sample_rate(rate: int | None) -> None:
-    if rate is not None and not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
-        raise ConsoleError(
-            f"--sample-rate must be between {MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE} Hz, got "
-            f"{rate}."
-        )
+    if rate is not None:
+        audio_check_sample_rate(rate, "--sample-rate")
 
 
 def default_params_path(output: Path) -> Path:
@@ -216,17 +210,19 @@ def run(args: argparse.Namespace) -> int:
     sample_rate = int(args.sample_rate or max(i.sample_rate for i in infos))
     for note in stem_notes(infos, sample_rate, args.strict_length):
         say(note)
-    mix, physical = stream_mix(
-        console, [i.path for i in infos], sample_rate, pad=not args.strict_length,
-        progress=say, warn=warn,
-    )
+    paths = [i.path for i in infos]
+    physical = decide_settings(console, paths, sample_rate, progress=say, warn=warn)
     names = [i.path.name for i in infos]
-    check_decisions(physical, mix, names)
-    mix, report = master(mix, sample_rate, settings)
+    check_decisions(physical, names)
     params = MixParams.from_tensor(physical, console.layout, names, console.spec, sample_rate)
     params = attrs.evolve(params, master=settings)
-    write_file(output, lambda tmp: write_audio(tmp, mix, sample_rate, args.bit_depth),
-               force=args.force, what="mix", by="console mix")
+    frames = mix_frames(paths, sample_rate)
+    blocks = render_blocks(console.chain, paths, physical, sample_rate, frames, say)
+    report = write_mix(
+        blocks, frames, sample_rate, output, settings, args.bit_depth,
+        save=lambda path, write: write_file(path, write, force=args.force, what="mix",
+                                            by="console mix"),
+    )
     warn_over_full_scale(report, output, warn)
     write_file(params_path, params.save, force=args.force, what="parameter file",
                by="console mix", edited=PARAMS_EDITED)
@@ -280,19 +276,17 @@ def stem_notes(infos: Sequence[AudioInfo], sample_rate: int, strict_length: bool
     return notes
 
 
-def check_decisions(physical: torch.Tensor, mix: torch.Tensor, names: Sequence[str]) -> None:
-    """Refuse NaN or infinite settings or audio before anything is written."""
+def check_decisions(physical: torch.Tensor, names: Sequence[str]) -> None:
+    """Refuse NaN or infinite settings before anything is rendered or written.
+
+    (A mix that comes out NaN or infinite is refused by :func:`console.streaming.write_mix`.)
+    """
     bad = [name for name, row in zip(names, physical, strict=True)
            if not bool(torch.isfinite(row).all())]
     if bad:
         raise ConsoleError(
             f"The console predicted non-finite settings for {', '.join(bad)}; its weights are "
             f"broken. Nothing was written; use another checkpoint or retrain."
-        )
-    if not bool(torch.isfinite(mix).all()):
-        raise ConsoleError(
-            "The mix contains NaN or infinite samples (an effect failed on this audio); "
-            "nothing was written."
         )
 
 

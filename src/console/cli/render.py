@@ -7,13 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from console.audio import output_subtype, probe, write_audio
+from console.audio import output_subtype, probe
 from console.chain import EffectChain
 from console.cli.mix import add_output_options, master_settings, stem_notes, warn_over_full_scale
-from console.master import master
 from console.mix_params import MixParams
 from console.output_paths import check_output_file, check_replace, refuse_inputs, write_file
-from console.streaming import stream_render
+from console.streaming import mix_frames, render_blocks, write_mix
 
 
 def add_parser(subparsers: Any) -> None:
@@ -48,11 +47,14 @@ def run(args: argparse.Namespace) -> int:
     infos = [probe(path) for path in files]
     for note in stem_notes(infos, params.sample_rate, strict_length=False):
         say(note)
-    frames = max(round(i.frames * params.sample_rate / i.sample_rate) for i in infos)
-    mix = stream_render(chain, [i.path for i in infos], tensor, params.sample_rate, frames, say)
-    mix, report = master(mix, params.sample_rate, settings)
-    write_file(output, lambda tmp: write_audio(tmp, mix, params.sample_rate, args.bit_depth),
-               force=args.force, what="mix", by="console render")
+    paths = [i.path for i in infos]
+    frames = mix_frames(paths, params.sample_rate)
+    report = write_mix(
+        render_blocks(chain, paths, tensor, params.sample_rate, frames, say), frames,
+        params.sample_rate, output, settings, args.bit_depth,
+        save=lambda path, write: write_file(path, write, force=args.force, what="mix",
+                                            by="console render"),
+    )
     warn_over_full_scale(report, output,
                          lambda text: print(f"console render: warning: {text}", file=sys.stderr))
     if not args.quiet:

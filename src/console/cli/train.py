@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
+from console.audio import check_sample_rate
 from console.console import DEFAULT_ENCODER, DEFAULT_HIDDEN, DEFAULT_POST_PROCESSOR, Console
 from console.errors import ConsoleError
 from console.mixer import create_mixer
 from console.plugins import get_plugins
 from console.post_processor import POST_PROCESSORS
 from console.training import TrainConfig, Trainer, distributed
+from console.training.config import MAX_LEARNING_RATE
 from console.training.loop import check_run_folder
 from console.training.mixer_task import MixerTask
 from console.training.mixing_task import MixingTask
@@ -55,7 +58,8 @@ def add_parser(subparsers: Any) -> None:
         help="time budget of this invocation, e.g. 20m, 90s, 1h30m: the run plans its "
         "steps to end there (with the schedule decayed) and stops when it is spent")
     add("--batch-size", type=int, default=4, help="songs per step (default %(default)s)")
-    add("--lr", type=float, default=1e-3, help="AdamW learning rate (default %(default)g)")
+    add("--lr", type=float, default=1e-3,
+        help="AdamW learning rate, above 0 and at most 1 (default %(default)g)")
     add("--weight-decay", type=float, default=1e-2, help="AdamW weight decay (default %(default)g)")
     add("--warmup-steps", type=int, default=50, help="linear warm-up (default %(default)s)")
     add("--schedule", choices=("cosine", "constant"), default="cosine",
@@ -245,9 +249,28 @@ def check_arguments(args: argparse.Namespace) -> None:
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise ConsoleError(f"--{name.replace('_', '-')} must be positive, got {value}.")
-    if args.segment_seconds <= 0 or args.lr <= 0:
-        raise ConsoleError("--segment-seconds and --lr must be positive.")
+    check_sample_rate(args.sample_rate, "--sample-rate")
+    check_learning_rate(args.lr)
+    if not (math.isfinite(args.segment_seconds) and args.segment_seconds > 0):
+        raise ConsoleError(f"--segment-seconds must be a positive number, got "
+                           f"{args.segment_seconds}.")
+    for name in ("weight_decay", "grad_clip"):
+        value = getattr(args, name)
+        if not (math.isfinite(value) and value >= 0):
+            raise ConsoleError(f"--{name.replace('_', '-')} must be a number, 0 or more, got "
+                               f"{value}.")
     split_fractions(args.split)
+
+
+def check_learning_rate(lr: float, option: str = "--lr") -> None:
+    """A finite learning rate in ``(0, MAX_LEARNING_RATE]``: anything else only diverges."""
+    if not (math.isfinite(lr) and 0 < lr <= MAX_LEARNING_RATE):
+        raise ConsoleError(
+            f"{option} must be a number above 0 and at most {MAX_LEARNING_RATE:g}, got {lr}: "
+            f"AdamW moves every weight by about the learning rate each step, so above "
+            f"{MAX_LEARNING_RATE:g} weights jump past their own size and the run diverges "
+            f"(the default is 1e-3)."
+        )
 
 
 def split_fractions(text: str) -> tuple[float, float, float]:

@@ -55,7 +55,15 @@ def read_results(paths: Sequence[Path]) -> list[dict[str, Any]]:
     if not paths:
         raise ConsoleError("Give at least one results file to analyse.")
     loaded = []
+    given: dict[Path, Path] = {}
     for path in paths:
+        first = given.setdefault(Path(path).resolve(), Path(path))
+        if len(given) <= len(loaded):
+            also = "" if first == Path(path) else f" (also as {first})"
+            raise ConsoleError(
+                f"The results file {path} is given twice{also}; each participant counts "
+                f"once, so give each file once."
+            )
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
@@ -69,6 +77,13 @@ def read_results(paths: Sequence[Path]) -> list[dict[str, Any]]:
         if not data.get("trials"):
             raise ConsoleError(f"{path} holds no rated trials; was the test finished?")
         check_trials(path, data["trials"])
+        test_id = data.get("test_id")
+        if not isinstance(test_id, str) or not test_id.strip():
+            raise ConsoleError(
+                f"{path} names no test (its 'test_id' is missing or empty), so it cannot be "
+                f"checked to come from the same test as the others; give the file the test "
+                f"page saved."
+            )
         loaded.append({**data, "_source": str(path)})
     tests = {str(r["test_id"]): r["_source"] for r in loaded if r.get("test_id")}
     if len(tests) > 1:
@@ -77,7 +92,32 @@ def read_results(paths: Sequence[Path]) -> list[dict[str, Any]]:
             f"{a} and {b} come from different tests ({first} and {second}); analyse the "
             f"results of each test on their own."
         )
+    check_distinct(loaded)
     return loaded
+
+
+def check_distinct(results: Sequence[dict[str, Any]]) -> None:
+    """Refuse one participant's session given twice (a copied or renamed file).
+
+    A session is the same when its participant and start time are, or, for files that
+    record no start time, when every rating is: counting it twice would narrow the
+    intervals with no new listener.
+    """
+    seen: dict[Any, str] = {}
+    for result in results:
+        started = result.get("started")
+        if started:
+            key: Any = ("session", str(result.get("participant", "")), str(started))
+        else:
+            key = ("ratings", json.dumps(result["trials"], sort_keys=True))
+        first = seen.setdefault(key, result["_source"])
+        if first != result["_source"]:
+            who = str(result.get("participant") or "").strip() or "an anonymous participant"
+            raise ConsoleError(
+                f"{first} and {result['_source']} hold the same session ({who}"
+                f"{f', started {started}' if started else ''}); each participant counts "
+                f"once, so give one of them."
+            )
 
 
 def check_trials(path: Path, trials: Any) -> None:

@@ -6,10 +6,22 @@ from typing import Literal
 
 import attrs
 
+#: The largest learning rate a run accepts. An AdamW step moves every weight by about the
+#: learning rate, so above 1 each step moves weights by more than their own size (the
+#: default is 1e-3); such a run only diverges.
+MAX_LEARNING_RATE = 1.0
+
 
 def _positive(instance: object, attribute: attrs.Attribute, value: float) -> None:
-    if value <= 0:
+    if not value > 0:  # NaN too
         raise ValueError(f"{attribute.name} must be positive, got {value}.")
+
+
+def _learning_rate(instance: object, attribute: attrs.Attribute, value: float) -> None:
+    if not 0 < value <= MAX_LEARNING_RATE:  # NaN and infinity too
+        raise ValueError(
+            f"{attribute.name} must be above 0 and at most {MAX_LEARNING_RATE:g}, got {value}."
+        )
 
 
 @attrs.frozen
@@ -18,7 +30,7 @@ class TrainConfig:
 
     steps: int = attrs.field(default=10_000, validator=_positive)
     batch_size: int = attrs.field(default=4, validator=_positive)
-    lr: float = attrs.field(default=3e-4, validator=_positive)
+    lr: float = attrs.field(default=3e-4, validator=_learning_rate)
     weight_decay: float = 1e-2
     warmup_steps: int = 100
     schedule: Literal["cosine", "constant"] = attrs.field(

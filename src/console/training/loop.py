@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from console.atomic import atomic_write
 from console.checkpoint_file import check_finite, fingerprint, read_checkpoint
-from console.errors import CheckpointError, ConsoleError
+from console.errors import CheckpointError, ConsoleError, DivergedError
 from console.output_paths import check_output_folder
 from console.training import distributed
 from console.training.config import TrainConfig
@@ -334,7 +334,7 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             loss = self.task.loss(self.wrapped, batch)
             if not torch.isfinite(loss):
-                raise FloatingPointError(
+                raise DivergedError(
                     f"The loss became {loss.item()} at step {self.step}; lower the learning "
                     f"rate or check the data. The last checkpoint is intact."
                 )
