@@ -2,10 +2,11 @@
 
 Leave-one-source-out: sessions are generated per recorded source (see
 ``console make-sessions --source``); consoles train on some sources, their
-choices (architecture, steps, which run ships) are made on a *validation*
-source, and the final figures come from a *test* source touched once. Every
-system mixes every whole song of the split; the reference is the engineer's
-mix of that song (with its EQ, compression and reverb).
+choices (architecture, steps, which run ships) are made on *validation*
+sources, and the final figures come from *test* sources touched once (round 4:
+opl3 and exadrums; see ``SPLITS``). Every system mixes every whole song of the
+split; the reference is the engineer's mix of that song (with its EQ,
+compression and reverb).
 
 Systems, each labelled by what it renders:
 
@@ -33,7 +34,8 @@ signed pan position (0 is no side preference) and the shares of panned tracks
 (|pan| >= 0.1) left and right.
 
 Run from the repository root (``--make-data`` writes the sessions first: the
-sources of :data:`DATA_PLAN`, 10 s songs at 22050 Hz, about 20 minutes)::
+sources of ``DATA_PLAN``, 10 s songs at 22050 Hz, about 25 minutes; ``--limit 0``
+writes them and scores nothing)::
 
     python benchmarks/bench_generalisation.py --make-data --split validation \\
         --systems melstats=out/loso/runs/melstats-gen/best.pt gain+pan
@@ -69,22 +71,25 @@ from console.streaming import stream_mix
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "out" / "loso"
 #: Which sources each split holds (folders under DATA/sessions); fixed before any training.
-# Round 1 tested on avldrums, round 2 on freepats; each was scored once per shipped
-# console (see benchmarks/results/loso-test-uses.log) and then, used up, left the test
-# split: avldrums joined training, freepats joined validation (round 2's shipped default
-# lost to equal loudness on its drum kits, so round 3's choices are judged there too).
-# lmms, a set of recordings no earlier run had heard, is round 3's test source.
+# Round 1 tested on avldrums, round 2 on freepats, round 3 on lmms; each was scored once
+# per shipped console (see benchmarks/results/loso-test-uses.log) and then, used up, left
+# the test split: avldrums joined training, freepats and lmms joined validation (round 2's
+# shipped default lost to equal loudness on freepats's drum kits, so later rounds' choices
+# are judged there too). Round 4 tests on two sources no earlier run had heard: opl3 (a
+# General MIDI set of the OPL3 chip's FM sounds, synthesised: a timbre no training source
+# has) and exadrums (one recorded acoustic kit, drums only).
 SPLITS = {
     "train": ("fluidr3", "musescore", "sonic-pi", "procedural", "avldrums"),
-    "validation": ("timgm6mb", "freepats"),
-    "test": ("lmms",),
+    "validation": ("timgm6mb", "freepats", "lmms"),
+    "test": ("opl3", "exadrums"),
 }
 #: How many songs each source gets, from which seed (10 s each at 22050 Hz); the seeds
 #: are far apart, so no two sources share a song.
 DATA_PLAN = {
     "fluidr3": (60, 100_000), "musescore": (40, 200_000), "sonic-pi": (50, 300_000),
     "procedural": (50, 400_000), "timgm6mb": (30, 500_000), "avldrums": (60, 600_000),
-    "freepats": (40, 700_000), "lmms": (40, 800_000),
+    "freepats": (40, 700_000), "lmms": (40, 800_000), "opl3": (40, 900_000),
+    "exadrums": (40, 1_000_000),
 }
 #: Round 3 tried training on the same songs with every stem coloured by a random bass
 #: and treble shelf (``console make-sessions --colour``; ``--make-data --colour`` writes
@@ -360,6 +365,10 @@ def main() -> None:
     songs = [s for source in SPLITS[args.split]
              for s in scan_folder(args.data / "sessions" / source)]
     songs = usable_songs(songs, args.sample_rate)[: args.limit]
+    if not songs:
+        print(f"No songs to score in the {args.split} split"
+              + (" (--limit 0)." if args.limit == 0 else "."), file=sys.stderr)
+        return
     systems = {}
     for text in args.systems:
         system = load_system(text)

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from console.data.samples import PITCHED_ROLES, SAMPLE_SETS, SampleSet
+from console.data.samples import PITCHED_ROLES, SAMPLE_SETS, SampleSet, candidate_role
 
 FRAME = 2048
 HOP = 256
@@ -237,12 +237,12 @@ def table(sample_set: SampleSet) -> None:
                 print(f"        # {stem}: missing or unreadable")
                 continue
             pitch = None
-            if role in PITCHED_ROLES and m["root"] is not None:
+            if candidate_role(role) in PITCHED_ROLES and m["root"] is not None:
                 pitch = round(float(m["root"]), 1)
             note = "" if held == pitch else f" (the table: {held})"
             shift = ""
-            if pitch is not None and role in medians:
-                shift = f" shift {medians[role] - pitch:+.0f}"
+            if pitch is not None and candidate_role(role) in medians:
+                shift = f" shift {medians[candidate_role(role)] - pitch:+.0f}"
             print(f"        ({stem!r}, {pitch}),  #{note}{shift} {describe('', m).strip()}")
         print("    ),")
     print("}")

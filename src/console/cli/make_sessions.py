@@ -20,6 +20,7 @@ LEGACY_SOURCES = ("auto", "samples", "synth")
 
 
 def add_parser(subparsers: Any) -> None:
+    from console.data.engineer import DEFAULT_ENGINEER, ENGINEERS
     from console.data.sources import SOURCES
 
     recorded = ", ".join(f"{name} ({s.description})" for name, s in SOURCES.items())
@@ -60,6 +61,12 @@ def add_parser(subparsers: Any) -> None:
         "trained on them cannot learn one source's tone (default 0: as the source plays)",
     )
     parser.add_argument("--spec", default=None, help="the engineer's chain (default: fullest)")
+    engineers = "; ".join(f"{name}: {e.description}" for name, e in ENGINEERS.items())
+    parser.add_argument(
+        "--engineer", default=DEFAULT_ENGINEER, metavar="NAME",
+        help=f"recorded sources: who mixes the songs ({engineers}); session.json names any "
+        f"but the default in engineer_name (default {DEFAULT_ENGINEER})",
+    )
     parser.set_defaults(func=run)
 
 
@@ -78,8 +85,17 @@ def run(args: argparse.Namespace) -> int:
         raise ConsoleError(f"--max-stems must be at least 2, got {args.max_stems}.")
     if not 0.0 <= args.colour <= 24.0:
         raise ConsoleError(f"--colour must be within 0 to 24 dB, got {args.colour}.")
+    from console.data.engineer import DEFAULT_ENGINEER, get_engineer
+
+    get_engineer(args.engineer)  # an unknown name is refused before any work
     check_output_folder(args.out, "dataset folder")
     if args.source in LEGACY_SOURCES:
+        if args.engineer != DEFAULT_ENGINEER:
+            raise ConsoleError(
+                f"--engineer mixes songs from recorded sources; the legacy choice "
+                f"{args.source!r} has the default engineer only. Pick a --source such as "
+                f"procedural."
+            )
         return _legacy(args)
     if args.source == "all":
         sources = installed_sources()
@@ -109,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
             write_recorded_session(
                 folder, seed=seed, source=source, duration=args.duration,
                 sample_rate=args.sample_rate, kind=song_kind, spec=args.spec,
-                max_stems=args.max_stems, colour_db=args.colour,
+                max_stems=args.max_stems, colour_db=args.colour, engineer=args.engineer,
             )
 
         try:

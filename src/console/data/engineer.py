@@ -7,6 +7,13 @@ no rule knows stays at its default and every value is clamped to its range,
 so the engineer keeps working when an effect gains or renames parameters.
 The chosen values are saved as a ``params.json``, so ``console render``
 reproduces the reference mix from the stems.
+
+Engineers are named (:data:`ENGINEERS`): each is one table of role rules and
+one spread of per-song habits (:class:`StyleSpread`). ``default`` mixes every
+training set the project generates (its table is :data:`STYLES`); ``punchy``
+(:data:`PUNCHY_STYLES`) is a second engineer with other conventions, for
+measuring how fast a console learns someone else's (``console make-sessions
+--engineer punchy``).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import torch
 from console.chain import EffectChain
 from console.console import render
 from console.data.loudness import loudness_lufs
-from console.errors import UnknownComponentError
+from console.errors import ConsoleError, UnknownComponentError
 from console.master import MasterSettings
 from console.mix_params import MixParams, ParamSlot
 from console.params import ParamSpec
@@ -47,8 +54,12 @@ class RoleStyle:
     compression: float = 0.3
     attack_ms: float = 15.0
     reverb: float = 0.2
+    #: A factor on where the arrangement places tracks of this role as a group (toms
+    #: across the kit, crash and ride apart, a double-tracked pair): above 1 is wider.
+    placement_width: float = 1.0
 
 
+#: The default engineer's rules.
 STYLES: dict[str, RoleStyle] = {
     "drums": RoleStyle(-23, 0.0, 0.0, 40, 1, -1, 1, 0.5, 10, 0.2),
     "kick": RoleStyle(-24, 0.0, 0.0, 30, 3, -3, 1, 0.6, 8, 0.05),
@@ -66,6 +77,31 @@ STYLES: dict[str, RoleStyle] = {
     "pad": RoleStyle(-32, 0.0, 0.5, 120, -3, 0, 0, 0.2, 30, 0.5),
     "brass": RoleStyle(-29, -0.3, 0.3, 120, -2, 1, 1, 0.4, 10, 0.35),
     "other": RoleStyle(-29, 0.0, 0.4, 80, 0, 0, 0, 0.3, 15, 0.3),
+}
+
+#: The ``punchy`` engineer's rules: against :data:`STYLES`, the kick, snare and bass 3 dB
+#: forward (toms 2) and hard-compressed with faster attacks, the hi-hat, cymbals and
+#: percussion 2 to 3 dB back and further out, the lead 2 dB and the vocals 3 dB louder and
+#: dead centre, keys, guitars and brass wider and a dB or two back, strings and pads wider
+#: and further back, the kit's toms and cymbals and a guitar pair spread wider, more low
+#: cut on everything but the kick and bass, and less reverb everywhere.
+PUNCHY_STYLES: dict[str, RoleStyle] = {
+    "drums": RoleStyle(-21, 0.0, 0.0, 40, 2, -2, 2, 0.7, 5, 0.1),
+    "kick": RoleStyle(-21, 0.0, 0.0, 35, 4, -4, 2, 0.85, 4, 0.0),
+    "snare": RoleStyle(-22, 0.0, 0.0, 110, 0, 1, 3, 0.85, 3, 0.2),
+    "hihat": RoleStyle(-36, 0.55, 0.1, 400, -8, 0, 1, 0.3, 2, 0.05),
+    "tom": RoleStyle(-28, 0.0, 0.8, 80, 2, -3, 1, 0.6, 5, 0.15, placement_width=1.4),
+    "overhead": RoleStyle(-34, 0.0, 0.9, 250, -4, 0, 1, 0.3, 8, 0.1, placement_width=1.6),
+    "percussion": RoleStyle(-34, 0.0, 0.8, 200, -4, 0, 1, 0.3, 4, 0.15),
+    "bass": RoleStyle(-22, 0.0, 0.0, 35, 3, -1, -2, 0.9, 10, 0.0),
+    "keys": RoleStyle(-31, -0.7, 0.2, 150, -3, -1, 1, 0.5, 15, 0.25),
+    "guitar": RoleStyle(-30, 0.75, 0.2, 120, -3, 2, 1, 0.6, 10, 0.15, placement_width=1.25),
+    "lead": RoleStyle(-21, 0.0, 0.05, 150, -2, 3, 2, 0.7, 8, 0.3),
+    "vocals": RoleStyle(-20, 0.0, 0.0, 120, -2, 3, 3, 0.8, 5, 0.3),
+    "strings": RoleStyle(-33, 0.0, 0.9, 150, -2, 0, 1, 0.3, 30, 0.35),
+    "pad": RoleStyle(-34, 0.0, 0.8, 150, -3, 0, 0, 0.3, 30, 0.35),
+    "brass": RoleStyle(-30, -0.55, 0.3, 150, -2, 2, 1, 0.6, 8, 0.2),
+    "other": RoleStyle(-30, 0.0, 0.5, 100, 0, 0, 0, 0.5, 10, 0.2),
 }
 
 #: Which level offset of an :class:`EngineerStyle` each role takes.
@@ -111,18 +147,91 @@ class EngineerStyle:
         return attrs.asdict(self)
 
 
-def draw_style(rng: np.random.Generator) -> EngineerStyle:
-    """A random engineer within common practice (see :class:`EngineerStyle`)."""
+@attrs.frozen
+class StyleSpread:
+    """How much one named engineer's habits vary from song to song (see :func:`draw_style`).
+
+    The default spread stands for many engineers within common practice; one person
+    varies less.
+    """
+
+    mirror: float = 0.5  # chance of panning the drums from the other perspective
+    width: tuple[float, float] = (0.6, 1.4)
+    lcr: float = 0.15  # chance of LCR panning
+    level_sd_db: float = 2.0  # of each group's level offset
+    eq: tuple[float, float] = (0.5, 1.5)
+    compression: tuple[float, float] = (0.5, 1.5)
+    reverb: tuple[float, float] = (0.4, 1.6)
+
+
+def draw_style(rng: np.random.Generator, spread: StyleSpread | None = None) -> EngineerStyle:
+    """A random engineer's style for one song within ``spread`` (see :class:`EngineerStyle`).
+
+    ``spread`` defaults to :class:`StyleSpread`'s, many engineers' habits. Every spread
+    draws the same numbers from ``rng`` in the same order.
+    """
+    spread = spread or StyleSpread()
     return EngineerStyle(
-        mirror=bool(rng.random() < 0.5),
-        width=round(float(rng.uniform(0.6, 1.4)), 3),
-        lcr=bool(rng.random() < 0.15),
-        level_db={g: round(float(rng.normal(0.0, 2.0)), 2)
+        mirror=bool(rng.random() < spread.mirror),
+        width=round(float(rng.uniform(*spread.width)), 3),
+        lcr=bool(rng.random() < spread.lcr),
+        level_db={g: round(float(rng.normal(0.0, spread.level_sd_db)), 2)
                   for g in ("drums", "bass", "front", "harmony")},
-        eq=round(float(rng.uniform(0.5, 1.5)), 3),
-        compression=round(float(rng.uniform(0.5, 1.5)), 3),
-        reverb=round(float(rng.uniform(0.4, 1.6)), 3),
+        eq=round(float(rng.uniform(*spread.eq)), 3),
+        compression=round(float(rng.uniform(*spread.compression)), 3),
+        reverb=round(float(rng.uniform(*spread.reverb)), 3),
     )
+
+
+@attrs.frozen
+class Engineer:
+    """A named engineer: one table of role rules and how its habits vary between songs."""
+
+    name: str
+    description: str
+    styles: dict[str, RoleStyle]
+    spread: StyleSpread = StyleSpread()
+
+    def role_style(self, role: str) -> RoleStyle:
+        """The rules for ``role`` (the table's ``other`` for a role it does not know)."""
+        return self.styles.get(role, self.styles["other"])
+
+    def draw_style(self, rng: np.random.Generator) -> EngineerStyle:
+        """This engineer's style for one song (see :func:`draw_style`)."""
+        return draw_style(rng, self.spread)
+
+
+DEFAULT_ENGINEER = "default"
+#: The named engineers, by name (``console make-sessions --engineer NAME``).
+ENGINEERS: dict[str, Engineer] = {
+    e.name: e
+    for e in (
+        Engineer(DEFAULT_ENGINEER, "the rules every generated training set is mixed by, "
+                 "varied song to song as many engineers would", STYLES),
+        Engineer(
+            "punchy",
+            "drums and bass forward and hard-compressed, hi-hat and cymbals back, vocals and "
+            "lead louder and centred, keys and guitars wider, the kit spread wider, drier",
+            PUNCHY_STYLES,
+            # one person: never mirrors the kit, pans wide, varies less from song to song
+            StyleSpread(mirror=0.0, width=(1.0, 1.3), lcr=0.2, level_sd_db=1.0,
+                        eq=(0.8, 1.4), compression=(1.0, 1.5), reverb=(0.5, 1.0)),
+        ),
+    )
+}
+
+
+def get_engineer(name: str) -> Engineer:
+    """The engineer called ``name``; an unknown name answers with the close ones."""
+    if name not in ENGINEERS:
+        import difflib
+
+        close = difflib.get_close_matches(name, ENGINEERS, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise ConsoleError(
+            f"Unknown engineer {name!r}.{hint} Choose from: {', '.join(ENGINEERS)}."
+        )
+    return ENGINEERS[name]
 
 
 @attrs.frozen
@@ -152,7 +261,7 @@ def _pan(spec: ParamSpec, facts: TrackFacts, siblings: dict[str, ParamSpec]) -> 
     if "pan" not in spec.name:
         return None
     if facts.pan_hint is not None:
-        return facts.session.place(facts.pan_hint)
+        return facts.session.place(facts.pan_hint * facts.style.placement_width)
     return facts.session.place(facts.style.pan + facts.style.pan_spread * facts.taste)
 
 
@@ -234,14 +343,17 @@ def choose_settings(
     style: EngineerStyle | None = None,
     pan_hints: Sequence[float | None] | None = None,
     tastes: Sequence[float] | None = None,
+    engineer: Engineer | None = None,
 ) -> torch.Tensor:
     """``(K, P)`` physical settings for mono ``stems (K, T)`` by the rules of each role.
 
-    ``style`` is the engineer's (neutral when ``None``); ``pan_hints`` place tracks that the
+    ``engineer`` gives the rules (the default engineer's when ``None``); ``style`` is its
+    style for this song (neutral when ``None``); ``pan_hints`` place tracks that the
     arrangement positions as a group (toms across the kit, a double-tracked pair).
     ``tastes`` fixes each track's taste in ``[-1, 1]`` (0 is the plain rule) instead of
     drawing it from ``rng``.
     """
+    engineer = engineer or ENGINEERS[DEFAULT_ENGINEER]
     style = style or EngineerStyle()
     hints = list(pan_hints) if pan_hints is not None else [None] * stems.shape[0]
     settings = chain.defaults().repeat(stems.shape[0], 1)
@@ -252,7 +364,7 @@ def choose_settings(
         facts = TrackFacts(
             role=role,
             loudness_lufs=loudness_lufs(stems[k : k + 1], sample_rate),
-            style=STYLES.get(role, STYLES["other"]),
+            style=engineer.role_style(role),
             taste=float(rng.uniform(-1.0, 1.0)) if tastes is None else float(tastes[k]),
             session=style,
             pan_hint=hints[k],
@@ -280,11 +392,16 @@ def engineer_mix(
     plugins: Plugins | None = None,
     style: EngineerStyle | None = None,
     pan_hints: Sequence[float | None] | None = None,
+    engineer: Engineer | None = None,
 ) -> tuple[torch.Tensor, MixParams]:
-    """Mix mono ``stems (K, T)`` by the rules; returns the stereo mix ``(2, T)`` and settings."""
+    """Mix mono ``stems (K, T)`` by the rules; returns the stereo mix ``(2, T)`` and settings.
+
+    ``engineer`` gives the rules (the default engineer's when ``None``).
+    """
     chain = EffectChain.from_spec(spec or default_spec(plugins), plugins)
     rng = np.random.default_rng(seed)
-    settings = choose_settings(chain, stems, roles, sample_rate, rng, style, pan_hints)
+    settings = choose_settings(chain, stems, roles, sample_rate, rng, style, pan_hints,
+                               engineer=engineer)
     params = MixParams.from_tensor(settings, chain.layout, list(names), chain.spec, sample_rate)
     # The reference is the raw sum: ``console render`` must reproduce it sample for sample.
     params = attrs.evolve(params, master=MasterSettings.off())

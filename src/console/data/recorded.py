@@ -12,7 +12,9 @@ Written in the plain folder layout (see :mod:`console.data.folder`)::
 What varies from song to song: the source (one per session), a band or a
 drum kit recorded piece by piece, 2 to 24 stems, instruments and kits, tempo,
 key, length, every stem's recording level, and the engineer's style (see
-:class:`~console.data.engineer.EngineerStyle`). With ``colour_db`` every stem is
+:class:`~console.data.engineer.EngineerStyle`). One named engineer mixes every song
+(``engineer``, the default one unless asked; see :data:`~console.data.engineer.ENGINEERS`);
+``session.json`` names any other in ``engineer_name``. With ``colour_db`` every stem is
 also coloured as a microphone and room colour it: a random bass and treble
 shelf (see :func:`colour_stems`), so a console cannot learn one source's tone.
 """
@@ -27,7 +29,13 @@ import numpy as np
 import torch
 
 from console.data.band import Kind, Multitrack, Part, make_multitrack
-from console.data.engineer import STYLES, EngineerStyle, draw_style, engineer_mix
+from console.data.engineer import (
+    DEFAULT_ENGINEER,
+    STYLES,
+    EngineerStyle,
+    engineer_mix,
+    get_engineer,
+)
 from console.data.folder import write_song_folder
 from console.data.loudness import loudness_batch
 from console.data.sources import Source, get_source, session_renderer
@@ -64,6 +72,8 @@ class RecordedSession:
     seed: int
     #: Each stem's recording colour, ``(bass_db, treble_db)``; zeros when not coloured.
     colours: list[tuple[float, float]] = attrs.field(factory=list)
+    #: The name of the engineer who mixed it (see :data:`~console.data.engineer.ENGINEERS`).
+    engineer: str = DEFAULT_ENGINEER
 
 
 def pan_hints(parts: Sequence[Part]) -> list[float | None]:
@@ -127,16 +137,21 @@ def make_recorded_session(
     spec: str | None = None,
     max_stems: int = 24,
     colour_db: float = 0.0,
+    engineer: str = DEFAULT_ENGINEER,
 ) -> RecordedSession:
     """Arrange, play, level and mix one song; the same arguments always give the same session.
 
     ``colour_db`` > 0 colours every stem before it is levelled (:func:`colour_stems`).
+    ``engineer`` names who mixes it; with another engineer the same seed gives the same
+    song (arrangement, instruments, recording levels up to the song's group level offsets,
+    which each engineer's style draws), mixed by that engineer's rules.
     """
     if duration <= 0:
         raise ValueError(f"duration must be positive, got {duration}.")
     if not 0.0 <= colour_db <= 24.0:
         raise ValueError(f"colour_db must be within 0 to 24 dB, got {colour_db}.")
     chosen = get_source(source)
+    mixer = get_engineer(engineer)
     if not chosen.installed():
         raise FileNotFoundError(
             f"The source {source!r} ({chosen.description}) is not installed here."
@@ -160,7 +175,7 @@ def make_recorded_session(
     if len(audio) < 2:
         raise RuntimeError(f"The source {source!r} played fewer than two audible parts.")
     parts = [p for p, _ in audio]
-    style = draw_style(rng)
+    style = mixer.draw_style(rng)
     stems = torch.from_numpy(np.stack([a for _, a in audio]).astype(np.float32))
     colours = [(0.0, 0.0)] * len(parts)
     if colour_db > 0:
@@ -168,6 +183,9 @@ def make_recorded_session(
     measured = loudness_batch(stems, sample_rate).tolist()
     levels = []
     for k, part in enumerate(parts):
+        # Stems arrive around the default engineer's wish whoever mixes, so another engineer
+        # gets the same recording (up to the song's level offsets) and its faders differ from
+        # the default's by how its rules differ.
         wish = STYLES.get(part.role, STYLES["other"]).loudness_lufs
         wish += style.level_offset(part.role)
         arrives = wish + float(rng.uniform(-INPUT_SPREAD_DB, INPUT_SPREAD_DB))
@@ -176,11 +194,11 @@ def make_recorded_session(
     names = [p.name for p in parts]
     roles = [p.role for p in parts]
     mix, params = engineer_mix(stems, names, roles, sample_rate, spec=spec, seed=seed,
-                               style=style, pan_hints=pan_hints(parts))
+                               style=style, pan_hints=pan_hints(parts), engineer=mixer)
     return RecordedSession(
         stems, mix, names, roles, [None if p.drums else p.program for p in parts], levels,
         params, attrs.evolve(multitrack, parts=parts), style, chosen, instruments,
-        sample_rate, seed, colours,
+        sample_rate, seed, colours, mixer.name,
     )
 
 
@@ -203,6 +221,8 @@ def write_recorded_session(out_dir: str | Path, **options) -> RecordedSession:
         "scale": mt.scale,
         "spec": session.params.spec,
         "engineer": session.style.to_dict(),
+        # the default engineer's songs stay as they were written before engineers had names
+        **({} if session.engineer == DEFAULT_ENGINEER else {"engineer_name": session.engineer}),
         "tracks": [
             {"name": n, "role": r, "gm_program": p, "input_lufs": lvl,
              "colour_db": {"bass": c[0], "treble": c[1]}}

@@ -2,7 +2,7 @@
 
 A :class:`SampleSet` describes one collection of recorded notes and hits: the
 folders it may be installed in, its files' extension and, per role, the
-recordings that can play it with their measured root pitch. Two sets exist,
+recordings that can play it with their measured root pitch. Three sets exist,
 each a source of :mod:`console.data.sources`:
 
 - ``sonic-pi``: Debian's ``sonic-pi-samples`` (CC0 recordings of drums,
@@ -10,7 +10,14 @@ each a source of :mod:`console.data.sources`:
   folder named by the environment variable ``CONSOLE_SAMPLES_DIR``;
 - ``lmms``: the one-shots of Debian's ``lmms-common`` (drums, acoustic and
   electric instruments, strings, pads and choirs), in
-  ``/usr/share/lmms/samples`` or the folder named by ``CONSOLE_LMMS_SAMPLES_DIR``.
+  ``/usr/share/lmms/samples`` or the folder named by ``CONSOLE_LMMS_SAMPLES_DIR``;
+- ``exadrums``: the one acoustic kit Debian's ``exadrums`` ships (kick, snare,
+  hi-hat, two toms, a crash and a ride, recorded by Phill Mason; BSD-3-Clause), in
+  ``/usr/share/exadrums`` or the folder named by ``CONSOLE_EXADRUMS_SAMPLES_DIR``.
+
+A table's key is a role, or ``role:piece`` for a kit piece with recordings of its
+own: a part whose file is ``piece.wav`` plays those (a crash and a ride are both
+``overhead``, but a kit has one recording of each).
 
 Pitched samples are transposed by playback rate, as a hardware sampler does.
 Files soundfile cannot read (a few of lmms's ``.ogg`` files are really WAV
@@ -34,6 +41,8 @@ SAMPLES_ENV = "CONSOLE_SAMPLES_DIR"
 DEFAULT_DIRS = (Path("/usr/share/sonic-pi/samples"),)
 LMMS_ENV = "CONSOLE_LMMS_SAMPLES_DIR"
 LMMS_DIRS = (Path("/usr/share/lmms/samples"),)
+EXADRUMS_ENV = "CONSOLE_EXADRUMS_SAMPLES_DIR"
+EXADRUMS_DIRS = (Path("/usr/share/exadrums"),)
 
 #: Roles whose recordings are transposed to each note; the others are hits played as recorded.
 PITCHED_ROLES = frozenset(
@@ -100,6 +109,32 @@ LMMS_CANDIDATES: Candidates = {
     "vocals": (("stringsnpads/chorus01", 72.0), ("stringsnpads/chorus02", 57.0)),
 }
 
+# The exadrums kit, one recording per piece (Default.xml names them). The two toms' roots
+# were measured by scripts/measure_sample_pitches.py (YIN median over the sustained part:
+# Tom01 44.9, Tom03 36.1; the strongest partial agrees within half a semitone, and both
+# fall as the head decays, as a tom's does). Tom01 is the kit's rack tom and Tom03 its
+# floor tom: a session's high and middle toms play the first, its low or floor tom the
+# second, each transposed to its note. The ride plays its edge or its bell. No
+# percussion is recorded: percussion parts take the hi-hat, their stand-in.
+EXADRUMS_CANDIDATES: Candidates = {
+    "kick": (("BD_Acou_01", None),),
+    "snare": (("Snr_Acou_01", None),),
+    "hihat": (("HiHat", None),),
+    "tom": (("Tom01", 44.9), ("Tom03", 36.1)),
+    "tom:tom_hi": (("Tom01", 44.9),),
+    "tom:tom_mid": (("Tom01", 44.9),),
+    "tom:tom_lo": (("Tom03", 36.1),),
+    "tom:tom_floor": (("Tom03", 36.1),),
+    "overhead": (("Crash_High", None), ("RideEdge", None), ("RideBell", None)),
+    "overhead:crash": (("Crash_High", None),),
+    "overhead:ride": (("RideEdge", None), ("RideBell", None)),
+}
+
+
+def candidate_role(key: str) -> str:
+    """The role of a table key: ``tom`` for ``tom`` and for ``tom:tom_floor``."""
+    return key.partition(":")[0]
+
 
 @attrs.frozen
 class SampleSet:
@@ -111,7 +146,8 @@ class SampleSet:
     #: An environment variable naming a folder that takes precedence, or ``None``.
     env: str | None
     extension: str
-    #: Per role: (path of a file under the folder without the extension, root pitch or None).
+    #: Per role or ``role:piece``: (path of a file under the folder without the extension,
+    #: root pitch or None).
     candidates: Candidates
     #: Folders of the installed collection that hold loops, phrases or effects, never used.
     skip_folders: tuple[str, ...] = ()
@@ -128,7 +164,7 @@ class SampleSet:
         return None
 
     def present(self, role: str, folder: Path) -> list[tuple[Path, float | None]]:
-        """The recordings for ``role`` found in ``folder`` that soundfile can read, in order."""
+        """The recordings for ``role`` (a table key) in ``folder`` that soundfile can read."""
         found = ((folder / f"{stem}{self.extension}", pitch)
                  for stem, pitch in self.candidates.get(role, ()))
         return [(path, pitch) for path, pitch in found if _readable(path)]
@@ -139,7 +175,9 @@ LMMS = SampleSet(
     "lmms", lambda: LMMS_DIRS, LMMS_ENV, ".ogg", LMMS_CANDIDATES,
     skip_folders=("drumsynth", "beats", "bassloops", "effects", "misc", "shapes", "waveforms"),
 )
-SAMPLE_SETS: dict[str, SampleSet] = {s.name: s for s in (SONIC_PI, LMMS)}
+EXADRUMS = SampleSet("exadrums", lambda: EXADRUMS_DIRS, EXADRUMS_ENV, ".wav",
+                     EXADRUMS_CANDIDATES)
+SAMPLE_SETS: dict[str, SampleSet] = {s.name: s for s in (SONIC_PI, LMMS, EXADRUMS)}
 
 
 def samples_dir() -> Path | None:

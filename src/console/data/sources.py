@@ -2,8 +2,9 @@
 
 A source plays a :class:`~console.data.band.Part` into mono audio. Each
 recorded source is one openly licensed set of recordings that Debian
-installs; a session is played by one source only, so a benchmark can train
-on some sources and test on one it never heard. Sources that share
+installs (``opl3`` is the exception: the OPL3 chip's FM synthesis sampled
+into a SoundFont); a session is played by one source only, so a benchmark
+can train on some sources and test on one it never heard. Sources that share
 recordings share a ``family`` (MuseScore General is derived from FluidR3),
 and leave-one-source-out splits hold out whole families.
 
@@ -22,7 +23,7 @@ import numpy as np
 from console.data.band import Part
 from console.data.fluid import fluidsynth_available, soundfont_player
 from console.data.instruments import VOICES, Voice
-from console.data.samples import LMMS, SONIC_PI, SampleSet, sampled_voice
+from console.data.samples import EXADRUMS, LMMS, SONIC_PI, SampleSet, sampled_voice
 from console.data.timidity import patch_set_player, timidity_binary
 
 SF2 = Path("/usr/share/sounds/sf2")
@@ -73,7 +74,7 @@ class Source:
     def can_play(self, part: Part) -> bool:
         if self.samples is not None:
             folder = self.samples.folder()
-            return folder is not None and _sample_role(part.role, self.samples, folder) is not None
+            return folder is not None and _sample_role(part, self.samples, folder) is not None
         return part.drums or self.plays_melodic
 
 
@@ -100,6 +101,14 @@ SOURCES: dict[str, Source] = {
                samples=SONIC_PI),
         Source("lmms", "lmms", "LMMS's recorded one-shot samples (Debian lmms-common)",
                samples=LMMS),
+        Source("exadrums", "exadrums",
+               "eXaDrums's recorded acoustic kit by Phill Mason: kick, snare, hi-hat, two "
+               "toms, crash, ride (Debian exadrums)",
+               samples=EXADRUMS, plays_melodic=False),
+        Source("opl3", "opl3",
+               "OPL-3 FM 128M, a General MIDI SoundFont of the OPL3 FM chip's sounds: "
+               "synthesised, not recorded (Debian opl3-soundfont)",
+               (SF2 / "OPL-3_FM_128M.sf2",)),
         Source("procedural", "procedural", "procedural synthesis (no recordings)"),
     )
 }
@@ -116,9 +125,14 @@ def get_source(name: str) -> Source:
     return SOURCES[name]
 
 
-def _sample_role(role: str, samples: SampleSet, folder: Path) -> str | None:
-    """The role whose recordings in ``folder`` play ``role``: its own, else its stand-in's."""
-    for candidate in (role, STAND_IN.get(role)):
+def _sample_role(part: Part, samples: SampleSet, folder: Path) -> str | None:
+    """The table key whose recordings in ``folder`` play ``part``.
+
+    Its kit piece's own (``overhead:ride`` for ``ride.wav``) where the set records the
+    piece apart, else its role's, else its role's stand-in's.
+    """
+    piece = f"{part.role}:{Path(part.name).stem}"
+    for candidate in (piece, part.role, STAND_IN.get(part.role)):
         if candidate is not None and samples.present(candidate, folder):
             return candidate
     return None
@@ -165,10 +179,10 @@ def session_renderer(
     if source.samples is not None:
         samples = source.samples
         folder = samples.folder()
-        chosen: dict[str, Voice] = {}  # one recording per role for the whole session
+        chosen: dict[str, Voice] = {}  # one recording per role (or kit piece) per session
 
         def render(part: Part) -> np.ndarray:
-            role = _sample_role(part.role, samples, folder)
+            role = _sample_role(part, samples, folder)
             if role not in chosen:
                 chosen[role] = sampled_voice(role, rng, folder, samples)
             return play(part.notes, chosen[role], frames, sample_rate, rng)

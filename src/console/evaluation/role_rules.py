@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from console.chain import EffectChain
-from console.data.engineer import choose_settings
+from console.data.engineer import DEFAULT_ENGINEER, choose_settings, get_engineer
 from console.data.recorded import pan_hints
 
 
@@ -32,12 +32,15 @@ class _Named:
 
 
 def role_rule_settings(
-    stems: torch.Tensor, names: Sequence[str], roles: Sequence[str], sample_rate: int
+    stems: torch.Tensor, names: Sequence[str], roles: Sequence[str], sample_rate: int,
+    engineer: str = DEFAULT_ENGINEER,
 ) -> torch.Tensor:
     """``(K, 2)`` gain in dB and pan position for mono ``stems (K, T)`` of known ``roles``.
 
     ``names`` are the stems' file names; they place tracks the arrangement spreads (toms by
-    their order, a crash and a ride, a pair of guitars).
+    their order, a crash and a ride, a pair of guitars). ``engineer`` names whose rules
+    (see :data:`~console.data.engineer.ENGINEERS`; a generated song's ``session.json``
+    names any but the default in ``engineer_name``).
     """
     chain = EffectChain.from_spec("gain+pan")
     parts = [_Named(Path(n).stem, r) for n, r in zip(names, roles, strict=True)]
@@ -49,7 +52,7 @@ def role_rule_settings(
         placed[i] = hints[rank]
     return choose_settings(
         chain, stems, list(roles), sample_rate, np.random.default_rng(0),
-        pan_hints=placed, tastes=[0.0] * len(roles),
+        pan_hints=placed, tastes=[0.0] * len(roles), engineer=get_engineer(engineer),
     )
 
 
