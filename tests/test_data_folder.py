@@ -142,3 +142,20 @@ def test_no_usable_song_is_refused_with_one_error(tmp_path):
     write_song(tmp_path, "mono", {"a.wav": tone(1, 100)}, tone(1, 100, 1))
     with pytest.warns(DataWarning), pytest.raises(AudioInputError, match="None of the 1 songs"):
         MultitrackDataset(scan_folder(tmp_path), sample_rate=SR)
+
+
+def test_roles_come_from_session_json_where_it_records_them(tmp_path):
+    import json
+
+    from console.data.folder import recorded_roles
+
+    folder = tmp_path / "song"
+    stems = [folder / "stems" / n for n in ("ride.wav", "pad.wav", "kick.wav", "vox.wav")]
+    folder.mkdir()
+    assert recorded_roles(folder, stems) == ["other", "keys", "kick", "vocals"]  # guessed
+    (folder / "session.json").write_text(json.dumps({"tracks": [
+        {"name": "ride.wav", "role": "overhead"}, {"name": "pad.wav", "role": "pad"},
+        {"name": "kick.wav", "role": "no-such-role"}]}))
+    assert recorded_roles(folder, stems) == ["overhead", "pad", "kick", "vocals"]
+    (folder / "session.json").write_text("{ not json")
+    assert recorded_roles(folder, stems) == ["other", "keys", "kick", "vocals"]

@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from console.chain import EffectChain
 from console.cli.main import main
 from console.data import MultitrackDataset, collate_examples, scan_folder
 from console.data.collate import Batch
@@ -22,6 +23,11 @@ def sessions(tmp_path):
     assert main(["make-sessions", str(data), "--n", "2", "--duration", "2", "--seed", "3",
                  "--sample-rate", "16000", "--source", "synth"]) == 0
     return data
+
+
+def _engineer_gains(song) -> dict[str, float]:
+    params = json.loads((song.mix.parent / "params.json").read_text())
+    return {t["name"]: t["effects"]["gain"]["gain_db"] for t in params["tracks"]}
 
 
 def _engineer_pans(song) -> dict[str, float]:
@@ -47,21 +53,38 @@ def test_reference_pans_follow_the_stem_order_and_say_when_unknown(sessions):
     assert reference_pans(song) is None
 
 
-def test_batches_carry_the_pans_only_when_asked(sessions):
+GAIN_PAN = EffectChain.from_spec("gain+pan").layout
+
+
+def test_batches_carry_the_reference_settings_only_when_asked(sessions):
     songs = scan_folder(sessions)
-    with_pans = MultitrackDataset(songs, sample_rate=16000, segment_seconds=1.0,
-                                  decision_targets=True)
-    batch = collate_examples([with_pans[0], with_pans[1]])
-    assert batch.pans is not None and batch.pans.shape == batch.mask.shape
+    with_targets = MultitrackDataset(songs, sample_rate=16000, segment_seconds=1.0,
+                                     targets=GAIN_PAN)
+    batch = collate_examples([with_targets[0], with_targets[1]])
+    assert batch.targets is not None and batch.targets.shape == (*batch.mask.shape, 2)
     for b, name in enumerate(batch.songs):
         song = next(s for s in songs if s.name == name)
-        expected = _engineer_pans(song)
+        gains, pans = _engineer_gains(song), _engineer_pans(song)
         k = len(song.stem_names)
-        assert batch.pans[b, :k].tolist() == pytest.approx(
-            [expected[n] for n in song.stem_names], abs=1e-6)
-        assert torch.isnan(batch.pans[b, k:]).all()  # padded tracks
+        assert batch.targets[b, :k, 0].tolist() == pytest.approx(
+            [gains[n] for n in song.stem_names], abs=1e-5)
+        assert batch.targets[b, :k, 1].tolist() == pytest.approx(
+            [pans[n] for n in song.stem_names], abs=1e-6)
+        assert torch.isnan(batch.targets[b, k:]).all()  # padded tracks
     plain = MultitrackDataset(songs, sample_rate=16000, segment_seconds=1.0)
-    assert collate_examples([plain[0], plain[1]]).pans is None
+    assert collate_examples([plain[0], plain[1]]).targets is None
+    # Stems normalised to one loudness no longer match the engineer's faders: no targets.
+    normalised = MultitrackDataset(songs, sample_rate=16000, segment_seconds=1.0,
+                                   targets=GAIN_PAN, stem_lufs=-23.0)
+    assert normalised[0].targets is None
+
+
+def _batch(stems, mask, targets):
+    b, k = mask.shape
+    return Batch(stems=stems, mask=mask, mix=0.1 * torch.randn(b, 2, stems.shape[-1]),
+                 names=[[f"t{i}" for i in range(k)]] * b, roles=[["other"] * k] * b,
+                 songs=[f"s{i}" for i in range(b)], starts=torch.zeros(b, dtype=torch.long),
+                 targets=targets)
 
 
 def test_the_pan_term_is_the_mean_distance_error_of_the_known_tracks(tiny_console):
@@ -71,9 +94,8 @@ def test_the_pan_term_is_the_mean_distance_error_of_the_known_tracks(tiny_consol
     mask = torch.tensor([[True, True, True], [True, True, False]])
     stems[1, 2] = 0.0
     pans = torch.tensor([[0.5, -0.8, math.nan], [0.0, 0.3, math.nan]])
-    batch = Batch(stems=stems, mask=mask, mix=0.1 * torch.randn(2, 2, 16000),
-                  names=[["a", "b", "c"], ["a", "b", ""]], roles=[["other"] * 3] * 2,
-                  songs=["x", "y"], starts=torch.zeros(2, dtype=torch.long), pans=pans)
+    targets = torch.stack([torch.full_like(pans, math.nan), pans], -1)
+    batch = _batch(stems, mask, targets)
     plain = MixingTask(console, StereoSTFTLoss(), 16000)
     weighted = MixingTask(console, StereoSTFTLoss(), 16000, pan_weight=2.0)
     with torch.no_grad():
@@ -96,30 +118,6 @@ def test_a_pan_weight_needs_a_pan_and_a_sensible_number(tmp_path, capsys, sessio
     assert "pan" in capsys.readouterr().err
     assert main([*base, "--pan-weight", "-1"]) != 0
     assert "--pan-weight" in capsys.readouterr().err
-
-
-def _engineer_gains(song) -> dict[str, float]:
-    params = json.loads((song.mix.parent / "params.json").read_text())
-    return {t["name"]: t["effects"]["gain"]["gain_db"] for t in params["tracks"]}
-
-
-def test_batches_carry_the_faders_in_stem_order(sessions):
-    songs = scan_folder(sessions)
-    data = MultitrackDataset(songs, sample_rate=16000, segment_seconds=1.0,
-                             decision_targets=True)
-    batch = collate_examples([data[0], data[1]])
-    assert batch.gains_db is not None and batch.gains_db.shape == batch.mask.shape
-    for b, name in enumerate(batch.songs):
-        song = next(s for s in songs if s.name == name)
-        expected = _engineer_gains(song)
-        k = len(song.stem_names)
-        assert batch.gains_db[b, :k].tolist() == pytest.approx(
-            [expected[n] for n in song.stem_names], abs=1e-5)
-        assert torch.isnan(batch.gains_db[b, k:]).all()
-    # Stems normalised to one loudness no longer match the engineer's faders: no targets.
-    normalised = MultitrackDataset(songs, sample_rate=16000, segment_seconds=1.0,
-                                   decision_targets=True, stem_lufs=-23.0)
-    assert normalised[0].gains_db is None
 
 
 def test_the_relative_level_error_ignores_a_common_offset_and_unknown_tracks():
@@ -146,9 +144,7 @@ def test_the_level_term_moves_the_faders_toward_the_engineers():
     with torch.no_grad():
         start = console(stems, mask, sample_rate=16000).params[..., 0]
     reference = start + torch.tensor([[6.0, 0.0, -6.0]])  # the engineer's balance
-    batch = Batch(stems=stems, mask=mask, mix=0.1 * torch.randn(1, 2, 16000),
-                  names=[["a", "b", "c"]], roles=[["other"] * 3], songs=["x"],
-                  starts=torch.zeros(1, dtype=torch.long), gains_db=reference)
+    batch = _batch(stems, mask, torch.stack([reference, torch.full_like(reference, 0.0)], -1))
     task = MixingTask(console, StereoSTFTLoss(), 16000, level_weight=1.0)
     optimiser = torch.optim.Adam(console.post_processor.parameters(), lr=1e-2)
     before = float(relative_level_error(start, reference, mask))
@@ -169,3 +165,35 @@ def test_a_level_weight_needs_a_gain_and_a_sensible_number(tmp_path, capsys, ses
     assert "gain" in capsys.readouterr().err
     assert main([*base, "--level-weight", "-1"]) != 0
     assert "--level-weight" in capsys.readouterr().err
+
+
+def test_a_full_chain_is_held_to_the_engineers_settings_by_name(sessions, tmp_path):
+    from console.console import Console
+    from console.data.reference_decisions import reference_settings
+    from console.training.mixing_task import settings_error
+
+    song = scan_folder(sessions)[0]
+    # The engineer mixed with eq:dsp; a console with another chain is held to the same names.
+    console = Console.from_spec("gain+eq:dsp+comp:dsp+pan", hidden=16)
+    targets = reference_settings(song, console.layout)
+    params = json.loads((song.mix.parent / "params.json").read_text())
+    first = params["tracks"][0]
+    k = song.stem_names.index(first["name"])
+    for slot in console.layout:
+        expected = first["effects"][slot.effect_key][slot.spec.name]
+        assert float(targets[k, slot.index]) == pytest.approx(expected, abs=1e-5)
+    layout = console.layout
+    normalised = torch.stack([s.spec.normalise(targets[:, s.index]) for s in layout], -1)[None]
+    mask = torch.ones(1, targets.shape[0], dtype=torch.bool)
+    columns = [s.index for s in layout if s.effect_key in ("eq", "comp")]
+    assert float(settings_error(normalised, targets[None], layout, columns, mask)) < 1e-5
+    assert float(settings_error(normalised * 0.5, targets[None], layout, columns, mask)) > 0.05
+    task = MixingTask(console, StereoSTFTLoss(), 16000, effect_weight=1.0)
+    assert task.effect_columns == columns
+
+
+def test_an_effect_weight_needs_an_effect_with_settings(tmp_path, capsys, sessions):
+    base = ["train", "--data", str(sessions), "--out", str(tmp_path / "run"), "--steps", "1",
+            "--sample-rate", "16000", "--no-progress"]
+    assert main([*base, "--spec", "gain+pan", "--effect-weight", "1"]) != 0
+    assert "effect weight" in capsys.readouterr().err

@@ -33,6 +33,8 @@ DEFAULT_STEPS = 1500
 DEFAULT_PAN_WEIGHT = 4.0
 #: Per dB of relative level error; 0 until chosen on validation (see the generalisation page).
 DEFAULT_LEVEL_WEIGHT = 0.0
+#: Per unit of normalised setting error; 0 until chosen on validation.
+DEFAULT_EFFECT_WEIGHT = 0.0
 
 
 def add_parser(subparsers: Any) -> None:
@@ -117,6 +119,11 @@ def add_parser(subparsers: Any) -> None:
         "reference mix's, in dB, where the song folder's params.json records the faders "
         "(generated sessions do), with this weight per dB beside the mix loss; 0 trains "
         "the levels on the mix alone (default %(default)g)")
+    add("--effect-weight", type=float, default=DEFAULT_EFFECT_WEIGHT,
+        help="also hold every other setting the song folder's params.json records (a full "
+        "chain's EQ, compressor and reverb, by parameter name) to the reference's, as the "
+        "mean error of the settings normalised to [0, 1], with this weight; 0 trains them on "
+        "the mix alone (default %(default)g)")
     add("--freeze-encoder", action="store_true", help="train only the post-processor")
     add("--train-effects", action="store_true", help="also train effects that have weights")
     add("--workers", type=int, default=0, help="DataLoader workers (default %(default)s)")
@@ -195,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
     if not splits.train:
         raise ConsoleError("The split left no training songs; add songs or change --split.")
     common = {"sample_rate": args.sample_rate, "segment_seconds": args.segment_seconds,
-              "resample": True, "decision_targets": getattr(task, "wants_targets", False)}
+              "resample": True, "targets": getattr(task, "target_layout", None)}
     train_data = MultitrackDataset(
         splits.train, examples_per_epoch=args.examples_per_epoch, seed=args.seed, **common
     )
@@ -326,9 +333,9 @@ def build_task(args: argparse.Namespace) -> MixingTask | MixerTask:
     try:
         return MixingTask(console, loss, args.sample_rate, args.freeze_encoder,
                           args.train_effects, pan_weight=args.pan_weight,
-                          level_weight=args.level_weight)
+                          level_weight=args.level_weight, effect_weight=args.effect_weight)
     except ValueError as exc:
-        raise ConsoleError(f"--pan-weight / --level-weight: {exc}") from exc
+        raise ConsoleError(f"--pan-weight / --level-weight / --effect-weight: {exc}") from exc
 
 
 RUN_FOLDER_EPILOG = """\

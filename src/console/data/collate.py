@@ -24,10 +24,9 @@ class Example:
     roles: tuple[str, ...]
     song: str
     start: int
-    #: The reference mix's pan of each stem (``nan`` where unknown), when the song says.
-    pans: torch.Tensor | None = None
-    #: The reference mix's fader of each stem in dB (``nan`` where unknown), likewise.
-    gains_db: torch.Tensor | None = None
+    #: ``(K, P)`` the reference mix's settings in the console's columns (``nan`` where
+    #: unknown), when the song says (see :mod:`console.data.reference_decisions`).
+    targets: torch.Tensor | None = None
 
 
 @attrs.frozen
@@ -41,10 +40,9 @@ class Batch:
     roles: list[list[str]]
     songs: list[str]
     starts: torch.Tensor
-    #: ``(B, K)`` reference pans, ``nan`` where unknown or padded; ``None`` if no song knew.
-    pans: torch.Tensor | None = None
-    #: ``(B, K)`` reference faders in dB, likewise.
-    gains_db: torch.Tensor | None = None
+    #: ``(B, K, P)`` reference settings, ``nan`` where unknown or padded; ``None`` if no
+    #: song knew.
+    targets: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
         """The tensors moved to ``device`` (the labels stay as they are)."""
@@ -54,8 +52,7 @@ class Batch:
             mask=self.mask.to(device),
             mix=self.mix.to(device),
             starts=self.starts.to(device),
-            pans=None if self.pans is None else self.pans.to(device),
-            gains_db=None if self.gains_db is None else self.gains_db.to(device),
+            targets=None if self.targets is None else self.targets.to(device),
         )
 
     def pin_memory(self) -> Batch:
@@ -66,8 +63,7 @@ class Batch:
             mask=self.mask.pin_memory(),
             mix=self.mix.pin_memory(),
             starts=self.starts.pin_memory(),
-            pans=None if self.pans is None else self.pans.pin_memory(),
-            gains_db=None if self.gains_db is None else self.gains_db.pin_memory(),
+            targets=None if self.targets is None else self.targets.pin_memory(),
         )
 
     def __len__(self) -> int:
@@ -87,8 +83,7 @@ def collate_examples(examples: Sequence[Example]) -> Batch:
     # compete for the CPU's threads.
     stems = np.zeros((len(examples), tracks, frames), dtype=np.float32)
     mask = np.zeros((len(examples), tracks), dtype=bool)
-    pans = _targets([e.pans for e in examples], tracks)
-    gains = _targets([e.gains_db for e in examples], tracks)
+    targets = _targets([e.targets for e in examples], tracks)
     for b, example in enumerate(examples):
         k = example.stems.shape[0]
         stems[b, :k] = example.stems.detach().cpu().numpy()
@@ -101,16 +96,16 @@ def collate_examples(examples: Sequence[Example]) -> Batch:
         roles=[list(e.roles) for e in examples],
         songs=[e.song for e in examples],
         starts=torch.tensor([e.start for e in examples], dtype=torch.long),
-        pans=None if pans is None else torch.from_numpy(pans),
-        gains_db=None if gains is None else torch.from_numpy(gains),
+        targets=None if targets is None else torch.from_numpy(targets),
     )
 
 
 def _targets(rows: Sequence[torch.Tensor | None], tracks: int) -> np.ndarray | None:
-    """``(B, tracks)`` per-track targets padded with ``nan``, or ``None`` if no row has any."""
-    if all(r is None for r in rows):
+    """``(B, tracks, P)`` per-track targets padded with ``nan``, or ``None`` if none has any."""
+    known = [r for r in rows if r is not None]
+    if not known:
         return None
-    out = np.full((len(rows), tracks), np.nan, dtype=np.float32)
+    out = np.full((len(rows), tracks, known[0].shape[-1]), np.nan, dtype=np.float32)
     for b, row in enumerate(rows):
         if row is not None:
             out[b, : row.shape[0]] = row.detach().cpu().numpy()

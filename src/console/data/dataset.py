@@ -9,6 +9,7 @@ gives the same batches whatever the number of DataLoader workers, and
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,10 +20,13 @@ from console.data.collate import Example, collate_examples
 from console.data.loudness import normalise_loudness, normalise_tracks
 from console.data.problems import report
 from console.data.reading import read_segment
-from console.data.reference_decisions import ReferenceDecisions, reference_decisions
+from console.data.reference_decisions import reference_settings
 from console.data.segments import SILENCE_DB, is_useful_segment, random_start
 from console.data.song import Song
 from console.errors import AudioInputError
+
+if TYPE_CHECKING:  # console.mix_params imports this package through the master stage
+    from console.mix_params import ParamSlot
 
 
 class MultitrackDataset(torch.utils.data.Dataset):
@@ -37,8 +41,9 @@ class MultitrackDataset(torch.utils.data.Dataset):
     ``examples_per_epoch`` defaults to one example per song; example ``i``
     comes from song ``i % len(songs)`` (so shuffle with the DataLoader).
     ``stem_lufs`` / ``mix_lufs`` normalise each stem / the mix to a loudness.
-    ``decision_targets`` adds the reference mix's faders and pans where the song
-    folder records them (see :mod:`console.data.reference_decisions`).
+    ``targets`` (a console's parameter layout) adds the reference mix's settings
+    in those columns where the song folder records them (see
+    :mod:`console.data.reference_decisions`).
     """
 
     def __init__(
@@ -53,7 +58,7 @@ class MultitrackDataset(torch.utils.data.Dataset):
         stem_lufs: float | None = None,
         mix_lufs: float | None = None,
         resample: bool = False,
-        decision_targets: bool = False,
+        targets: Sequence[ParamSlot] | None = None,
     ) -> None:
         if segment_seconds <= 0:
             raise ValueError(f"segment_seconds must be positive, got {segment_seconds}.")
@@ -73,7 +78,7 @@ class MultitrackDataset(torch.utils.data.Dataset):
         self.stem_lufs = stem_lufs
         self.mix_lufs = mix_lufs
         self._broken: set[int] = set()
-        self._targets = [reference_decisions(c.song) if decision_targets else None
+        self._targets = [None if targets is None else reference_settings(c.song, targets)
                          for c in self.songs]
 
     def __len__(self) -> int:
@@ -131,7 +136,7 @@ class MultitrackDataset(torch.utils.data.Dataset):
 
     def _example(
         self, song: Song, stems: torch.Tensor, mix: torch.Tensor, start: int,
-        targets: ReferenceDecisions | None = None,
+        targets: torch.Tensor | None = None,
     ) -> Example:
         if self.stem_lufs is not None:
             stems = normalise_tracks(stems, self.sample_rate, self.stem_lufs)
@@ -141,8 +146,7 @@ class MultitrackDataset(torch.utils.data.Dataset):
             targets = None  # the faders were set for the stems as recorded, not as normalised
         return Example(
             stems, mix, song.stem_names, song.roles, song.name, start,
-            None if targets is None else torch.tensor(targets.pans, dtype=torch.float32),
-            None if targets is None else torch.tensor(targets.gains_db, dtype=torch.float32),
+            targets,
         )
 
 

@@ -9,7 +9,8 @@
       SONG_B/ ...
 
 Track names are the stem file names (as ``console mix`` names them); roles are
-guessed from those names. A ``ROOT`` that itself holds ``stems/`` and
+guessed from those names, unless a ``session.json`` beside the mix (which
+``console make-sessions`` writes) records them. A ``ROOT`` that itself holds ``stems/`` and
 ``mix.wav`` is read as one song, and song folders may be grouped in folders
 (``ROOT/SOURCE/SONG/stems``), named then by their path from the root.
 """
@@ -29,7 +30,7 @@ from console import manifest
 from console.atomic import atomic_write_text
 from console.audio import write_audio
 from console.data.problems import report
-from console.data.roles import guess_role
+from console.data.roles import ROLES, guess_role
 from console.data.song import Song
 from console.errors import AudioInputError
 from console.output_paths import install_new_folder
@@ -75,7 +76,7 @@ def read_song_folder(folder: str | Path) -> Song | None:
         name=folder.name,
         stems=stems,
         stem_names=names,
-        roles=[guess_role(p.stem) for p in stems],
+        roles=recorded_roles(folder, stems),
         mix=mix,
         dataset="folder",
     )
@@ -181,3 +182,18 @@ def add_song_folder(
         write(work)
         names = (f"song_{i:04d}" for i in range(index, index + 1_000_000))
         return install_new_folder(work, root, names, command=command)
+
+
+def recorded_roles(folder: Path, stems: Sequence[Path]) -> list[str]:
+    """Each stem's role as ``session.json`` records it, else guessed from its file name."""
+    recorded: dict[str, str] = {}
+    path = folder / "session.json"
+    if path.is_file():
+        try:
+            tracks = json.loads(path.read_text(encoding="utf-8")).get("tracks", [])
+            recorded = {str(t["name"]): str(t["role"]) for t in tracks
+                        if isinstance(t, dict) and "name" in t and "role" in t}
+        except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+            recorded = {}  # an unreadable file says nothing; names still do
+    return [recorded[p.name] if recorded.get(p.name) in ROLES else guess_role(p.stem)
+            for p in stems]

@@ -1,8 +1,8 @@
-"""The engineer's fader and pan of each stem, where a song folder says what its mix did.
+"""The engineer's settings of each stem, where a song folder says what its mix did.
 
 Generated sessions (``console make-sessions``) keep the engineer's settings in
-``params.json`` beside ``mix.wav``. Two measured failures make them worth
-reading during training:
+``params.json`` beside ``mix.wav``. Measured failures make them worth reading
+during training:
 
 * A console trained only on the mix learns pans that match the mix's side
   energy, and the engineer's stereo reverb puts side energy under every
@@ -11,42 +11,44 @@ reading during training:
   (``console train --pan-weight``) fixes that.
 * A console trained only on the mix keeps every fader within a dB or two of
   equal loudness, although the engineer's rules put kick and hi-hat 9 dB
-  apart: the mix loss barely rewards those moves (see the generalisation
-  page). Holding each track's level relative to its song's other tracks to
-  the engineer's (``console train --level-weight``) teaches them.
+  apart: the mix loss does not reward those moves, because the reference
+  carries the engineer's EQ, compression and reverb, which change each
+  track's level and tone (see the generalisation page). Holding each track's
+  level relative to its song's other tracks to the engineer's (``console
+  train --level-weight``) teaches them, and holding a full chain's EQ,
+  compressor and reverb settings to the engineer's (``--effect-weight``)
+  teaches those.
+
+Targets are read by parameter name, so a console whose chain differs from the
+engineer's (``eq:greybox`` for ``eq:dsp``) is held to the settings of the same
+names; a setting the file does not hold is ``nan`` and teaches nothing.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import attrs
+import torch
 
 from console.data.song import Song
 from console.errors import ConsoleError
+
+if TYPE_CHECKING:  # console.mix_params imports this package through the master stage
+    from console.mix_params import ParamSlot
 
 #: The settings file of a reference mix, beside it in the folder layout.
 REFERENCE_PARAMS = "params.json"
 
 
-@attrs.frozen
-class ReferenceDecisions:
-    """Each stem's fader (dB) and pan in the reference mix, in the song's stem order.
+def reference_settings(song: Song, layout: Sequence[ParamSlot]) -> torch.Tensor | None:
+    """``(K, P)`` the reference mix's settings in ``layout``'s columns, stems in song order.
 
-    ``nan`` where the file does not set it.
+    ``None`` when the song folder holds no readable ``params.json``; ``nan``
+    where the file does not set a column for a stem (or names no such stem).
     """
-
-    gains_db: list[float]
-    pans: list[float]
-
-
-def reference_decisions(song: Song) -> ReferenceDecisions | None:
-    """The reference mix's faders and pans, or ``None`` if the song folder does not say.
-
-    Known when the song's folder holds a readable ``params.json`` whose chain
-    has a gain or a pan; a stem the file does not name gets ``nan``.
-    """
-    from console.mix_params import MixParams  # it imports console.data: not at module level
+    from console.mix_params import MixParams
 
     path = song.mix.parent / REFERENCE_PARAMS
     if not path.is_file():
@@ -55,21 +57,17 @@ def reference_decisions(song: Song) -> ReferenceDecisions | None:
         params = MixParams.load(path)
     except ConsoleError:
         return None
-    gains = {t.name: t.effects["gain"]["gain_db"] for t in params.tracks
-             if "gain_db" in t.effects.get("gain", {})}
-    pans = {t.name: t.effects["pan"]["pan"] for t in params.tracks
-            if "pan" in t.effects.get("pan", {})}
-    if not gains and not pans:
-        return None
-    return ReferenceDecisions(
-        [float(gains.get(name, math.nan)) for name in song.stem_names],
-        [float(pans.get(name, math.nan)) for name in song.stem_names],
-    )
+    tracks = {t.name: t.effects for t in params.tracks}
+    rows = [[float(tracks.get(name, {}).get(slot.effect_key, {}).get(slot.spec.name, math.nan))
+             for slot in layout] for name in song.stem_names]
+    return torch.tensor(rows, dtype=torch.float32).reshape(len(song.stem_names), len(layout))
 
 
 def reference_pans(song: Song) -> list[float] | None:
     """Each stem's pan in the reference mix (``nan`` where not set), or ``None`` if unknown."""
-    decisions = reference_decisions(song)
-    if decisions is None or all(math.isnan(p) for p in decisions.pans):
+    from console.chain import EffectChain
+
+    settings = reference_settings(song, EffectChain.from_spec("pan").layout)
+    if settings is None or bool(settings.isnan().all()):
         return None
-    return decisions.pans
+    return settings[:, 0].tolist()

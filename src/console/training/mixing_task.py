@@ -27,11 +27,17 @@ class MixingTask:
     positions: a mix and its mirror image are equally right, and a balanced
     console chooses the sides itself.
 
-    ``level_weight`` adds, for songs whose reference faders are known (the
-    batch's ``gains_db``), the mean absolute error in dB of each track's level
-    relative to its song's other tracks, times the weight. Relative, because
-    the mix loss compares mixes at equal loudness: only the balance between
-    tracks is a decision. See :mod:`console.data.reference_decisions`.
+    ``level_weight`` adds, for songs whose reference faders are known, the
+    mean absolute error in dB of each track's level relative to its song's
+    other tracks, times the weight. Relative: a mix's overall level is the
+    master stage's business, only the balance between tracks is a decision.
+
+    ``effect_weight`` adds, for every other setting the reference records
+    (a full chain's EQ, compressor and reverb), the mean absolute error of the
+    normalised settings (each in ``[0, 1]`` by its ParamSpec), times the weight.
+
+    The reference settings arrive as the batch's ``targets`` ``(B, K, P)`` in
+    the console's columns; see :mod:`console.data.reference_decisions`.
     """
 
     def __init__(
@@ -43,13 +49,15 @@ class MixingTask:
         train_effects: bool = False,
         pan_weight: float = 0.0,
         level_weight: float = 0.0,
+        effect_weight: float = 0.0,
     ) -> None:
         self.model = console
         self.loss_fn = loss
         self.sample_rate = int(sample_rate)
         self.freeze_encoder = freeze_encoder
         self.train_effects = train_effects
-        for name, weight in (("pan_weight", pan_weight), ("level_weight", level_weight)):
+        for name, weight in (("pan_weight", pan_weight), ("level_weight", level_weight),
+                             ("effect_weight", effect_weight)):
             if not (weight >= 0.0 and math.isfinite(weight)):
                 raise ValueError(f"{name} must be a finite number >= 0, got {weight}.")
         self.pan_column = _column(console, "pan", "pan")
@@ -60,30 +68,52 @@ class MixingTask:
             raise ConsoleError(
                 f"A level weight needs a gain in the chain; {console.spec} has none."
             )
+        self.effect_columns = [s.index for s in console.layout
+                               if s.index not in (self.pan_column, self.gain_column)]
+        if effect_weight and not self.effect_columns:
+            raise ConsoleError(
+                f"An effect weight needs an effect with settings besides gain and pan; "
+                f"{console.spec} has none."
+            )
         self.pan_weight = float(pan_weight)
         self.level_weight = float(level_weight)
+        self.effect_weight = float(effect_weight)
         console.encoder.requires_grad_(not freeze_encoder)
         console.chain.requires_grad_(train_effects)
 
     @property
     def wants_targets(self) -> bool:
-        """Whether batches should carry the reference faders and pans."""
-        return self.pan_weight > 0.0 or self.level_weight > 0.0
+        """Whether batches should carry the reference settings (see :meth:`target_layout`)."""
+        return self.pan_weight > 0.0 or self.level_weight > 0.0 or self.effect_weight > 0.0
+
+    @property
+    def target_layout(self) -> list | None:
+        """The columns batches should carry reference settings in, or ``None``."""
+        return self.model.layout if self.wants_targets else None
 
     def loss(self, model: nn.Module, batch: Any) -> torch.Tensor:
         tell_roles(model, batch)
         result = model(batch.stems, batch.mask, sample_rate=self.sample_rate)
         loss = self.loss_fn(result.mix, batch.mix)
-        pans = getattr(batch, "pans", None)
-        if self.pan_weight and pans is not None:
-            error = pan_distance_error(result.params[..., self.pan_column], pans, batch.mask)
+        targets = getattr(batch, "targets", None)
+        if targets is None:
+            return loss
+        params = result.params
+        if self.pan_weight:
+            error = pan_distance_error(params[..., self.pan_column],
+                                       targets[..., self.pan_column], batch.mask)
             if error is not None:
                 loss = loss + self.pan_weight * error
-        gains = getattr(batch, "gains_db", None)
-        if self.level_weight and gains is not None:
-            error = relative_level_error(result.params[..., self.gain_column], gains, batch.mask)
+        if self.level_weight:
+            error = relative_level_error(params[..., self.gain_column],
+                                         targets[..., self.gain_column], batch.mask)
             if error is not None:
                 loss = loss + self.level_weight * error
+        if self.effect_weight:
+            error = settings_error(result.normalised, targets, self.model.layout,
+                                   self.effect_columns, batch.mask)
+            if error is not None:
+                loss = loss + self.effect_weight * error
         return loss
 
     def describe(self) -> dict[str, Any]:
@@ -102,6 +132,7 @@ class MixingTask:
             "train_effects": self.train_effects,
             "pan_weight": self.pan_weight,
             "level_weight": self.level_weight,
+            "effect_weight": self.effect_weight,
         }
 
     def export(self, out_dir: Path, best: bool) -> None:
@@ -134,6 +165,29 @@ def pan_distance_error(
     if not known.any():
         return None
     return (pans.abs() - reference.nan_to_num(0.0).abs()).abs()[known].mean()
+
+
+def settings_error(
+    normalised: torch.Tensor, targets: torch.Tensor, layout: list, columns: list[int],
+    mask: torch.Tensor,
+) -> torch.Tensor | None:
+    """Mean ``|normalised - normalise(target)|`` over ``columns`` where targets are known.
+
+    ``normalised`` ``(B, K, P)`` are the console's outputs in ``[0, 1]``; targets are
+    physical, clamped to each setting's range and normalised by its ParamSpec.
+    """
+    errors = []
+    for column in columns:
+        target = targets[..., column]
+        known = torch.isfinite(target) & mask
+        if not known.any():
+            continue
+        spec = layout[column].spec
+        clamped = target[known].clamp(spec.minimum, spec.maximum)
+        errors.append((normalised[..., column][known] - spec.normalise(clamped)).abs())
+    if not errors:
+        return None
+    return torch.cat(errors).mean()
 
 
 def relative_level_error(
