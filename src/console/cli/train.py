@@ -20,7 +20,7 @@ from console.training import TrainConfig, Trainer, distributed
 from console.training.config import MAX_LEARNING_RATE
 from console.training.loop import check_run_folder
 from console.training.mixer_task import MixerTask
-from console.training.mixing_task import MixingTask
+from console.training.mixing_task import RECOMMENDED_WEIGHTS, MixingTask
 
 LAYOUTS = ("auto", "folder", "enst", "medleydb")
 
@@ -28,13 +28,6 @@ LAYOUTS = ("auto", "folder", "enst", "medleydb")
 #: How long ``console train`` trains unless told otherwise (the console it builds is
 #: ``Console.from_spec``'s default; see console.console).
 DEFAULT_STEPS = 1500
-#: Chosen among 0, 1 and 4 on the validation source: 4 centres leads, snares and kicks
-#: as engineers do, for a little of the mix loss (see the generalisation page).
-DEFAULT_PAN_WEIGHT = 4.0
-#: Per dB of relative level error; 0 until chosen on validation (see the generalisation page).
-DEFAULT_LEVEL_WEIGHT = 0.0
-#: Per unit of normalised setting error; 0 until chosen on validation.
-DEFAULT_EFFECT_WEIGHT = 0.0
 
 
 def add_parser(subparsers: Any) -> None:
@@ -110,20 +103,23 @@ def add_parser(subparsers: Any) -> None:
         help='JSON keyword options of the mixer, e.g. \'{"levels": 5}\' (default none)')
     add("--init", default=None, help="start from a console checkpoint or a shipped console's "
         "spec (e.g. gain+pan): every weight whose name and shape fit is copied")
-    add("--pan-weight", type=float, default=DEFAULT_PAN_WEIGHT,
+    add("--pan-weight", type=float, default=None,
         help="also hold each track's distance from the centre to the reference mix's, where "
         "the song folder's params.json records it (generated sessions do), with this weight "
-        "beside the mix loss; 0 trains on the mix alone (default %(default)g)")
-    add("--level-weight", type=float, default=DEFAULT_LEVEL_WEIGHT,
+        "beside the mix loss; 0 trains on the mix alone (default "
+        f"{RECOMMENDED_WEIGHTS['pan_weight']:g} where the chain has a pan)")
+    add("--level-weight", type=float, default=None,
         help="also hold each track's level relative to its song's other tracks to the "
         "reference mix's, in dB, where the song folder's params.json records the faders "
         "(generated sessions do), with this weight per dB beside the mix loss; 0 trains "
-        "the levels on the mix alone (default %(default)g)")
-    add("--effect-weight", type=float, default=DEFAULT_EFFECT_WEIGHT,
+        f"the levels on the mix alone (default {RECOMMENDED_WEIGHTS['level_weight']:g} where "
+        "the chain has a gain)")
+    add("--effect-weight", type=float, default=None,
         help="also hold every other setting the song folder's params.json records (a full "
         "chain's EQ, compressor and reverb, by parameter name) to the reference's, as the "
         "mean error of the settings normalised to [0, 1], with this weight; 0 trains them on "
-        "the mix alone (default %(default)g)")
+        f"the mix alone (default {RECOMMENDED_WEIGHTS['effect_weight']:g} where the chain "
+        "has such settings)")
     add("--freeze-encoder", action="store_true", help="train only the post-processor")
     add("--train-effects", action="store_true", help="also train effects that have weights")
     add("--workers", type=int, default=0, help="DataLoader workers (default %(default)s)")
@@ -330,10 +326,13 @@ def build_task(args: argparse.Namespace) -> MixingTask | MixerTask:
         started = warm_start(console, args.init)
         if distributed.rank() == 0:
             print(f"console train: {started.summary()}", file=sys.stderr)
+    # Weights not given are the recommended ones, where the chain has what they hold.
+    recommended = MixingTask.recommended(console, args.sample_rate, loss)
+    weights = {name: getattr(recommended, name) if getattr(args, name) is None
+               else getattr(args, name) for name in RECOMMENDED_WEIGHTS}
     try:
         return MixingTask(console, loss, args.sample_rate, args.freeze_encoder,
-                          args.train_effects, pan_weight=args.pan_weight,
-                          level_weight=args.level_weight, effect_weight=args.effect_weight)
+                          args.train_effects, **weights)
     except ValueError as exc:
         raise ConsoleError(f"--pan-weight / --level-weight / --effect-weight: {exc}") from exc
 

@@ -13,6 +13,10 @@ from console.console import Console
 from console.errors import ConsoleError
 from console.losses.base import Loss
 
+#: The weights ``console train`` uses unless told otherwise, chosen on validation data
+#: (see the generalisation page); :meth:`MixingTask.recommended` applies them.
+RECOMMENDED_WEIGHTS = {"pan_weight": 4.0, "level_weight": 0.0, "effect_weight": 0.0}
+
 
 class MixingTask:
     """The console's training objective: ``loss(console(stems).mix, reference mix)``.
@@ -80,6 +84,28 @@ class MixingTask:
         self.effect_weight = float(effect_weight)
         console.encoder.requires_grad_(not freeze_encoder)
         console.chain.requires_grad_(train_effects)
+
+    @classmethod
+    def recommended(
+        cls, console: Console, sample_rate: int, loss: Loss | None = None
+    ) -> MixingTask:
+        """The objective ``console train`` trains ``console`` with by default.
+
+        The paper's stereo loss (unless ``loss``) and :data:`RECOMMENDED_WEIGHTS`,
+        each weight only where the chain has what it holds (a level weight needs
+        a gain, an effect weight settings besides gain and pan).
+        """
+        from console.losses.stereo import StereoSTFTLoss
+
+        weights = dict(RECOMMENDED_WEIGHTS)
+        families = {slot.effect_key for slot in console.layout}
+        if "pan" not in families:
+            weights["pan_weight"] = 0.0
+        if "gain" not in families:
+            weights["level_weight"] = 0.0
+        if not families - {"gain", "pan"}:
+            weights["effect_weight"] = 0.0
+        return cls(console, loss or StereoSTFTLoss(), sample_rate, **weights)
 
     @property
     def wants_targets(self) -> bool:
