@@ -192,7 +192,7 @@ def test_results_without_a_test_id_are_refused(tmp_path, capsys, test_id):
     b = _write(tmp_path / "b.json", _results(participant="p2", mono=60.0))
     assert main(["listening-test", "--analyse", b, a, "-o", str(tmp_path / "x")]) == 2
     line = error_line(capsys)
-    assert "a.json" in line and "test_id" in line
+    assert "a.json names no test" in line and "test_id" in line
 
 
 # -- item 9: tracebacks become one line -----------------------------------------------------
@@ -276,7 +276,8 @@ def test_a_damaged_checkpoint_is_one_line_without_an_unsafe_hint(tmp_path, stems
     assert main(["mix", str(stems_dir), "-o", str(out), "--checkpoint", str(path)]) == 2
     line = error_line(capsys)
     assert str(path) in line and "weights_only" not in line and "torch.load" not in line
-    assert ("Python objects other than weights" if kind == "code" else "damaged") in line
+    assert ("holds Python objects other than weights" if kind == "code"
+            else "is damaged or not a torch checkpoint") in line
     assert not out.exists()
     with pytest.raises(CheckpointError) as exc:
         Console.load(path)
