@@ -117,7 +117,7 @@ def test_a_checkpoint_without_weights_is_refused(data):
 
 def test_frozen_emulator_weights_are_not_stored_again_and_load_back(tmp_path):
     torch.manual_seed(0)
-    console = Console.from_spec("gain+comp:tcn+pan", encoder="vggish",
+    console = Console.from_spec("gain+comp:greybox+pan", encoder="vggish",
                                 encoder_options=TINY_VGGISH, hidden=8)
     data = console.checkpoint()
     assert not any(k.startswith("chain.") for k in data["state_dict"])
@@ -133,7 +133,7 @@ def test_frozen_emulator_weights_are_not_stored_again_and_load_back(tmp_path):
 
 
 def test_trained_effect_weights_are_stored(tmp_path):
-    console = Console.from_spec("gain+comp:tcn+pan", encoder="vggish",
+    console = Console.from_spec("gain+comp:greybox+pan", encoder="vggish",
                                 encoder_options=TINY_VGGISH, hidden=8)
     with torch.no_grad():
         next(console.chain.parameters()).view(-1)[0] += 1.0  # trained with --train-effects
@@ -147,7 +147,7 @@ def test_trained_effect_weights_are_stored(tmp_path):
 
 
 def test_other_installed_emulator_weights_are_refused_not_used(tmp_path, monkeypatch):
-    console = Console.from_spec("gain+comp:tcn+pan", encoder="vggish",
+    console = Console.from_spec("gain+comp:greybox+pan", encoder="vggish",
                                 encoder_options=TINY_VGGISH, hidden=8)
     console.save(tmp_path / "c.pt")
     other = CompressorEmulator()
@@ -184,7 +184,7 @@ def test_version_1_checkpoints_still_load(tiny_console):
 
 
 def test_saving_does_not_move_the_random_stream():
-    console = Console.from_spec("gain+comp:tcn+pan", encoder="vggish",
+    console = Console.from_spec("gain+comp:greybox+pan", encoder="vggish",
                                 encoder_options=TINY_VGGISH, hidden=8)
     torch.manual_seed(3)
     console.checkpoint()

@@ -6,6 +6,7 @@ The grey-box compressor's own tests are here too (the EQ's are in test_eq_emulat
 from __future__ import annotations
 
 import binascii
+import json
 import math
 
 import attrs
@@ -20,11 +21,17 @@ from console.plugins import get_plugins
 from console.training.emulator_data import EffectPairDataset, split_of
 from console.training.emulator_metrics import compare_on
 from console_effects.compressor import Compressor
-from console_effects.emulator import CompressorEmulator, EQEmulator, ReverbEmulator
+from console_effects.emulator import (
+    GREYBOX_EMULATORS,
+    CompressorEmulator,
+    ReverbEmulator,
+    TCNEmulator,
+)
 from console_effects.greybox import GreyBoxConfig
 from console_effects.reverb import Reverb
 from console_effects.reverb_emulator import FreeverbConfig
 from console_effects.tcn import ConditionedTCN, TCNConfig
+from console_effects.tcn_emulators import TCN_EMULATORS, ReverbTCN
 from tests.conftest import TINY_VGGISH
 
 SR = 44100
@@ -79,15 +86,35 @@ def test_receptive_field_is_stated_and_every_length_runs():
     torch.testing.assert_close(net(x, cond)[..., :150], net(y, cond)[..., :150])
 
 
+def ranges(params) -> list[tuple]:
+    return [(p.name, p.unit, p.minimum, p.maximum, p.default, p.scale) for p in params]
+
+
 def test_emulators_declare_the_settings_of_their_dsp_variants():
     registry = get_plugins().registry("effect")
-    for emulator in (EQEmulator, CompressorEmulator, ReverbEmulator):
+    for emulator in (*GREYBOX_EMULATORS, *TCN_EMULATORS):
         dsp = registry[emulator.dsp_reference].factory
-        assert [p.name for p in emulator.params] == [p.name for p in dsp.params]
-    assert ReverbEmulator.params == Reverb.params  # the reverb keeps reverb:dsp's ranges
-    assert get_plugins().resolve("effect", "eq").name == "eq:tcn"
-    assert get_plugins().resolve("effect", "comp").name == "comp:tcn"
-    assert get_plugins().resolve("effect", "reverb").name == "reverb:tcn"
+        assert ranges(emulator.params) == ranges(dsp.params)  # params files render with either
+    assert ranges(ReverbEmulator.params) == ranges(Reverb.params)
+    assert get_plugins().resolve("effect", "eq").name == "eq:greybox"
+    assert get_plugins().resolve("effect", "comp").name == "comp:greybox"
+    assert get_plugins().resolve("effect", "reverb").name == "reverb:greybox"
+
+
+def test_every_tcn_is_a_tcn_and_every_greybox_says_so():
+    """The names say what the networks are: `:tcn` a conditioned TCN, `:greybox` a grey-box."""
+    registry = get_plugins().registry("effect")
+    for family in ("eq", "comp", "reverb"):
+        tcn, greybox = registry[f"{family}:tcn"].factory, registry[f"{family}:greybox"].factory
+        assert issubclass(tcn, TCNEmulator) and not issubclass(greybox, TCNEmulator)
+        assert isinstance(tcn.default_config(), TCNConfig)
+        assert "TCN" in tcn.description and "grey-box" in greybox.description.lower()
+
+
+def test_the_reverb_emulators_say_where_their_decay_stops():
+    for emulator in (ReverbEmulator, ReverbTCN):
+        decay = next(p for p in emulator.params if p.name == "decay_s")
+        assert "at least about 0.5 s" in decay.description
 
 
 @pytest.mark.slow
@@ -124,9 +151,17 @@ def test_the_paper_chain_builds_with_the_emulators_and_runs_at_another_rate():
     torch.manual_seed(0)
     console = Console.from_spec("gain+eq+comp+reverb+pan", encoder="vggish",
                                 encoder_options=TINY_VGGISH)
-    assert console.spec == "gain+eq:tcn+comp:tcn+reverb:tcn+pan"
+    assert console.spec == "gain+eq:greybox+comp:greybox+reverb:greybox+pan"
     out = console(0.1 * torch.randn(1, 2, 16000), sample_rate=16000)
     assert out.mix.shape == (1, 2, 16000) and torch.isfinite(out.mix).all()
+
+
+def test_the_papers_chain_of_tcns_builds_and_runs_at_another_rate():
+    torch.manual_seed(0)
+    console = Console.from_spec("gain+eq:tcn+comp:tcn+reverb:tcn+pan", encoder="vggish",
+                                encoder_options=TINY_VGGISH)
+    out = console(0.1 * torch.randn(1, 2, 8000), sample_rate=16000)
+    assert out.mix.shape == (1, 2, 8000) and torch.isfinite(out.mix).all()
 
 
 def test_checkpoint_errors_say_what_to_do(tmp_path):
@@ -135,7 +170,7 @@ def test_checkpoint_errors_say_what_to_do(tmp_path):
     with pytest.raises(CheckpointError, match="holds no emulator checkpoint"):
         CompressorEmulator(tmp_path)
     ReverbEmulator(config=FreeverbConfig()).save(tmp_path / "reverb.pt")
-    with pytest.raises(CheckpointError, match="reverb:tcn@"):
+    with pytest.raises(CheckpointError, match="reverb:greybox@"):
         CompressorEmulator(tmp_path / "reverb.pt")
     torch.save({"something": 1}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not an emulator checkpoint"):
@@ -229,3 +264,44 @@ def test_an_old_tcn_compressor_checkpoint_is_refused_with_what_to_do(tmp_path):
     with pytest.raises(CheckpointError, match="holds a TCN") as error:
         CompressorEmulator(tmp_path / "old.pt")
     assert "console train-emulator comp" in str(error.value)
+
+
+def test_files_that_named_the_grey_boxes_tcn_load_as_grey_boxes(tmp_path):
+    """An emulator checkpoint records its network: `comp:tcn@DIR` of a grey-box's loads as one,
+    `comp:greybox@FILE` of a TCN's as a TCN."""
+    CompressorEmulator(config=tiny_config(CompressorEmulator)).save(tmp_path / "grey" / "best.pt")
+    chain = EffectChain.from_spec(f"gain+comp:tcn@{tmp_path / 'grey'}+pan")
+    assert isinstance(chain.effects[1], CompressorEmulator)
+    assert chain.spec == f"gain+comp:greybox@{tmp_path / 'grey'}+pan"
+    tcn_class = get_plugins().resolve("effect", "comp:tcn").factory
+    tcn_class(config=tiny_config(tcn_class)).save(tmp_path / "tcn.pt")
+    chain = EffectChain.from_spec(f"comp:greybox@{tmp_path / 'tcn.pt'}")
+    assert isinstance(chain.effects[0], tcn_class)
+
+
+def test_a_params_file_of_format_1_means_the_grey_boxes_by_tcn(tmp_path):
+    from console.mix_params import FORMAT_VERSION, MixParams
+
+    chain = EffectChain.from_spec("gain+eq:greybox+comp:greybox+reverb:greybox+pan")
+    params = MixParams.from_tensor(chain.defaults()[None], chain.layout, ["a.wav"], chain.spec,
+                                   SR)
+    data = json.loads(params.to_json())
+    assert data["version"] == FORMAT_VERSION == 2
+    data["version"], data["spec"] = 1, "gain+eq:tcn+comp:tcn+reverb:tcn+pan"
+    old = MixParams.from_json(json.dumps(data))
+    assert old.spec == chain.spec and old.version == 2
+    data["version"] = 2  # written today, the same names mean the TCNs
+    assert MixParams.from_json(json.dumps(data)).spec == "gain+eq:tcn+comp:tcn+reverb:tcn+pan"
+
+
+def test_a_console_checkpoint_that_named_the_grey_boxes_tcn_loads_them(tmp_path):
+    """Detected by the weights it stored (format 1: all of them) or listed (format 2)."""
+    console = Console.from_spec("gain+comp:greybox+pan", encoder="vggish",
+                                encoder_options=TINY_VGGISH)
+    data = console.checkpoint()
+    data["spec"] = "gain+comp:tcn+pan"
+    assert any(k.startswith("chain.effects.1.network") for k in data["rebuilt"]["keys"])
+    assert Console.from_checkpoint(data).spec == "gain+comp:greybox+pan"
+    full = {**data, "format_version": 1, "rebuilt": None,
+            "state_dict": {k: v.clone() for k, v in console.state_dict().items()}}
+    assert Console.from_checkpoint(full).spec == "gain+comp:greybox+pan"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import soundfile as sf
 import torch
 
@@ -39,14 +40,16 @@ def test_a_tiny_emulator_trained_for_a_few_steps_lowers_its_loss(tmp_path):
     with torch.no_grad():
         after = float(task.loss(emulator, fixed))
     assert math.isfinite(after) and after < 0.9 * before
-    # the exported checkpoint loads as comp:tcn@FOLDER and reproduces the trained network
-    loaded = get_plugins().resolve("effect", "comp:tcn").create(str(tmp_path))
+    # the exported checkpoint loads as comp:greybox@FOLDER and reproduces the trained network
+    loaded = get_plugins().resolve("effect", "comp:greybox").create(str(tmp_path))
     x, p = fixed["x"], fixed["params"]
     torch.testing.assert_close(loaded(x, p, SR), emulator(x, p, SR))
 
 
 
-def test_train_emulator_command_trains_and_resumes(tmp_path, capsys):
+@pytest.mark.parametrize("emulator", ["comp", "comp:tcn"])
+def test_train_emulator_command_trains_and_resumes(tmp_path, capsys, emulator):
+    """The family's default (the grey-box) and the paper's TCN, each by its name."""
     folder = tmp_path / "audio"
     folder.mkdir()
     names: dict[str, list[str]] = {"train": [], "validation": [], "test": []}
@@ -58,7 +61,7 @@ def test_train_emulator_command_trains_and_resumes(tmp_path, capsys):
     for clip, name in zip(clips, sum(names.values(), []), strict=True):
         sf.write(folder / name, clip.numpy(), SR)
     out = tmp_path / "run"
-    argv = ["train-emulator", "comp", "--out", str(out), "--audio", str(folder),
+    argv = ["train-emulator", emulator, "--out", str(out), "--audio", str(folder),
             "--reference", "dsp", "--steps", "2", "--batch-size", "2", "--channels", "4",
             "--segment-seconds", "0.1", "--val-examples", "2", "--val-every", "2",
             "--no-progress"]
@@ -67,8 +70,9 @@ def test_train_emulator_command_trains_and_resumes(tmp_path, capsys):
     argv[argv.index("--steps") + 1] = "3"
     assert main(argv) == 0
     assert "resumed at step 2" in capsys.readouterr().err
-    effect = EffectChain.from_spec(f"comp:tcn@{out / 'emulator.pt'}").effects[0]
+    effect = EffectChain.from_spec(f"comp@{out / 'emulator.pt'}").effects[0]
     assert effect.network.config.channels == 4
+    assert effect.name == get_plugins().resolve("effect", emulator).name
 
 
 class FaderEmulator(TCNEmulator):
@@ -126,4 +130,5 @@ def test_an_effect_that_cannot_be_trained_is_refused_with_the_trainable_ones(tmp
     code = main(["train-emulator", "gain", "--out", str(tmp_path / "run"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and "No trainable emulator named 'gain'" in err
-    assert "comp:tcn, eq:tcn, reverb:tcn" in err
+    assert ("comp:greybox, comp:tcn, eq:greybox, eq:tcn, reverb:greybox, reverb:tcn"
+            in err)

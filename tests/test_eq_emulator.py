@@ -137,15 +137,17 @@ def test_fitting_responses_brings_every_section_closer_to_the_reference():
 
 
 @pytest.mark.slow
-def test_train_emulator_fits_responses_then_loads_as_eq_tcn(tmp_path, capsys):
+@pytest.mark.parametrize("name", ["eq:greybox", "eq:tcn"])
+def test_train_emulator_fits_responses_then_loads_as_eq_tcn(tmp_path, capsys, name):
+    """Both EQs are linear: their sections are fitted to responses before any audio."""
     out = tmp_path / "eq"
-    argv = ["train-emulator", "eq", "--out", str(out), "--reference", "dsp",
+    argv = ["train-emulator", name, "--out", str(out), "--reference", "dsp",
             "--response-steps", "3", "--response-settings", "8", "--steps", "0",
             "--channels", "4", "--no-progress"]
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "bell response within" in err and "bypass" in err
-    emulator = get_plugins().resolve("effect", "eq:tcn").create(str(out))
+    emulator = get_plugins().resolve("effect", name).create(str(out))
     assert emulator.checkpoint_info["response_steps"] == 3
     assert set(emulator.checkpoint_info["response_fit_db"]) == {"low_shelf", "bell", "high_shelf"}
     assert emulator.network.config.channels == 4
@@ -178,7 +180,10 @@ def test_an_old_tcn_eq_checkpoint_is_refused_with_what_to_do(tmp_path):
     OldEQ(config=OldEQ.default_config()).save(tmp_path / "old.pt")
     with pytest.raises(CheckpointError, match="holds a TCN") as error:
         EQEmulator(tmp_path / "old.pt")
-    assert "console train-emulator eq" in str(error.value) and "eq:dsp" in str(error.value)
+    assert "eq:tcn@" in str(error.value) and "console train-emulator eq" in str(error.value)
+    # nor does today's eq:tcn (sections in series) take that whole-EQ network
+    with pytest.raises(CheckpointError, match="do not fit eq:tcn"):
+        get_plugins().resolve("effect", "eq:tcn").factory(tmp_path / "old.pt")
 
 
 def test_the_eq_emulator_plots_its_exact_magnitude_response():

@@ -8,7 +8,11 @@ from console.chain import EffectChain
 from console.data.synthetic import make_session
 from console.losses import StereoSTFTLoss
 
-SHIPPED = ("gain+pan", "gain+eq:dsp+comp:dsp+reverb:dsp+pan")
+SHIPPED = (
+    "gain+pan",
+    "gain+eq:dsp+comp:dsp+reverb:dsp+pan",
+    "gain+eq:greybox+comp:greybox+reverb:greybox+pan",
+)
 
 
 @pytest.mark.parametrize("spec", SHIPPED)
@@ -50,12 +54,12 @@ def test_it_beats_the_mono_mix_on_unseen_procedural_sessions(spec):
 
 
 def test_one_name_one_meaning():
-    """A bare family means the emulator everywhere: the emulator console answers, not the DSP."""
+    """A bare family means the default emulator everywhere: the emulator console answers."""
     from console import Console
 
     emulated = Console.from_spec("gain+eq+comp+reverb+pan", encoder="mel-stats").spec
     assert pretrained.resolve("gain+eq+comp+reverb+pan") == emulated
-    assert emulated == "gain+eq:tcn+comp:tcn+reverb:tcn+pan"
+    assert emulated == "gain+eq:greybox+comp:greybox+reverb:greybox+pan"
     assert pretrained.load_pretrained("gain+eq+comp+reverb+pan").spec == emulated
     assert "gain+eq:dsp+pan" not in pretrained.available()
     with pytest.raises(CheckpointError, match="shipped: .*gain\\+pan"):
@@ -63,6 +67,20 @@ def test_one_name_one_meaning():
     for spec in pretrained.available():
         assert pretrained.load_pretrained(spec).spec == spec
     assert Console.pretrained().spec == pretrained.DEFAULT
+    assert set(pretrained.available()) == set(SHIPPED)
+
+
+def test_the_emulator_console_saved_under_the_old_names_loads_as_its_grey_boxes():
+    """It was trained when the grey-boxes were named :tcn; its checkpoint still says so."""
+    import torch
+
+    path = pretrained._folder() / f"{pretrained.file_stem(SHIPPED[2])}.pt"
+    assert torch.load(path, weights_only=True)["spec"] == "gain+eq:tcn+comp:tcn+reverb:tcn+pan"
+    console = pretrained.load_pretrained("gain+eq:greybox+comp:greybox+reverb:greybox+pan")
+    assert [type(e).__name__ for e in console.chain.effects[1:4]] == [
+        "EQGreyBox", "CompressorGreyBox", "ReverbGreyBox"]
+    with pytest.raises(CheckpointError, match="No console is shipped"):
+        pretrained.load_pretrained("gain+eq:tcn+comp:tcn+reverb:tcn+pan")
 
 
 def test_mix_refuses_a_spec_with_no_shipped_console_and_names_the_shipped(tmp_path, capsys):
@@ -75,3 +93,15 @@ def test_mix_refuses_a_spec_with_no_shipped_console_and_names_the_shipped(tmp_pa
     assert code == 2
     assert "gain+eq:dsp+comp:dsp+reverb:dsp+pan" in capsys.readouterr().err
     assert not (tmp_path / "m.wav").exists()
+
+
+@pytest.mark.parametrize("spec", ["gain+eq+comp+reverb+pan",
+                                  "gain+eq:greybox+comp:greybox+reverb:greybox+pan"])
+def test_mix_finds_the_emulator_console_by_its_names(tmp_path, spec):
+    from console.cli.main import main
+    from tests.conftest import write_stems
+
+    write_stems(tmp_path / "stems", 2)
+    out = tmp_path / "m.wav"
+    assert main(["mix", str(tmp_path / "stems"), "-o", str(out), "--spec", spec, "-q"]) == 0
+    assert out.is_file()

@@ -166,8 +166,10 @@ def test_delays_scale_with_the_rate_as_in_juce():
 
 
 def test_it_keeps_the_settings_of_reverb_dsp(untrained):
-    assert ReverbEmulator.params == Reverb.params
-    assert ReverbEmulator.name == "reverb:tcn" and ReverbEmulator.family == "reverb"
+    same = [(p.name, p.unit, p.minimum, p.maximum, p.default, p.scale) for p in Reverb.params]
+    assert [(p.name, p.unit, p.minimum, p.maximum, p.default, p.scale)
+            for p in ReverbEmulator.params] == same
+    assert ReverbEmulator.name == "reverb:greybox" and ReverbEmulator.family == "reverb"
     assert untrained.receptive_field_s == math.inf
 
 
@@ -272,7 +274,7 @@ def test_a_checkpoint_of_the_old_tcn_is_refused_with_what_to_do(tmp_path):
         "state_dict": {"weight": torch.zeros(2)}, "info": {},
     }
     torch.save(old, tmp_path / "old.pt")
-    with pytest.raises(CheckpointError, match="TCN.*Retrain it with"):
+    with pytest.raises(CheckpointError, match="TCN.*reverb:tcn@.*retrain it with"):
         ReverbEmulator(str(tmp_path / "old.pt"))
     old["family"] = "eq"
     torch.save(old, tmp_path / "eq.pt")
@@ -331,3 +333,17 @@ def test_registered_it_is_the_default_reverb_of_a_console():
     assert result.mix.shape == (1, 2, SR // 2)
     result.mix.square().mean().backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in mixer.parameters())
+
+
+def test_the_shortest_decay_it_rings_is_the_one_its_setting_states(shipped):
+    """decay_s advertises 0.1-8 s; the grey-box cannot ring shorter than about half a second,
+    and the setting says so where the user reads it (console plugins, the docs)."""
+    shortest = []
+    for brightness in (0.0, 1.0):
+        params = torch.tensor([[0.1, 0.0, brightness, 1.0, 1.0]])
+        with torch.no_grad():
+            ir = shipped.impulse_response(params, SR)[0].numpy()
+        shortest.append(band_rt60(ir, SR))
+    assert 0.45 < min(shortest) and max(shortest) < 0.65
+    decay = next(p for p in shipped.params if p.name == "decay_s")
+    assert "at least about 0.5 s" in decay.description and "0.52 s" in decay.description

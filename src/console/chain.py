@@ -9,6 +9,7 @@ from torch import nn
 
 from console.effect import Effect
 from console.mix_params import MixParams, ParamSlot, param_layout
+from console.params import denormalise_columns
 from console.plugins import Plugins
 from console.spec import build_chain
 
@@ -50,8 +51,7 @@ class EffectChain(nn.Module):
         """``(..., P)`` values in ``[0, 1]`` to physical units."""
         if not self.layout:
             return normalised
-        columns = [slot.spec.denormalise(normalised[..., slot.index]) for slot in self.layout]
-        return torch.stack(columns, dim=-1)
+        return denormalise_columns([slot.spec for slot in self.layout], normalised)
 
     def defaults(self) -> torch.Tensor:
         """``(P,)`` physical defaults."""

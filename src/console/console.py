@@ -26,6 +26,7 @@ from console.mix_params import MixParams, ParamSlot
 from console.numbers import db_to_amplitude
 from console.plugins import Plugins, get_plugins
 from console.post_processor import POST_PROCESSORS, create_post_processor
+from console.spec import stored_effect_keys, upgrade_spec
 from console.tracks import check_stems, masked_mean, valid_rows
 
 #: What a new console is unless told otherwise, in Python and in ``console train`` alike:
@@ -319,6 +320,9 @@ class Console(nn.Module):
                 f"damaged or from a newer console."
             ) from exc
         state = state_dict_of(data, source)
+        # An item renamed since (eq:tcn when it was the grey-box) loads as what its weights are.
+        stored = [*state, *((data.get("rebuilt") or {}).get("keys") or [])]
+        spec = upgrade_spec(spec, stored_effect_keys(stored), plugins=plugins)
         kind = data.get("post_processor", "mlp")  # checkpoints before the option used the MLP
         if kind not in POST_PROCESSORS:
             raise CheckpointError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, ClassVar
 
 import torch
@@ -32,6 +33,23 @@ class Effect(nn.Module):
     #: How the parameters become Ardour controls (``console export``); ``None``: the
     #: effect is printed into the track's audio instead.
     ardour: ClassVar[ArdourMapping | None] = None
+    #: Names this effect was registered under before, in files that predate a rename
+    #: (a ``params.json`` of format version 1 naming one of them means this effect).
+    legacy_names: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def accepts(cls, arg: str | None = None, state_keys: Collection[str] = ()) -> bool | None:
+        """Whether this effect can load what a file stored under its name (``None``: no view).
+
+        ``arg`` is the text after ``@`` in a spec item (a weights file, say);
+        ``state_keys`` the names of the weights a console checkpoint kept for
+        this effect (relative to it, ``network.…``). An effect whose name once
+        meant another network (an emulator) answers from what was stored, and
+        :func:`console.spec.upgrade_spec` then picks the variant of its family
+        that accepts it. The default has no view: the effect is kept, and never
+        chosen over another.
+        """
+        return None
 
     @property
     def num_params(self) -> int:

@@ -26,7 +26,10 @@ from console.numbers import is_finite_number
 from console.params import ParamSpec
 
 FORMAT = "console-mix-params"
-FORMAT_VERSION = 1
+#: Version 2: effect names as registered since the grey-box emulators took their own names
+#: (``eq:greybox``; ``eq:tcn`` is a TCN). A version-1 file's names are read as they meant then.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 class MixParamsError(ConsoleError, ValueError):
@@ -253,11 +256,14 @@ class MixParams:
                 f"{source} is not a console mix-parameter file (expected \"format\": "
                 f"\"{FORMAT}\"); write one with `console mix ... --params`."
             )
-        if type(data.get("version")) is not int or data.get("version") != FORMAT_VERSION:
+        if type(data.get("version")) is not int or data.get("version") not in READABLE_VERSIONS:
             raise MixParamsError(
                 f"{source} has format version {data.get('version')!r}; this console reads "
-                f"version {FORMAT_VERSION}."
+                f"versions {', '.join(map(str, READABLE_VERSIONS))}."
             )
+        if data["version"] < FORMAT_VERSION and isinstance(data.get("spec"), str):
+            data = {**data, "spec": _upgraded_spec(data["spec"], source),
+                    "version": FORMAT_VERSION}
         try:
             return _converter.structure(data, cls)
         except cattrs.BaseValidationError as exc:
@@ -289,6 +295,17 @@ class MixParams:
                 f"MIX.params.json `console mix` wrote, saved as UTF-8."
             ) from exc
         return cls.from_json(text, source=str(path))
+
+
+def _upgraded_spec(spec: str, source: str) -> str:
+    """A version-1 file's spec in today's names (``eq:tcn`` then was ``eq:greybox``)."""
+    from console.errors import SpecError
+    from console.spec import upgrade_spec
+
+    try:
+        return upgrade_spec(spec, legacy=True)
+    except (SpecError, ConsoleError):  # the chain's own check says what is wrong, later
+        return spec
 
 
 def _own_error(exc: BaseException) -> MixParamsError | None:

@@ -1,29 +1,29 @@
-"""Neural emulators of the EQ, compressor and reverb (``eq:tcn``, ``comp:tcn``, ``reverb:tcn``).
+"""The emulator bases, and the grey-box emulators (``eq:greybox``, ``comp:greybox``, defaults).
 
-As in Steinmetz et al. (2021), each is a network conditioned on the effect's
-settings and trained on audio that a reference effect processed at random
-settings, then frozen inside the console. An emulator declares the same
+As in Steinmetz et al. (2021), an emulator is a network conditioned on the
+effect's settings and trained on audio that a reference effect processed at
+random settings, then frozen inside the console. An emulator declares the same
 ParamSpecs as the DSP effect it stands in for, so a ``params.json`` made with
-one renders with the other.
+one renders with the other. Two kinds of network:
 
-Two kinds of network:
-
-- The EQ and the compressor are **grey-box** (:mod:`console_effects.greybox`):
-  the form of the effect is fixed (second-order sections in series; a
-  detector, attack/release smoothing and a static curve) and a small network
-  learns what the device's knobs do to it. They cost what the DSP effects
-  cost (well under 0.01 CPU-s per track-second) and are stable, exactly flat
-  at 0 dB (EQ) and exactly no compression at ratio 1 by construction. Their
-  registry names keep the ``:tcn`` of the TCNs they replaced, so specs and
-  ``params.json`` files that name them still work.
-- The reverb is a grey-box of pedalboard's Freeverb
-  (:mod:`console_effects.reverb_emulator`): Freeverb's combs and all-passes,
-  with a small network mapping the knobs to their feedback and damping.
-- :class:`TCNEmulator` keeps the paper's conditioned TCN
-  (:mod:`console_effects.tcn`) as the base for a third party's emulator.
+- **Conditioned TCNs**, the paper's networks: ``eq:tcn``, ``comp:tcn`` and
+  ``reverb:tcn`` (:mod:`console_effects.tcn_emulators`, on
+  :class:`TCNEmulator` here and :mod:`console_effects.tcn`).
+- **Grey-boxes**, this project's, beyond the paper
+  (:mod:`console_effects.greybox`): the form of the effect is fixed
+  (second-order sections in series; a detector, attack/release smoothing and
+  a static curve; Freeverb's combs and all-passes for ``reverb:greybox``, in
+  :mod:`console_effects.reverb_emulator`) and a small network learns what the
+  device's knobs do to it. They cost what the DSP effects cost (well under
+  0.01 CPU-s per track-second), are stable, exactly flat at 0 dB (EQ) and
+  exactly no compression at ratio 1 by construction, and they measure closer
+  to their references than the TCNs (``docs/emulators.rst``), so they are the
+  defaults for ``eq``, ``comp`` and ``reverb``. Until this version they were
+  registered as ``eq:tcn``, ``comp:tcn`` and ``reverb:tcn``: files that name
+  them so load them by what they hold (``legacy_names``, ``accepts``).
 
 Parts of an effect that are exact and cheap in closed form stay in closed
-form: the compressor's make-up gain, the reverb's dry path and wet/dry mix.
+form: the compressor's make-up gain, the reverb's pre-delay and wet/dry mix.
 The network then spends its capacity on what needs it.
 
 The TCNs run at their ``internal_rate``; audio at another rate is resampled
@@ -33,6 +33,7 @@ networks run at the audio's own rate: their filters are designed for it.
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 from typing import Any, ClassVar
@@ -41,6 +42,7 @@ import torch
 import torchaudio
 
 from console.errors import CheckpointError
+from console.export.mapping import ArdourMapping, LV2Plugin, Port, Settings
 from console_effects.compressor import Compressor
 from console_effects.emulator_checkpoint import (  # noqa: F401 (the format's names, re-exported)
     CHECKPOINT_NAMES,
@@ -64,8 +66,11 @@ from console_effects.greybox import (
     GreyBoxConfig,
 )
 from console_effects.neural_emulator import NeuralEmulator
-from console_effects.reverb_emulator import ReverbEmulator
-from console_effects.tcn import ConditionedTCN, TCNConfig
+from console_effects.reverb_emulator import (  # noqa: F401 (ReverbEmulator: re-exported)
+    ReverbEmulator,
+    ReverbGreyBox,
+)
+from console_effects.tcn import TCN_NETWORK, ConditionedTCN, TCNConfig
 
 
 def _resample(x: torch.Tensor, orig: int, target: int) -> torch.Tensor:
@@ -83,14 +88,17 @@ def _fit_length(x: torch.Tensor, length: int) -> torch.Tensor:
 class TCNEmulator(NeuralEmulator):
     """A frozen conditioned TCN standing in for an effect (the paper's emulators).
 
-    The base of the reverb emulator and of a third party's: subclasses give
-    the effect (``name``, ``params``, ``family``, ``dsp_reference``), a
+    The base of ``eq:tcn``, ``comp:tcn``, ``reverb:tcn``
+    (:mod:`console_effects.tcn_emulators`) and of a third party's: subclasses
+    give the effect (``name``, ``params``, ``family``, ``dsp_reference``), a
     :meth:`default_config` whose receptive field covers the effect's memory,
     and a ``process`` that calls :meth:`run_network`. A checkpoint's config
-    without a ``"network"`` entry is a TCN (checkpoints of every console so far).
+    without a ``"network"`` entry is a TCN (every checkpoint written before the
+    entry was).
     """
 
-    #: Rate the network itself runs at (the reverb's is lower, for a longer reach).
+    network_kind: ClassVar[str] = TCN_NETWORK
+    #: Rate the network itself runs at.
     internal_rate: ClassVar[int] = EMULATOR_SAMPLE_RATE
 
     @classmethod
@@ -104,14 +112,17 @@ class TCNEmulator(NeuralEmulator):
 
     @classmethod
     def config_from_dict(cls, data: dict[str, Any], source: Path) -> TCNConfig:
-        kind = data.get("network", "tcn")
-        if kind != "tcn":
+        kind = data.get("network", TCN_NETWORK)
+        if kind != TCN_NETWORK:
             raise CheckpointError(
                 f"{source} holds a {kind!r} network; {cls.name} runs a TCN. Retrain it with "
-                f"`console train-emulator {cls.family}`, or give the checkpoint to the emulator "
-                f"it was made for."
+                f"`console train-emulator {cls.name}`, or give the checkpoint to the emulator "
+                f"it was made for ({cls.family}:greybox for a grey-box's)."
             )
-        return TCNConfig(**data)
+        try:
+            return TCNConfig(**data)
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{source} has a damaged network config {data}: {exc}") from exc
 
     def _checked(self, config: TCNConfig) -> TCNConfig:
         expected = self.default_config()
@@ -149,12 +160,11 @@ class TCNEmulator(NeuralEmulator):
 class GreyBoxEmulator(NeuralEmulator):
     """A frozen grey-box network (:mod:`console_effects.greybox`) standing in for an effect.
 
-    A checkpoint of another kind of network (the TCNs that ``eq:tcn`` and
-    ``comp:tcn`` were before) is refused with what to do instead.
+    A checkpoint of another kind of network (a TCN) is refused with what to do
+    instead; in a spec, ``eq:greybox@DIR`` of a TCN's checkpoint loads it as
+    ``eq:tcn`` (see ``accepts``).
     """
 
-    #: The :class:`~console_effects.greybox.GreyBoxConfig` ``network`` this emulator runs.
-    network_kind: ClassVar[str] = ""
     #: A few words on the network, for messages.
     network_words: ClassVar[str] = ""
 
@@ -162,13 +172,17 @@ class GreyBoxEmulator(NeuralEmulator):
     def config_from_dict(cls, data: dict[str, Any], source: Path) -> GreyBoxConfig:
         kind = data.get("network", "tcn")
         if kind != cls.network_kind:
-            what = "a TCN (an older console's emulator)" if kind == "tcn" else f"a {kind!r}"
+            what = "a TCN" if kind == TCN_NETWORK else f"a {kind!r} network"
             raise CheckpointError(
-                f"{source} holds {what}; {cls.name} is now {cls.network_words} and cannot "
-                f"load it. Retrain it with `console train-emulator {cls.family} --out DIR` and "
-                f"use {cls.name}@DIR, or use {cls.dsp_reference}."
+                f"{source} holds {what}; {cls.name} is {cls.network_words} and cannot "
+                f"load it. Use it as {cls.family}:tcn@{source} if it is a TCN of this version, "
+                f"or retrain it with `console train-emulator {cls.name} --out DIR` and use "
+                f"{cls.name}@DIR."
             )
-        return GreyBoxConfig(**data)
+        try:
+            return GreyBoxConfig(**data)
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{source} has a damaged network config {data}: {exc}") from exc
 
     def _checked(self, config: GreyBoxConfig) -> GreyBoxConfig:
         expected = self.default_config()
@@ -184,25 +198,8 @@ class GreyBoxEmulator(NeuralEmulator):
     def receptive_field_s(self) -> float:
         return math.inf
 
-    def normalise(self, params: torch.Tensor) -> torch.Tensor:
-        """As the ParamSpecs' ``normalise``, every column in one go.
 
-        A handful of tensor operations instead of four per setting: at the
-        grey-box networks' cost the per-setting graph would be a good part of
-        a forward+backward pass. Linear ranges give the same numbers (0 dB of
-        a gain is exactly 0.5).
-        """
-        specs = self.params
-        low = params.new_tensor([spec.minimum for spec in specs])
-        high = params.new_tensor([spec.maximum for spec in specs])
-        log = torch.tensor([spec.scale == "log" for spec in specs], device=params.device)
-        value = params.clamp(low, high)
-        value = torch.where(log, torch.where(log, value, 1.0).log(), value)
-        start = torch.where(log, low.log(), low)
-        return (value - start) / (torch.where(log, high.log(), high) - start)
-
-
-class EQEmulator(GreyBoxEmulator):
+class EQGreyBox(GreyBoxEmulator):
     """Grey-box emulation of the five-band parametric EQ; same settings as ``eq:dsp``.
 
     Five second-order sections in series whose poles, zeros and gain a small
@@ -219,7 +216,8 @@ class EQEmulator(GreyBoxEmulator):
     --response-steps``), then optionally tuned on audio.
     """
 
-    name = "eq:tcn"
+    name = "eq:greybox"
+    legacy_names = ("eq:tcn",)
     family = "eq"
     dsp_reference = "eq:dsp"
     description = "Parametric EQ emulated by learned biquad sections (grey-box neural emulator)."
@@ -256,7 +254,7 @@ class EQEmulator(GreyBoxEmulator):
         return freqs.to(dtype), magnitude_db(response).to(dtype)
 
 
-class CompressorEmulator(GreyBoxEmulator):
+class CompressorGreyBox(GreyBoxEmulator):
     """Grey-box emulation of the compressor; same settings as ``comp:dsp``.
 
     A feed-forward compressor (peak detector, attack/release smoothing, static
@@ -272,14 +270,14 @@ class CompressorEmulator(GreyBoxEmulator):
     make-up gain is applied exactly; each channel has its own detector.
     """
 
-    name = "comp:tcn"
+    name = "comp:greybox"
+    legacy_names = ("comp:tcn",)
     family = "comp"
     dsp_reference = "comp:dsp"
     description = "Compressor emulated by a learned feed-forward compressor (grey-box neural)."
     network_kind = COMP_FEEDFORWARD
     network_words = "a grey-box feed-forward compressor"
     params = Compressor.params
-    ardour = Compressor.ardour
 
     @classmethod
     def default_config(cls) -> GreyBoxConfig:
@@ -326,4 +324,73 @@ class CompressorEmulator(GreyBoxEmulator):
             ).amin(dim=1)
 
 
-EMULATORS: tuple[type, ...] = (EQEmulator, CompressorEmulator, ReverbEmulator)
+    def applied_settings(self, settings: Settings) -> dict[str, float]:
+        """One track's settings as the inner compressor runs them (the export's source)."""
+        row = torch.tensor([[settings[spec.name] for spec in self.params]], dtype=torch.float64)
+        return {name: float(value[0]) for name, value in self.inner_settings(row).items()}
+
+
+
+def greybox_comp_mapping(emulator: CompressorGreyBox) -> ArdourMapping:
+    """``comp:dsp``'s a-Comp mapping fed with ``emulator``'s inner settings.
+
+    The grey-box learned pedalboard's reading of the knobs: time constants
+    about 1/(2 pi) of the knob's milliseconds and a knee of a fraction of a
+    dB whatever ``knee_db`` says (JUCE's compressor has none). Exporting the
+    knob values would set a-Comp six times slower and soft where the user
+    heard fast and hard.
+    """
+    def inner(name: str, scale: float = 1.0):
+        return lambda s: emulator.applied_settings(s)[name] * scale
+
+    note = "the emulator's learned {}, not the knob's value"
+    return ArdourMapping(targets=(
+        LV2Plugin(
+            "urn:ardour:a-comp", "ACE Compressor", stereo_uri="urn:ardour:a-comp#stereo",
+            ports=(
+                Port("thr", inner("threshold_db"), ("threshold_db",), "dB", -60.0, 0.0,
+                     note=note.format("threshold"), follows_level=True),
+                Port("rat", inner("ratio"), ("ratio",), "", 1.0, 20.0,
+                     note=note.format("ratio")),
+                Port("att", inner("attack_ms"), ("attack_ms",), "ms", 0.1, 100.0,
+                     note=note.format("attack time constant (about attack / 2 pi)")),
+                Port("rel", inner("release_ms"), ("release_ms",), "ms", 1.0, 2000.0,
+                     note=note.format("release time constant (about release / 2 pi)")),
+                Port("kn", inner("knee_db", 1.0 / 6.0), ("knee_db",), "", 0.0, 8.0,
+                     note="the learned knee / 6 (a fraction of a dB: the reference has none)"),
+                Port("mak", lambda s: s["makeup_db"], ("makeup_db",), "dB", 0.0, 30.0,
+                     note="same"),
+                Port("sidech", 0.0, note="no side chain"),
+                Port("enable", 1.0),
+            ),
+        ),
+    ))
+
+
+class _ShippedMapping:
+    """``CompressorGreyBox.ardour``: a-Comp set as the network compresses, its learned
+    threshold, ratio, time constants and knee, not the knobs' values
+    (:func:`greybox_comp_mapping`); read on the class, the shipped weights'."""
+
+    def __get__(self, instance: Any, owner: type) -> ArdourMapping:
+        if instance is not None:
+            return greybox_comp_mapping(instance)
+        return greybox_comp_mapping(_shipped_comp())
+
+
+@functools.cache
+def _shipped_comp() -> CompressorGreyBox:
+    try:
+        return CompressorGreyBox()
+    except CheckpointError:  # no weights installed: the untrained map reads the knobs as they are
+        return CompressorGreyBox(config=CompressorGreyBox.default_config())
+
+
+CompressorGreyBox.ardour = _ShippedMapping()  # type: ignore[assignment, misc]
+
+#: The names these classes had while they were registered as ``:tcn``.
+EQEmulator = EQGreyBox
+CompressorEmulator = CompressorGreyBox
+
+GREYBOX_EMULATORS: tuple[type, ...] = (EQGreyBox, CompressorGreyBox, ReverbGreyBox)
+EMULATORS = GREYBOX_EMULATORS

@@ -65,7 +65,7 @@ def read_checkpoint(path: Path, effect: Any) -> dict[str, Any]:
     if data.get("family") != effect.family:
         raise CheckpointError(
             f"{path} emulates {data.get('family')!r}, not {effect.family!r}; use it as "
-            f"{data.get('family')}:tcn@{path}."
+            f"{emulator_for(data)}@{path}."
         )
     if not isinstance(data.get("config"), dict):
         raise CheckpointError(f"{path} has no network config; it is damaged: retrain it.")
@@ -77,6 +77,19 @@ def read_checkpoint(path: Path, effect: Any) -> dict[str, Any]:
             f"{[spec.name for spec in effect.params]}; retrain it with this version."
         )
     return data
+
+
+def emulator_for(data: dict[str, Any]) -> str:
+    """The registered emulator that runs a checkpoint's network: its family's of that kind."""
+    from console.plugins import get_plugins
+
+    family = data.get("family")
+    config = data.get("config") if isinstance(data.get("config"), dict) else {}
+    kind = config.get("network", "tcn")
+    for component in get_plugins().registry("effect").values():
+        if component.family == family and getattr(component.factory, "network_kind", "") == kind:
+            return component.name
+    return f"{family}:{'tcn' if kind == 'tcn' else 'greybox'}"
 
 
 def write_checkpoint(

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from console.params import ParamSpec
+from console.params import ParamSpec, denormalise_columns
 from console_effects.functional.biquad import (
     MAX_FREQUENCY_RATIO,
     MIN_FREQUENCY_HZ,
@@ -113,20 +113,6 @@ class SettingsMap(nn.Module):
             if isinstance(layer, nn.Tanh):
                 kept.append(hidden)
         return self.linear(centred) + hidden, kept
-
-
-def denormalise(specs: Sequence[ParamSpec], normalised: torch.Tensor) -> torch.Tensor:
-    """``(N, P)`` normalised settings to physical ones, as each ParamSpec's ``denormalise``.
-
-    Every column in one go: a handful of tensor operations instead of a few per
-    setting, which matters at the grey-box networks' cost.
-    """
-    low = normalised.new_tensor([spec.minimum for spec in specs])
-    high = normalised.new_tensor([spec.maximum for spec in specs])
-    log = torch.tensor([spec.scale == "log" for spec in specs], device=normalised.device)
-    start = torch.where(log, low.log(), low)
-    value = start + normalised.clamp(0.0, 1.0) * (torch.where(log, high.log(), high) - start)
-    return torch.where(log, value.exp(), value)
 
 
 def _centred(normalised: torch.Tensor) -> torch.Tensor:
@@ -673,7 +659,7 @@ class FeedForwardCompressor(nn.Module):
         self.specs = tuple(specs)
         self.names = tuple(names)
         self.map = SettingsMap(len(COMP_MAPPED), 5, config.channels, config.layers)
-        # denormalise's reading of the ParamSpecs, for the compiled settings gradient.
+        # denormalise_columns' reading of the ParamSpecs, for the compiled settings gradient.
         log = [spec.scale == "log" for spec in specs]
         span = [math.log(spec.maximum / spec.minimum) if is_log else spec.maximum - spec.minimum
                 for spec, is_log in zip(specs, log, strict=True)]
@@ -691,7 +677,7 @@ class FeedForwardCompressor(nn.Module):
 
         With ``kept``, what :meth:`settings_gradient` needs goes there.
         """
-        denormalised = denormalise(self.specs, normalised)
+        denormalised = denormalise_columns(self.specs, normalised)
         knobs = dict(zip(self.names, denormalised.unbind(1), strict=True))
         centred = _centred(normalised[:, : len(COMP_MAPPED)])
         if kept is None:

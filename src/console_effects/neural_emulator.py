@@ -7,13 +7,19 @@ built-in ones and :mod:`console_effects.reverb_emulator` for the reverb).
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
+import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 
+from console.checkpoint_file import read_checkpoint as read_checkpoint_file
 from console.effect import Effect
+from console.errors import CheckpointError
+from console.params import normalise_columns
 from console_effects.emulator_checkpoint import (
     CHECKPOINT_NAMES,
     EMULATOR_SAMPLE_RATE,
@@ -44,6 +50,11 @@ class NeuralEmulator(Effect):
     #: The file names a checkpoint folder is searched for, and what writes them.
     checkpoint_names: ClassVar[tuple[str, ...]] = CHECKPOINT_NAMES
     checkpoint_writer: ClassVar[str] = "`console train-emulator --out`"
+    #: The ``network`` a checkpoint's config records for this emulator's kind of network
+    #: (a config without one is a TCN's: every checkpoint written before the field).
+    network_kind: ClassVar[str] = ""
+    #: Settings held fixed while it trains (the reverbs learn the wet signal: ``mix`` 1).
+    training_settings: ClassVar[dict[str, float]] = {}
 
     def __init__(self, weights: str | Path | None = None, *, config: Any = None):
         super().__init__()
@@ -58,7 +69,15 @@ class NeuralEmulator(Effect):
         data = read_checkpoint(path, self)
         config = self._checked(self.config_from_dict(data["config"], path))
         self.network = self.build_network(config)
-        self.network.load_state_dict(data["state_dict"])
+        try:
+            self.network.load_state_dict(data["state_dict"])
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise CheckpointError(
+                f"{path}: its weights do not fit {self.name}'s network ({first}); it was "
+                f"written for another network or is damaged: retrain it with `console "
+                f"train-emulator {self.name}`."
+            ) from exc
         self.network.requires_grad_(False)
         self.checkpoint_info = dict(data.get("info", {}))
 
@@ -82,9 +101,45 @@ class NeuralEmulator(Effect):
         return config
 
     @classmethod
+    def weights_stem(cls) -> str:
+        """The shipped weights' and card's file name without suffix: ``eq-greybox``."""
+        return cls.name.replace(":", "-")
+
+    @classmethod
     def shipped_weights(cls) -> Path:
         folder = importlib.resources.files("console_effects") / "weights"
-        return Path(str(folder / f"{cls.family}.pt"))
+        return Path(str(folder / f"{cls.weights_stem()}.pt"))
+
+    # -- what a file stored under this name holds ---------------------------------------------
+
+    @classmethod
+    def accepts(cls, arg: str | None = None, state_keys: Collection[str] = ()) -> bool:
+        """Whether this emulator's kind of network is what was stored (see ``Effect.accepts``).
+
+        ``arg``: an emulator checkpoint of this family whose config records
+        another network (an ``eq:tcn@DIR`` written when ``eq:tcn`` was the
+        grey-box) is not. ``state_keys``: a console checkpoint's weights for
+        this effect are this network's if their names are, numbers aside.
+        Anything unreadable is accepted: loading it says what is wrong.
+        """
+        if arg is not None:
+            try:
+                path = resolve_checkpoint(arg, cls.checkpoint_names, cls.checkpoint_writer)
+                data = read_checkpoint_file(path, "emulator checkpoint")
+            except CheckpointError:
+                return True
+            config = data.get("config") if isinstance(data, dict) else None
+            if not isinstance(config, dict) or data.get("family") != cls.family:
+                return True
+            return config.get("network", "tcn") == cls.network_kind
+        if state_keys:
+            return _signature(state_keys) == cls.state_signature()
+        return True
+
+    @classmethod
+    def state_signature(cls) -> frozenset[str]:
+        """The names of this network's weights, numbers replaced by ``#``."""
+        return _network_signature(cls)
 
     @classmethod
     def reference(cls, kind: ReferenceKind = "auto") -> Any:
@@ -104,8 +159,19 @@ class NeuralEmulator(Effect):
 
     def normalise(self, params: torch.Tensor) -> torch.Tensor:
         """``(N, P)`` physical settings to ``[0, 1]`` by the ParamSpecs: the network's input."""
-        return torch.stack([spec.normalise(params[:, i]) for i, spec in enumerate(self.params)], 1)
+        return normalise_columns(self.params, params)
 
     def save(self, path: str | Path, info: dict[str, Any] | None = None) -> None:
         """Write the network as a checkpoint this class (or ``NAME@path``) loads, atomically."""
         write_checkpoint(self, path, info, getattr(self, "internal_rate", None))
+
+
+def _signature(keys: Collection[str]) -> frozenset[str]:
+    """Weight names with every index replaced: the same for any depth of the same network."""
+    return frozenset(re.sub(r"\.\d+(?=\.|$)", ".#", key) for key in keys)
+
+
+@functools.cache
+def _network_signature(emulator: type[NeuralEmulator]) -> frozenset[str]:
+    network = emulator.build_network(emulator.default_config())
+    return _signature([f"network.{key}" for key in network.state_dict()])

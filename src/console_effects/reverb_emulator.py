@@ -1,4 +1,4 @@
-"""Grey-box emulation of a real reverb, pedalboard's Freeverb (``reverb:tcn``).
+"""Grey-box emulation of a real reverb, pedalboard's Freeverb (``reverb:greybox``).
 
 The reverb emulator learns pedalboard's ``Reverb`` (JUCE's Freeverb) through the
 mapping of :func:`console_effects.references.freeverb_settings`. Its form is
@@ -14,11 +14,10 @@ level. Before training it takes the knobs at face value: every comb rings for
 ``decay_s``, damping grows as ``brightness`` falls, Freeverb's width matrix,
 unit wet energy.
 
-Why this form, and not the paper's TCN: a reverb's tail is long (seconds), so a
-TCN must either reach far back at great cost or run at a low rate and stop
-early (the old ``reverb:tcn`` heard 3.5 s at 22.05 kHz, cost 0.08 CPU-s per
-track-second and barely beat bypass); and a noise-like tail can only be matched
-in its envelope, never sample for sample. A recursive structure of the
+Why this form beside the paper's TCN (``reverb:tcn``): a reverb's tail is long
+(seconds), so a TCN must either reach far back at great cost or stop early (the
+TCN reverb hears 3 s); and a noise-like tail can only be matched in its
+envelope, never sample for sample. A recursive structure of the
 reference's own form costs what the filters cost, whatever the decay (about
 0.003 CPU-s per track-second on one thread), reaches the whole tail, and can
 match the reference's response itself, phase included. It would not fit a
@@ -44,6 +43,8 @@ import torch
 from torch import nn
 
 from console.errors import CheckpointError
+from console.export.mapping import ArdourMapping, LV2Plugin, Port, Settings
+from console.params import ParamSpec, normalise_columns
 from console_effects.emulator_checkpoint import CHECKPOINT_NAMES as EMULATOR_CHECKPOINT_NAMES
 from console_effects.emulator_checkpoint import (  # noqa: F401 (the format's names, re-exported)
     EMULATOR_FORMAT,
@@ -57,7 +58,8 @@ from console_effects.functional.freeverb import ALLPASS_FEEDBACK, delays, freeve
 from console_effects.functional.reverb import band_weights, estimate_rt60
 from console_effects.greybox import SettingsMap
 from console_effects.neural_emulator import NeuralEmulator
-from console_effects.reverb import Reverb
+from console_effects.references import freeverb_rt60
+from console_effects.reverb import Reverb, a_reverb_room_size
 
 #: The ``network`` entry of this emulator's checkpoint config.
 FREEVERB_NETWORK = "freeverb"
@@ -171,10 +173,7 @@ class FreeverbNetwork(nn.Module):
         (by :func:`comb_energy`, times the learned correction).
         """
         decay, brightness, width = settings.double().unbind(1)
-        normalised = torch.stack([
-            spec.normalise(value) for spec, value in zip(_MAPPED_SPECS, (decay, brightness, width),
-                                                         strict=True)
-        ], 1)
+        normalised = normalise_columns(_MAPPED_SPECS, settings.double())
         o = self.map((2.0 * normalised - 1.0).float()).double()
         n = settings.shape[0]
         comb_delays = torch.from_numpy(delays(sample_rate)[0]).to(o.device, torch.float64)
@@ -212,7 +211,60 @@ class FreeverbNetwork(nn.Module):
         return freeverb(x, p["feedback"], p["damping"], matrix, delay, dry, sample_rate)
 
 
-class ReverbEmulator(NeuralEmulator):
+#: The shortest decay (mid-band RT60, s) the reverb emulators ring: Freeverb's at room size 0.
+SHORTEST_DECAY_S = round(freeverb_rt60(0.0, 0.0), 2)
+
+
+def _emulated_params() -> tuple[ParamSpec, ...]:
+    """``reverb:dsp``'s settings, ``decay_s`` saying where the emulators stop."""
+    return tuple(
+        attrs.evolve(spec, description=(
+            f"{spec.description} The emulators ring at least about 0.5 s (their reference, "
+            f"Freeverb, cannot ring shorter than {SHORTEST_DECAY_S:g} s; the grey-box reaches "
+            f"0.52 s): shorter values sound like that."
+        )) if spec.name == "decay_s" else spec
+        for spec in Reverb.params
+    )
+
+
+#: The reverb emulators' settings: ``reverb:dsp``'s ranges (so params files of either render
+#: with the other), the decay's floor stated where the user sets it.
+EMULATED_REVERB_PARAMS = _emulated_params()
+
+
+def emulated_decay_s(settings: Settings) -> float:
+    """The decay an emulator rings for these settings: ``decay_s``, or Freeverb's shortest at
+    this damping where that is longer."""
+    return max(settings["decay_s"], freeverb_rt60(0.0, 1.0 - settings["brightness"]))
+
+
+#: ``reverb:dsp``'s a-Reverb mapping with the decay the emulators really ring.
+EMULATED_REVERB_ARDOUR = ArdourMapping(
+    targets=(
+        LV2Plugin(
+            "urn:ardour:a-reverb", "ACE Reverb", outputs=2,
+            ports=(
+                Port("blend", lambda s: s["mix"], ("mix",), "fraction", 0.0, 1.0,
+                     note="same dry/wet crossfade"),
+                Port("roomsz", lambda s: a_reverb_room_size(emulated_decay_s(s)),
+                     ("decay_s", "brightness"), "", 0.5, 1.0,
+                     note="the room size whose measured RT60 is the decay the emulator rings "
+                          "(decay_s, at least Freeverb's shortest at this brightness, about "
+                          "0.63 s)"),
+                Port("enable", 1.0),
+            ),
+        ),
+    ),
+    unmapped={
+        "predelay_ms": Reverb.ardour.unmapped["predelay_ms"],
+        "brightness": "a-Reverb's damping is fixed (a two-sample average in its loop); "
+                      "brightness only sets the shortest decay",
+        "width": Reverb.ardour.unmapped["width"],
+    },
+)
+
+
+class ReverbGreyBox(NeuralEmulator):
     """Grey-box emulation of pedalboard's Freeverb; mono or stereo in, stereo out.
 
     Same settings as ``reverb:dsp`` (``params.json`` files of either render with
@@ -227,17 +279,21 @@ class ReverbEmulator(NeuralEmulator):
     ``config=`` builds an untrained network instead, for training.
     """
 
-    name = "reverb:tcn"
+    name = "reverb:greybox"
+    legacy_names = ("reverb:tcn",)
+    network_kind = FREEVERB_NETWORK
     description = ("Reverb: grey-box emulation of pedalboard's Freeverb (learned settings map, "
                    "Freeverb's combs and all-passes).")
-    params = Reverb.params
-    ardour = Reverb.ardour
+    params = EMULATED_REVERB_PARAMS
+    ardour = EMULATED_REVERB_ARDOUR
     #: Effect family, the name of the shipped weights file and the checkpoint's tag.
     family: ClassVar[str] = "reverb"
     #: The registered effect trained against with ``--reference dsp``.
     dsp_reference: ClassVar[str] = "reverb:dsp"
     #: Segment length of training examples: long enough to hear a tail fall.
     training_seconds: ClassVar[float] = 4.0
+    #: It learns the wet signal alone (see scripts/train_reverb_emulator.py).
+    training_settings: ClassVar[dict[str, float]] = {"mix": 1.0}
     checkpoint_names: ClassVar[tuple[str, ...]] = CHECKPOINT_NAMES
     checkpoint_writer: ClassVar[str] = "scripts/train_reverb_emulator.py"
 
@@ -256,12 +312,12 @@ class ReverbEmulator(NeuralEmulator):
         """The config of a checkpoint's ``config`` entry; a clear error for another network."""
         kind = data.get("network", "tcn")
         if kind != FREEVERB_NETWORK:
-            what = ("a TCN (the reverb:tcn of earlier consoles)" if kind == "tcn"
-                    else f"a {kind!r} network")
+            what = "a TCN" if kind == "tcn" else f"a {kind!r} network"
             raise CheckpointError(
-                f"{source} holds {what}; {cls.name} is now a grey-box emulation of Freeverb "
-                f"and cannot load it. Retrain it with `python scripts/train_reverb_emulator.py "
-                f"--out DIR` and use {cls.name}@DIR, or use {cls.dsp_reference}."
+                f"{source} holds {what}; {cls.name} is a grey-box emulation of Freeverb and "
+                f"cannot load it. Use it as reverb:tcn@{source} if it is a TCN of this version, "
+                f"or retrain it with `python scripts/train_reverb_emulator.py --out DIR` and use "
+                f"{cls.name}@DIR."
             )
         try:
             return FreeverbConfig(**data)
@@ -286,7 +342,8 @@ class ReverbEmulator(NeuralEmulator):
         """``(N, 2, T)``: the output at the settings' mix (``mixed``), else the wet signal."""
         p = self.unpack(params)
         delay = p["predelay_ms"][:, 0, 0] * (sample_rate / 1000.0)
-        columns = [self.params.index(spec) for spec in _MAPPED_SPECS]
+        names = [spec.name for spec in self.params]
+        columns = [names.index(name) for name in MAPPED]
         mix = p["mix"][:, 0, 0] if mixed else None
         return self.network(x, params[:, columns], sample_rate, delay, mix)
 
@@ -312,4 +369,9 @@ class ReverbEmulator(NeuralEmulator):
 
 
 #: The ParamSpecs of :data:`MAPPED`, in that order.
-_MAPPED_SPECS = tuple(next(s for s in Reverb.params if s.name == name) for name in MAPPED)
+_MAPPED_SPECS = tuple(next(s for s in EMULATED_REVERB_PARAMS if s.name == name)
+                      for name in MAPPED)
+
+
+#: The name this class had while it was registered as ``reverb:tcn``.
+ReverbEmulator = ReverbGreyBox

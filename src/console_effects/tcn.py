@@ -23,6 +23,9 @@ import attrs
 import torch
 from torch import nn
 
+#: The ``network`` entry of a TCN's config.
+TCN_NETWORK = "tcn"
+
 
 @attrs.frozen
 class TCNConfig:
@@ -37,6 +40,9 @@ class TCNConfig:
     cond_dim: int = 32
     #: No biases, FiLM shift or activation: an LTI filter for fixed settings.
     linear: bool = False
+    #: Always :data:`TCN_NETWORK`: tells a TCN's checkpoints from the grey-box networks'
+    #: (checkpoints written before the field existed have no entry and are TCNs too).
+    network: str = attrs.field(default="tcn", validator=attrs.validators.in_(("tcn",)))
 
     @property
     def receptive_field(self) -> int:

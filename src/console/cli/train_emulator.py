@@ -1,7 +1,8 @@
 """``console train-emulator``: train a neural emulator of an effect, built-in or a plugin's.
 
-Any registered effect class that offers what this command calls can be
-trained: ``default_config()`` (the untrained network's shape, with a
+Any registered emulator can be trained by name (``eq:tcn``, ``comp:greybox``,
+...) or by family (its default): any registered effect class that offers what
+this command calls: ``default_config()`` (the untrained network's shape, with a
 ``channels`` field), a constructor taking ``config=``, ``reference(kind)`` and
 ``reference_name(kind)`` (what it learns from), ``training_seconds``,
 ``receptive_field_s`` (``inf`` for a recursive network) and ``save(path,
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from console.cli.train import parse_duration
 from console.errors import ConsoleError
 from console.plugins import Component, Plugins, get_plugins
 from console.training import TrainConfig, Trainer
@@ -40,8 +42,9 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "train-emulator",
         help="train a neural emulator of an effect from a reference",
-        description="Train a neural emulator (the built-in grey-box EQ and compressor, the "
-        "reverb's conditioned TCN, or a plugin's): real audio is processed at random settings by "
+        description="Train a neural emulator by name (the paper's conditioned TCNs eq:tcn, "
+        "comp:tcn, reverb:tcn; the grey-boxes eq:greybox, comp:greybox, reverb:greybox; or a "
+        "plugin's): real audio is processed at random settings by "
         "a reference (pedalboard where it maps faithfully and is installed, else the DSP "
         "effect) and the network learns to match it (L1 + multi-resolution STFT). Re-running "
         "with the same --out resumes. Use the result as EMULATOR@OUT (or OUT/best.pt) in a "
@@ -49,8 +52,9 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "emulator", metavar="EMULATOR",
-        help="the emulator to train, by name or family: eq, comp, reverb (eq:tcn, ...) or "
-        "one a plugin registers; an unknown name lists the installed ones",
+        help="the emulator to train, by name (eq:tcn, comp:greybox, ...) or family (eq, comp, "
+        "reverb: the default) or one a plugin registers; an unknown name lists the installed "
+        "ones",
     )
     parser.add_argument("--out", type=Path, required=True, help="run folder (checkpoints)")
     parser.add_argument(
@@ -64,7 +68,13 @@ def add_parser(subparsers: Any) -> None:
         help="what to emulate: pedalboard's plugins or this project's DSP effect "
         "(auto: pedalboard where it maps and is installed)",
     )
-    parser.add_argument("--steps", type=int, default=5000, help="steps of training on audio")
+    parser.add_argument("--steps", type=int, default=5000,
+                        help="steps of training on audio (at most; see --max-time)")
+    parser.add_argument(
+        "--max-time", type=parse_duration, default=None, metavar="DURATION",
+        help="wall-clock budget of the audio steps (20m, 1h30m): the steps that fit, the "
+        "learning rate's decay planned to end with them (capped by --steps)",
+    )
     parser.add_argument(
         "--response-steps", type=int, default=None,
         help="for a linear emulator (eq): steps of fitting its sections to the reference's "
@@ -144,10 +154,12 @@ def build_trainer(args: argparse.Namespace) -> tuple[Trainer, str]:
     clips, source = split_clips(args.audio, SAMPLE_RATE)
     specs = emulator_class.params
     examples = args.batch_size * 200
-    train = EffectPairDataset(clips["train"], specs, reference, segment, examples, args.seed)
+    fixed = dict(getattr(emulator_class, "training_settings", {}) or {})
+    train = EffectPairDataset(clips["train"], specs, reference, segment, examples, args.seed,
+                              fixed=fixed)
     val = (
         EffectPairDataset(clips["validation"], specs, reference, segment, args.val_examples,
-                          args.seed + 1)
+                          args.seed + 1, fixed=fixed)
         if clips["validation"] else None
     )
     describe = {
@@ -159,6 +171,7 @@ def build_trainer(args: argparse.Namespace) -> tuple[Trainer, str]:
         "sample_rate": SAMPLE_RATE,
         "segment_samples": segment,
         "seed": args.seed,
+        "fixed_settings": fixed,
     }
     task = EmulatorTask(emulator, SAMPLE_RATE, describe, l1_weight=args.l1_weight)
     train_config = TrainConfig(
@@ -255,7 +268,7 @@ def train(args: argparse.Namespace) -> tuple[Trainer, History | None]:
     if args.steps == 0:
         shutil.copyfile(args.out / IDENTIFIED, args.out / "best.pt")
         return trainer, None
-    return trainer, trainer.fit()
+    return trainer, trainer.fit(max_seconds=getattr(args, "max_time", None))
 
 
 def run_artifacts(out: Path) -> tuple[str, ...]:

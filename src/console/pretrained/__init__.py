@@ -2,8 +2,9 @@
 
 One name, one meaning: a shipped console is named by its *resolved* spec,
 the chain it really runs (``gain+eq:dsp+comp:dsp+reverb:dsp+pan`` for the
-DSP chain; ``gain+eq+comp+reverb+pan`` means the emulators and finds the
-console trained through them, ``gain+eq:tcn+comp:tcn+reverb:tcn+pan``). A name is resolved
+DSP chain; ``gain+eq+comp+reverb+pan`` means the default emulators and finds the
+console trained through them, ``gain+eq:greybox+comp:greybox+reverb:greybox+pan``, which
+was trained when those were named ``:tcn`` and loads as what its weights are). A name is resolved
 the way :meth:`Console.from_spec` resolves it before it is looked up, so
 ``gain+pan`` finds the console whose chain ``Console.from_spec("gain+pan")``
 would build, and nothing else. Each console has a model card beside it (data,

@@ -14,7 +14,7 @@ their position, so adding files never moves an old one to another split.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +73,9 @@ def load_clips(paths: Sequence[str | Path], sample_rate: int) -> list[torch.Tens
 class EffectPairDataset(Dataset):
     """``{"x": (1, T), "params": (P,), "y": (C, T)}`` examples for an emulator.
 
-    ``params`` are physical values; ``y`` is ``reference(x, params)``.
+    ``params`` are physical values; ``y`` is ``reference(x, params)``. ``fixed``
+    holds some settings at a value instead of drawing them (a reverb trained on
+    its wet signal alone: ``{"mix": 1.0}``).
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class EffectPairDataset(Dataset):
         segment_samples: int,
         examples_per_epoch: int,
         seed: int = 0,
+        fixed: Mapping[str, float] | None = None,
     ) -> None:
         if not clips:
             raise AudioInputError("No usable (non-silent) audio clips to make examples from.")
@@ -94,6 +97,11 @@ class EffectPairDataset(Dataset):
         self.examples_per_epoch = int(examples_per_epoch)
         self.seed = int(seed)
         self.epoch = 0
+        names = [spec.name for spec in self.specs]
+        unknown = set(fixed or {}) - set(names)
+        if unknown:
+            raise ValueError(f"fixed settings {sorted(unknown)} are not among {names}")
+        self.fixed = {names.index(name): float(value) for name, value in (fixed or {}).items()}
 
     def __len__(self) -> int:
         return self.examples_per_epoch
@@ -122,6 +130,8 @@ class EffectPairDataset(Dataset):
         x = self.segment(rng)
         generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
         params = torch.stack([spec.sample((), generator=generator) for spec in self.specs])
+        for index, value in self.fixed.items():  # drawn all the same: the other draws stay put
+            params[index] = value
         y = self.reference(x, params.numpy())
         if not np.isfinite(y).all():
             raise FloatingPointError(

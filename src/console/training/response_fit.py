@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from console.params import normalise_columns
+
 #: Length of the reference's impulse responses: 1.5 s at 44.1 kHz, long after a
 #: 20 Hz bell of Q 10 has died away.
 IMPULSE_SAMPLES = 65536
@@ -112,7 +114,7 @@ def section_responses(
         params[section * per : (section + 1) * per] = row
         responses.append(np.asarray(reference(impulse, params.astype(np.float32)))[0])
     spectra = torch.fft.rfft(torch.from_numpy(np.stack(responses)).double(), dim=-1)[:, bins]
-    normalised = torch.stack([spec.normalise(drawn[:, i]) for i, spec in enumerate(specs)], 1)
+    normalised = normalise_columns(specs, drawn)
     return normalised.float(), spectra
 
 
