@@ -140,7 +140,7 @@ def score_song(song, mixes, settings, reference_settings, rate, losses) -> dict:
     return rows
 
 
-def mix_song(song, systems, rate, seed, roles):
+def mix_song(song, systems, rate, seed, roles, engineer_name="default"):
     """Mixes ``(2, T)`` and ``(K, 2)`` gain/pan settings of every system for one song."""
     gain_pan = EffectChain.from_spec("gain+pan")
     params = MixParams.load(song.song.mix.parent / "params.json")
@@ -163,7 +163,8 @@ def mix_song(song, systems, rate, seed, roles):
         gains = loud.gains_db(song.stems[None], torch.ones(1, k, dtype=torch.bool), rate)[0]
         mixes["loudness"] = loud(song.stems[None], None, rate)[0]
         settings["loudness"] = torch.stack([gains.float(), torch.zeros(k)], -1)
-        told = role_rule_settings(song.stems, song.song.stem_names, roles, rate)
+        told = role_rule_settings(song.stems, song.song.stem_names, roles, rate,
+                                  engineer_name)
         mixes[ROLE_RULES] = gain_pan(song.stems, told, rate).sum(0)
         settings[ROLE_RULES] = told
         mixes[ENGINEER_DRY] = gain_pan(song.stems, faders, rate).sum(0)
@@ -209,6 +210,11 @@ def _session(song) -> dict:
 def song_kind(song) -> str:
     """``band`` or ``drums`` (a kit recorded piece by piece), from the session's metadata."""
     return str(_session(song).get("kind", "unknown"))
+
+
+def song_engineer(song) -> str:
+    """Whose rules mixed the song (``default`` unless its ``session.json`` names another)."""
+    return str(_session(song).get("engineer_name", "default"))
 
 
 def song_roles(song) -> list[str]:
@@ -271,10 +277,10 @@ def roles_rst(table: dict[str, dict[str, float]], labels: list[str],
 
 
 def markdown(table: dict[str, dict[str, float]], split: str, songs: int,
-             kind: str | None = None) -> str:
+             kind: str | None = None, sources: tuple[str, ...] | None = None) -> str:
     which = f"its {songs} {kind} songs" if kind else f"{songs} whole songs"
     lines = [
-        f"Split `{split}` ({', '.join(SPLITS[split])}), {which}.",
+        f"Split `{split}` ({', '.join(sources or SPLITS[split])}), {which}.",
         "",
         "| system | stereo | mid (L+R) | level err dB | pan err | mean pan | panned L / R |",
         "|---|---|---|---|---|---|---|",
@@ -346,6 +352,9 @@ def main() -> None:
     parser.add_argument("--systems", nargs="*", default=[],
                         help="consoles as label=checkpoint, a checkpoint, or a shipped name")
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--songs", type=Path, default=None,
+                        help="score every song under this folder instead of a split (e.g. "
+                        "one engineer's held-out songs); no source of the plan is touched")
     parser.add_argument("--sample-rate", type=int, default=22050)
     parser.add_argument("--limit", type=int, default=None, help="first N songs only")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random baseline")
@@ -357,16 +366,20 @@ def main() -> None:
     args = parser.parse_args()
     if args.make_data:
         make_data(args.data, args.sample_rate, colour=args.colour)
-    if args.split == "test":
+    if args.songs is not None:
+        split, sources = "songs", (str(args.songs),)
+        songs = scan_folder(args.songs)
+    else:
+        split, sources = args.split, SPLITS[args.split]
+        songs = [s for source in sources for s in scan_folder(args.data / "sessions" / source)]
+    if split == "test":
         if not args.final:
             sys.exit("The test split is for the final figures: pass --final (its use is logged).")
         with open(args.data / "test-uses.log", "a", encoding="utf-8") as log:
             log.write(f"{datetime.datetime.now().isoformat()} {' '.join(sys.argv[1:])}\n")
-    songs = [s for source in SPLITS[args.split]
-             for s in scan_folder(args.data / "sessions" / source)]
     songs = usable_songs(songs, args.sample_rate)[: args.limit]
     if not songs:
-        print(f"No songs to score in the {args.split} split"
+        print(f"No songs to score in the {split} split"
               + (" (--limit 0)." if args.limit == 0 else "."), file=sys.stderr)
         return
     systems = {}
@@ -380,17 +393,17 @@ def main() -> None:
     for i, song in enumerate(songs):
         loaded = load_song(song, args.sample_rate)
         mixes, settings, faders = mix_song(loaded, systems, args.sample_rate, args.seed + i,
-                                           roles_of[i])
+                                           roles_of[i], song_engineer(song))
         per_song.append(score_song(loaded, mixes, settings, faders, args.sample_rate, losses))
         print(f"\r{i + 1}/{len(songs)} songs", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     table = summarise(per_song, labels)
-    text = markdown(table, args.split, len(songs))
+    text = markdown(table, split, len(songs), sources=sources)
     by_kind = {}
     for kind in sorted(set(kinds)):
         rows = [row for row, k in zip(per_song, kinds, strict=True) if k == kind]
         by_kind[kind] = summarise(rows, labels)
-        text += "\n\n" + markdown(by_kind[kind], args.split, len(rows), kind)
+        text += "\n\n" + markdown(by_kind[kind], split, len(rows), kind, sources)
     roles = pans_by_role(per_song, roles_of, labels)
     text += "\n\n" + roles_markdown(roles, labels)
     levels = levels_by_role(per_song, roles_of, labels)
@@ -400,18 +413,18 @@ def main() -> None:
     print(text)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / f"{args.split}.md").write_text(text + "\n", encoding="utf-8")
-        (args.out / f"{args.split}.rst").write_text(rst(table), encoding="utf-8")
-        (args.out / f"{args.split}-roles.rst").write_text(roles_rst(roles, labels),
+        (args.out / f"{split}.md").write_text(text + "\n", encoding="utf-8")
+        (args.out / f"{split}.rst").write_text(rst(table), encoding="utf-8")
+        (args.out / f"{split}-roles.rst").write_text(roles_rst(roles, labels),
                                                          encoding="utf-8")
-        (args.out / f"{args.split}-levels.rst").write_text(
+        (args.out / f"{split}-levels.rst").write_text(
             roles_rst(levels, labels, "+.1f"), encoding="utf-8")
         for kind, kind_table in by_kind.items():
-            (args.out / f"{args.split}-{kind}.rst").write_text(rst(kind_table), encoding="utf-8")
-        payload = {"split": args.split, "sources": SPLITS[args.split], "songs": len(songs),
+            (args.out / f"{split}-{kind}.rst").write_text(rst(kind_table), encoding="utf-8")
+        payload = {"split": split, "sources": sources, "songs": len(songs),
                    "systems": {k: s.source for k, s in systems.items()}, "table": table,
                    "by_kind": by_kind, "pans_by_role": roles, "levels_by_role": levels}
-        (args.out / f"{args.split}.json").write_text(json.dumps(payload, indent=2) + "\n")
+        (args.out / f"{split}.json").write_text(json.dumps(payload, indent=2) + "\n")
 
 
 if __name__ == "__main__":
