@@ -124,3 +124,41 @@ def test_resuming_with_other_frozen_weights_is_refused(tmp_path):
     other = make_frozen_encoder_trainer(tmp_path, steps=6, encoder_seed=1)
     with pytest.raises(CheckpointError, match="frozen weights"):
         other.resume()
+
+
+def test_a_frozen_encoder_hears_each_stem_once_and_whole(tmp_path):
+    """Training with a frozen encoder uses whole-track embeddings, as console mix does."""
+    from console.cli.main import main as cli
+    from console.data import MultitrackDataset, collate_examples, scan_folder
+    from console.losses.stereo import StereoSTFTLoss
+    from console.streaming import listen_to_file
+    from console.training.mixing_task import MixingTask
+
+    data = tmp_path / "songs"
+    assert cli(["make-sessions", str(data), "--n", "2", "--duration", "4", "--seed", "2",
+                "--sample-rate", "16000", "--source", "synth"]) == 0
+    songs = scan_folder(data)
+    torch.manual_seed(0)
+    console = Console.from_spec("gain+pan", hidden=16)
+    task = MixingTask(console, StereoSTFTLoss(), 16000, freeze_encoder=True)
+    assert task.hears_whole_tracks
+    dataset = MultitrackDataset(songs, sample_rate=16000, segment_seconds=1.0)
+    batch = collate_examples([dataset[0], dataset[1]])
+    assert task._embeddings(batch) is None  # not told the songs: segments are encoded
+    task.know_songs(songs)
+    calls = []
+    original = console.encoder.forward
+    console.encoder.forward = lambda audio, rate: calls.append(audio.shape) or original(audio,
+                                                                                      rate)
+    embeddings = task._embeddings(batch)
+    heard = len(calls)
+    assert heard == int(batch.mask.sum()) and all(shape[-1] == 4 * 16000 for shape in calls)
+    task.loss(console, batch)
+    task._embeddings(batch)
+    assert len(calls) == heard  # each stem heard once, never a segment
+    song = next(s for s in songs if s.name == batch.songs[0])
+    first, _, _ = listen_to_file(console, song.stems[0], 16000)
+    assert torch.allclose(embeddings[0], first[0])
+    trainable = MixingTask(console, StereoSTFTLoss(), 16000)
+    trainable.know_songs(songs)
+    assert not trainable.hears_whole_tracks and trainable._embeddings(batch) is None

@@ -174,12 +174,26 @@ class Console(nn.Module):
     # -- prediction ------------------------------------------------------------------
 
     def forward(
-        self, stems: torch.Tensor, mask: torch.Tensor | None = None, sample_rate: int = 44100
+        self,
+        stems: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        sample_rate: int = 44100,
+        embeddings: torch.Tensor | None = None,
     ) -> MixResult:
-        """Predict settings for every track of ``stems`` ``(B, K, T)`` and mix them."""
+        """Predict settings for every track of ``stems`` ``(B, K, T)`` and mix them.
+
+        ``embeddings`` ``(M, D)``, one per unmasked track in batch order, are what the
+        encoder heard elsewhere (a frozen encoder on the whole of each track, as
+        ``console mix`` hears it; see :mod:`console.training.mixing_task`); the input
+        trims are still measured on ``stems``.
+        """
         stems, mask = check_stems(stems, mask)
         rows, batch_index = valid_rows(stems, mask)
-        embeddings, trim = self.listen(rows, sample_rate)
+        if embeddings is None:
+            embeddings, trim = self.listen(rows, sample_rate)
+        else:
+            trim = (input_trim_db(rows, sample_rate) if self.head.hears_trimmed
+                    else rows.new_zeros(rows.shape[0]))
         normalised, physical = self.decide(embeddings, trim, batch_index, stems.shape[0])
         mix = self.chain.mix(rows, physical, batch_index, stems.shape[0], sample_rate)
         defaults = self.chain.defaults()

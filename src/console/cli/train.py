@@ -214,6 +214,8 @@ def run(args: argparse.Namespace) -> int:
         val_every=args.val_every or max(1, steps // VALIDATIONS),
         checkpoint_every=args.checkpoint_every, num_workers=args.workers, seed=args.seed,
     )
+    if isinstance(task, MixingTask):  # a frozen encoder hears each stem once, whole
+        task.know_songs([*splits.train, *splits.validation])
     trainer = Trainer(
         task, train_data, collate_examples, config, args.out, val_data=val_data,
         device=args.device, progress=not args.no_progress,

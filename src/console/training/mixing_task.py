@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import torch
 from torch import nn
 
 from console.console import Console
+from console.data.song import Song
 from console.errors import ConsoleError
 from console.losses.base import Loss
 
@@ -42,6 +44,12 @@ class MixingTask:
 
     The reference settings arrive as the batch's ``targets`` ``(B, K, P)`` in
     the console's columns; see :mod:`console.data.reference_decisions`.
+
+    A frozen encoder (a pretrained tagger, or ``freeze_encoder``) hears each
+    track whole, as ``console mix`` does, once per run: once told the songs
+    (:meth:`know_songs`), the task keeps each stem's embedding and the console
+    never runs its encoder on a training segment. A slow encoder then costs one
+    pass over the data, and training hears what mixing will.
     """
 
     def __init__(
@@ -84,6 +92,8 @@ class MixingTask:
         self.effect_weight = float(effect_weight)
         console.encoder.requires_grad_(not freeze_encoder)
         console.chain.requires_grad_(train_effects)
+        self._stems: dict[tuple[str, str], Path] = {}
+        self._heard: dict[Path, torch.Tensor] = {}
 
     @classmethod
     def recommended(
@@ -108,6 +118,40 @@ class MixingTask:
         return cls(console, loss or StereoSTFTLoss(), sample_rate, **weights)
 
     @property
+    def hears_whole_tracks(self) -> bool:
+        """Whether the encoder is frozen, so each track's embedding can be heard once, whole."""
+        return not any(p.requires_grad for p in self.model.encoder.parameters()) and not hasattr(
+            self.model.encoder, "tell")
+
+    def know_songs(self, songs: Iterable[Song]) -> None:
+        """The songs batches come from, so a frozen encoder can hear their stems whole."""
+        for song in songs:
+            for name, path in zip(song.stem_names, song.stems, strict=True):
+                self._stems[(song.name, name)] = Path(path)
+
+    def _embeddings(self, batch: Any) -> torch.Tensor | None:
+        """Whole-track embeddings of the batch's unmasked tracks, or ``None`` to encode segments."""
+        if not (self.hears_whole_tracks and self._stems) or batch.stems.device.type != "cpu":
+            return None  # (listening reads files on the CPU)
+        from console.streaming import listen_to_file
+
+        mask = batch.mask.detach().cpu().tolist()
+        rows = []
+        for song, names, valid in zip(batch.songs, batch.names, mask, strict=True):
+            for name, keep in zip(names, valid, strict=False):
+                if not keep:
+                    continue
+                path = self._stems.get((song, name))
+                if path is None:
+                    return None  # a song nobody told us of: hear its segments instead
+                if path not in self._heard:
+                    with torch.no_grad():
+                        embedding, _, _ = listen_to_file(self.model, path, self.sample_rate)
+                    self._heard[path] = embedding[0].detach()
+                rows.append(self._heard[path])
+        return torch.stack(rows).to(batch.stems.device)
+
+    @property
     def wants_targets(self) -> bool:
         """Whether batches should carry the reference settings (see :meth:`target_layout`)."""
         return self.pan_weight > 0.0 or self.level_weight > 0.0 or self.effect_weight > 0.0
@@ -119,7 +163,8 @@ class MixingTask:
 
     def loss(self, model: nn.Module, batch: Any) -> torch.Tensor:
         tell_roles(model, batch)
-        result = model(batch.stems, batch.mask, sample_rate=self.sample_rate)
+        result = model(batch.stems, batch.mask, sample_rate=self.sample_rate,
+                       embeddings=self._embeddings(batch))
         loss = self.loss_fn(result.mix, batch.mix)
         targets = getattr(batch, "targets", None)
         if targets is None:
