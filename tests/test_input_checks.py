@@ -68,6 +68,24 @@ def test_a_stem_whose_header_gives_an_absurd_rate_is_refused(tmp_path, checkpoin
         read_audio(stems / "odd.wav")
 
 
+def test_a_training_song_with_an_absurd_stem_rate_is_skipped_by_name(tmp_path):
+    import warnings
+
+    from console.data import DataWarning, scan_folder
+    from console.data.checks import check_songs
+
+    for name, rate in (("fine", 8000), ("odd", 5_000_000)):
+        (tmp_path / name / "stems").mkdir(parents=True)
+        sf.write(tmp_path / name / "stems" / "a.wav", 0.1 * np.ones(8000, np.float32), rate)
+        sf.write(tmp_path / name / "mix.wav", 0.1 * np.ones((8000, 2), np.float32), 8000)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        usable = check_songs(scan_folder(tmp_path), 8000, resample=True)
+    assert [c.song.name for c in usable] == ["fine"]
+    messages = [str(w.message) for w in record if issubclass(w.category, DataWarning)]
+    assert any("odd" in m and "5000000 Hz" in m for m in messages)
+
+
 @pytest.mark.parametrize("rate", [1, 1_000_000_000, 7999, MAX_SAMPLE_RATE + 1])
 def test_render_refuses_a_params_file_with_an_absurd_rate(tmp_path, stems_dir, mixed, capsys,
                                                           rate):
@@ -231,6 +249,14 @@ def test_train_refuses_other_non_finite_numbers(tmp_path, capsys, option, value)
 def test_make_sessions_refuses_a_duration_in_one_line(tmp_path, capsys, duration):
     out = tmp_path / "data"
     assert main(["make-sessions", str(out), "--duration", duration, "--source", "synth"]) == 2
+    assert "--duration must be a number of seconds above 0" in error_line(capsys)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("duration", ["nan", "0", "1e9"])
+def test_demo_refuses_a_duration_in_one_line(tmp_path, capsys, duration):
+    out = tmp_path / "demo"
+    assert main(["demo", str(out), f"--duration={duration}"]) == 2
     assert "--duration must be a number of seconds above 0" in error_line(capsys)
     assert not out.exists()
 

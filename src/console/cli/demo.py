@@ -25,7 +25,8 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("out", type=Path, nargs="?", default=Path("demo-session"))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds of music")
+    parser.add_argument("--duration", type=float, default=8.0,
+                        help="seconds of music, at most 600 (default 8)")
     parser.add_argument("--checkpoint", type=Path, default=None, help="a trained console")
     parser.add_argument("--force", action="store_true",
                         help="replace OUT's session and mix even if they changed since")
@@ -34,8 +35,10 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from console.cli.main import build_parser
+    from console.cli.make_sessions import check_duration
     from console.data.synthetic import write_session
 
+    check_duration(args.duration)
     out = check_output_folder(args.out, "demo folder")
     session = out / "session"
     # Every output is checked before any work: the session folder, the mix, its params.

@@ -75,11 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise ConsoleError(f"--n must be at least 1, got {args.n}.")
-    if not (math.isfinite(args.duration) and 0 < args.duration <= MAX_DURATION):
-        raise ConsoleError(
-            f"--duration must be a number of seconds above 0 and at most {MAX_DURATION:g} "
-            f"(songs are generated in memory), got {args.duration}."
-        )
+    check_duration(args.duration)
     check_sample_rate(args.sample_rate, "--sample-rate")
     if args.max_stems < 2:
         raise ConsoleError(f"--max-stems must be at least 2, got {args.max_stems}.")
@@ -134,6 +130,15 @@ def run(args: argparse.Namespace) -> int:
             raise ConsoleError(f"song {i} ({source}): {exc}") from exc
     print(f"wrote {args.n} sessions to {args.out} ({span(written)}) from {', '.join(sources)}")
     return 0
+
+
+def check_duration(duration: float) -> None:
+    """``--duration`` of a generated song: seconds, above 0 and at most MAX_DURATION."""
+    if not (math.isfinite(duration) and 0 < duration <= MAX_DURATION):
+        raise ConsoleError(
+            f"--duration must be a number of seconds above 0 and at most {MAX_DURATION:g} "
+            f"(songs are generated in memory), got {duration}."
+        )
 
 
 def _legacy(args: argparse.Namespace) -> int:

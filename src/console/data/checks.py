@@ -3,7 +3,8 @@
 Only headers are read (``soundfile.info``), so checking thousands of songs is
 fast. What each problem leads to is documented in ``docs/data.rst``:
 
-* unreadable or empty file, missing file: the song is skipped;
+* unreadable or empty file, missing file, a header whose sample rate is outside
+  8000 to 384000 Hz: the song is skipped;
 * a mix that is not stereo (mono, 3 channels, ...): the song is skipped;
 * a file at another sample rate than the dataset's: the song is skipped,
   unless resampling was asked for;
@@ -18,6 +19,7 @@ from collections.abc import Iterable
 import attrs
 import soundfile as sf
 
+from console.audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, sample_rate_problem
 from console.data.problems import report
 from console.data.song import Song
 
@@ -53,6 +55,10 @@ def read_header(path) -> FileInfo | None:
         return None
     if info.frames <= 0:
         report(path, "contains no samples", "skipping its song")
+        return None
+    if sample_rate_problem(int(info.samplerate)) is not None:
+        report(path, f"its header gives a sample rate of {info.samplerate} Hz, outside "
+               f"{MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz (damaged?)", "skipping its song")
         return None
     return FileInfo(int(info.frames), int(info.samplerate), int(info.channels))
 
