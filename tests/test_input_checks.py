@@ -101,6 +101,7 @@ def test_render_refuses_a_params_file_with_an_absurd_rate(tmp_path, stems_dir, m
     ["make-sessions", "{tmp}/data", "--sample-rate", "1", "--source", "synth"],
     ["make-sessions", "{tmp}/data", "--sample-rate", "5000000", "--source", "synth"],
     ["train", "--data", "{tmp}", "--out", "{tmp}/run", "--sample-rate", "100"],
+    ["evaluate", "{tmp}", "--systems", "mono", "--out", "{tmp}/run", "--sample-rate", "1"],
 ])
 def test_sample_rate_options_out_of_range_are_one_line(tmp_path, capsys, argv):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
@@ -234,6 +235,14 @@ def test_train_refuses_a_learning_rate_that_can_only_diverge(tmp_path, capsys, l
     assert main(["train", "--data", str(tmp_path), "--out", str(out), f"--lr={lr}"]) == 2
     line = error_line(capsys)
     assert "--lr must be a number above 0 and at most 1" in line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("lr", ["nan", "1e6"])
+def test_train_emulator_refuses_such_a_learning_rate_too(tmp_path, capsys, lr):
+    out = tmp_path / "run"
+    assert main(["train-emulator", "comp", "--out", str(out), f"--lr={lr}"]) == 2
+    assert "--lr must be a number above 0 and at most 1" in error_line(capsys)
     assert not out.exists()
 
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from console.audio import check_sample_rate
 from console.cli.train import LAYOUTS, detect_layout, scan, split_fractions
 from console.errors import ConsoleError
 from console.output_paths import check_output_folder
@@ -73,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from console.evaluation.run import evaluate
     from console.evaluation.systems import load_system
 
+    check_sample_rate(args.sample_rate, "--sample-rate")
     check_output_folder(args.out, "results folder")  # before any system is loaded
     names = [s.strip() for s in args.systems.split(",") if s.strip()]
     systems = [load_system(name) for name in names]

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from console.cli.train import parse_duration
+from console.cli.train import check_learning_rate, parse_duration
 from console.errors import ConsoleError
 from console.plugins import Component, Plugins, get_plugins
 from console.training import TrainConfig, Trainer
@@ -85,7 +85,8 @@ def add_parser(subparsers: Any) -> None:
         help="random settings per kind of section whose responses are fitted (default 4000)",
     )
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr", type=float, default=1e-3,
+                        help="AdamW learning rate, above 0 and at most 1 (default 1e-3)")
     parser.add_argument("--warmup-steps", type=int, default=100)
     parser.add_argument("--val-every", type=int, default=250)
     parser.add_argument("--checkpoint-every", type=int, default=100)
@@ -255,6 +256,7 @@ def train(args: argparse.Namespace) -> tuple[Trainer, History | None]:
     """
     if args.steps < 0 or args.batch_size <= 0:
         raise ConsoleError("--steps must be 0 or more and --batch-size positive.")
+    check_learning_rate(args.lr)
     check_run_folder(args.out, run_artifacts(args.out))  # before any work
     trainer, line = build_trainer(args)
     print(f"console train-emulator: {line}", file=sys.stderr)
