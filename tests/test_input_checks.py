@@ -229,6 +229,17 @@ def test_a_params_file_that_is_not_utf8_is_one_line(tmp_path, stems_dir, capsys,
         MixParams.load(params)
 
 
+def test_a_params_file_saved_with_a_byte_order_mark_renders(tmp_path, stems_dir, mixed):
+    """Some editors (Notepad) save UTF-8 with a BOM; that is still the file console wrote."""
+    params = tmp_path / "bom.params.json"
+    params.write_bytes(b"\xef\xbb\xbf" + mixed.read_bytes())
+    assert main(["render", str(stems_dir), str(params), "-o", str(tmp_path / "r.wav"),
+                 "-q"]) == 0
+    results = tmp_path / "r.json"
+    results.write_bytes(b"\xef\xbb\xbf" + json.dumps(_results()).encode())
+    assert main(["listening-test", "--analyse", str(results), "-o", str(tmp_path / "a")]) == 0
+
+
 @pytest.mark.parametrize("lr", ["nan", "inf", "-inf", "1e6", "1.5", "0", "-1e-3"])
 def test_train_refuses_a_learning_rate_that_can_only_diverge(tmp_path, capsys, lr):
     out = tmp_path / "run"
@@ -254,11 +265,11 @@ def test_train_refuses_other_non_finite_numbers(tmp_path, capsys, option, value)
     assert option in error_line(capsys)
 
 
-@pytest.mark.parametrize("duration", ["nan", "inf", "0", "-3", "1e9"])
+@pytest.mark.parametrize("duration", ["nan", "inf", "0", "-3", "1e-9", "1e9"])
 def test_make_sessions_refuses_a_duration_in_one_line(tmp_path, capsys, duration):
     out = tmp_path / "data"
     assert main(["make-sessions", str(out), "--duration", duration, "--source", "synth"]) == 2
-    assert "--duration must be a number of seconds above 0" in error_line(capsys)
+    assert "--duration must be a number of seconds from 0.1 to 600" in error_line(capsys)
     assert not out.exists()
 
 
@@ -266,7 +277,7 @@ def test_make_sessions_refuses_a_duration_in_one_line(tmp_path, capsys, duration
 def test_demo_refuses_a_duration_in_one_line(tmp_path, capsys, duration):
     out = tmp_path / "demo"
     assert main(["demo", str(out), f"--duration={duration}"]) == 2
-    assert "--duration must be a number of seconds above 0" in error_line(capsys)
+    assert "--duration must be a number of seconds from 0.1 to 600" in error_line(capsys)
     assert not out.exists()
 
 

@@ -285,7 +285,7 @@ class MixParams:
     def load(cls, path: str | Path) -> MixParams:
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")  # a BOM, as some editors save
         except OSError as exc:
             raise MixParamsError(f"Cannot read the parameter file {path}: {exc.strerror}.") from exc
         except UnicodeDecodeError as exc:

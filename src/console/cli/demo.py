@@ -26,7 +26,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("out", type=Path, nargs="?", default=Path("demo-session"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--duration", type=float, default=8.0,
-                        help="seconds of music, at most 600 (default 8)")
+                        help="seconds of music, 0.1 to 600 (default 8)")
     parser.add_argument("--checkpoint", type=Path, default=None, help="a trained console")
     parser.add_argument("--force", action="store_true",
                         help="replace OUT's session and mix even if they changed since")

@@ -15,6 +15,8 @@ from console.output_paths import check_output_folder
 
 #: The longest song --duration asks for, in seconds: every stem of a song is built in memory.
 MAX_DURATION = 600.0
+#: The shortest: a few notes' worth (a song of no samples cannot be generated).
+MIN_DURATION = 0.1
 #: The first generator's choices: its fixed little band, from sonic-pi samples or synthesis.
 LEGACY_SOURCES = ("auto", "samples", "synth")
 
@@ -42,7 +44,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--n", type=int, default=10, help="number of songs (default 10)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first song (default 0)")
     parser.add_argument("--duration", type=float, default=10.0,
-                        help="seconds per song, at most 600 (default 10)")
+                        help="seconds per song, 0.1 to 600 (default 10)")
     parser.add_argument("--sample-rate", type=int, default=44100, help="(default 44100)")
     parser.add_argument(
         "--source", default="auto", metavar="SOURCE",
@@ -133,11 +135,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check_duration(duration: float) -> None:
-    """``--duration`` of a generated song: seconds, above 0 and at most MAX_DURATION."""
-    if not (math.isfinite(duration) and 0 < duration <= MAX_DURATION):
+    """``--duration`` of a generated song: seconds, MIN_DURATION to MAX_DURATION."""
+    if not (math.isfinite(duration) and MIN_DURATION <= duration <= MAX_DURATION):
         raise ConsoleError(
-            f"--duration must be a number of seconds above 0 and at most {MAX_DURATION:g} "
-            f"(songs are generated in memory), got {duration}."
+            f"--duration must be a number of seconds from {MIN_DURATION:g} to "
+            f"{MAX_DURATION:g} (songs are generated in memory), got {duration}."
         )
 
 

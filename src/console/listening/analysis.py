@@ -65,7 +65,7 @@ def read_results(paths: Sequence[Path]) -> list[dict[str, Any]]:
                 f"once, so give each file once."
             )
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
         except FileNotFoundError as exc:
             raise ConsoleError(f"The results file {path} does not exist.") from exc
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
