@@ -21,7 +21,8 @@ the file block by block. Memory then grows with neither the number of stems nor
 minutes at 44.1 kHz peaked at 1.7 GB resident, of which about 0.95 GB is the
 interpreter with torch loaded and 0.7 GB the encoder hearing 10 minutes of a
 track; ``console render`` at 1.0 GB (``benchmarks/bench_long_mix.py``). A chain
-with memory holds the mix and one whole processed track besides.
+with memory holds the mix and one whole processed track besides (about 65 MB per
+minute of song at 44.1 kHz for ``gain+eq:dsp+comp:dsp+pan``).
 """
 
 from __future__ import annotations
