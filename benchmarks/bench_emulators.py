@@ -1,34 +1,33 @@
-"""Fidelity and CPU speed of the shipped emulators, beside bypass and the DSP variants.
+"""Fidelity and CPU speed of the emulators, beside bypass and the DSP effects (a quick look).
 
-For every emulator with shipped weights: MR-STFT error (auraloss' default
-``MultiResolutionSTFTLoss``, lower is better) and SNR (dB, higher is better)
-against its reference on held-out audio (the test split of sonic-pi-samples,
-else synthetic sessions), for the emulator, bypass (the unprocessed input) and
-the DSP variant at the same settings; then the CPU real-time factor of a
-forward pass over 8 tracks x 10 s at 44.1 kHz (CPU seconds of this process /
-10 s, on ``--threads`` threads; below 1 is faster than real time), for the
-emulator and the DSP variant. ``benchmarks/bench_fast_effects.py`` puts these
-beside forward+backward times, memory and training in one table.
+For every family, the grey-box (``:greybox``), the paper's TCN (``:tcn``), the DSP
+effect and bypass: MR-STFT error (auraloss' default ``MultiResolutionSTFTLoss``,
+lower is better) and SNR (dB, higher is better) against the emulators' reference on
+the *validation* files (the reverb's wet signal alone), then the CPU real-time
+factor of a forward pass over 8 tracks x 10 s at 44.1 kHz (CPU seconds of this
+process / 10 s, on ``--threads`` threads). ``--final`` scores the test files
+instead, and logs the use in ``benchmarks/results/emulator-test-uses.log``.
+``benchmarks/bench_fast_effects.py`` is the one table in the docs.
 
-Run: ``python benchmarks/bench_emulators.py [--threads 1] [--examples 32]``.
+Run: ``python benchmarks/bench_emulators.py [--threads 1] [--examples 32] [--final]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
-from typing import Any
 
 import torch
 
-from console.errors import CheckpointError
 from console.plugins import get_plugins
-from console.training.emulator_data import EffectPairDataset, split_clips
-from console.training.emulator_metrics import compare_on
+from console.training.emulator_data import split_clips
+from console.training.emulator_report import fidelity, held_out_pairs, log_test_use
 
 SAMPLE_RATE = 44100
 TRACKS, SECONDS = 8, 10.0
 FAMILIES = ("eq", "comp", "reverb")
+VARIANTS = ("greybox", "tcn", "dsp")
 
 
 def real_time_factor(effect: torch.nn.Module, repeats: int) -> float:
@@ -44,62 +43,36 @@ def real_time_factor(effect: torch.nn.Module, repeats: int) -> float:
     return min(times) / SECONDS
 
 
-def fidelity_rows(examples: int, families: tuple[str, ...] = FAMILIES) -> tuple[str, list[dict]]:
-    """Where the held-out audio came from, and per family the emulator, bypass and DSP scores.
-
-    Each row: ``family``, ``emulator``, ``reference``, ``output`` (the emulator's name,
-    ``bypass`` or the DSP effect's name), ``mrstft``, ``snr_db``; a family without
-    shipped weights gives one row with ``error``.
-    """
-    plugins = get_plugins()
-    clips, source = split_clips(None, SAMPLE_RATE)
-    rows: list[dict[str, Any]] = []
-    for family in families:
-        try:
-            emulator = plugins.resolve("effect", f"{family}:tcn").create()
-        except CheckpointError:
-            rows.append({"family": family, "emulator": f"{family}:tcn",
-                         "error": "no shipped weights"})
-            continue
-        kind = type(emulator)
-        dsp = plugins.resolve("effect", kind.dsp_reference).create()
-        data = EffectPairDataset(
-            clips["test"], emulator.params, kind.reference("auto"),
-            int(kind.training_seconds * SAMPLE_RATE), examples, seed=2024,
-        )
-        scores = compare_on(data, {kind.name: emulator, "bypass": None, dsp.name: dsp},
-                            SAMPLE_RATE)
-        for name, score in scores.items():
-            rows.append({"family": family, "emulator": kind.name,
-                         "reference": kind.reference_name("auto"), "dsp": dsp.name,
-                         "output": name, "mrstft": score.mrstft, "snr_db": score.snr_db})
-    return source, rows
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--examples", type=int, default=32, help="held-out examples per effect")
+    parser.add_argument("--examples", type=int, default=32, help="held-out examples per family")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--final", action="store_true",
+                        help="score the test files (logged) instead of the validation files")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    split = "test" if args.final else "validation"
+    if args.final:
+        from bench_fast_effects import TEST_LOG
+
+        log_test_use(TEST_LOG, f"python benchmarks/bench_emulators.py {' '.join(sys.argv[1:])}")
     plugins = get_plugins()
-    source, rows = fidelity_rows(args.examples)
-    print(f"held-out audio: test split of {source}; torch threads: {args.threads}\n")
-    print("| emulator | reference | output | MR-STFT | SNR (dB) | CPU RTF |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    speed: dict[str, float] = {}
-    for row in rows:
-        if "error" in row:
-            print(f"| {row['emulator']} | - | {row['error']} | - | - | - |")
-            continue
-        name = row["output"]
-        if name != "bypass" and name not in speed:
-            speed[name] = real_time_factor(plugins.resolve("effect", name).create(),
-                                           args.repeats)
-        rtf = f"{speed[name]:.3f}" if name in speed else "-"
-        print(f"| {row['emulator']} | {row['reference']} | {name} | {row['mrstft']:.3f} | "
-              f"{row['snr_db']:.1f} | {rtf} |", flush=True)
+    clips, source = split_clips(None, SAMPLE_RATE)
+    print(f"held-out audio: {split} split of {source}; torch threads: {args.threads}\n")
+    print("| family | output | MR-STFT | SNR (dB) | CPU RTF |")
+    print("| --- | --- | --- | --- | --- |")
+    for family in FAMILIES:
+        tcn = plugins.resolve("effect", f"{family}:tcn").factory
+        data, _ = held_out_pairs(tcn, split, args.examples, clips=clips)
+        effects = {f"{family}:{v}": plugins.resolve("effect", f"{family}:{v}").create()
+                   for v in VARIANTS}
+        scores = fidelity({**effects, "bypass": None}, data)
+        for name, score in scores.items():
+            rtf = (f"{real_time_factor(effects[name], args.repeats):.3f}" if name in effects
+                   else "-")
+            print(f"| {family} | {name} | {score.mrstft:.3f} | {score.snr_db:.1f} | {rtf} |",
+                  flush=True)
 
 
 if __name__ == "__main__":

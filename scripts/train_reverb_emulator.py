@@ -1,4 +1,4 @@
-"""Train the reverb emulator (``reverb:tcn``) against pedalboard's Freeverb; write its card.
+"""Train the grey-box reverb emulator (``reverb:greybox``) against pedalboard's Freeverb.
 
 Data come from the emulator data pipeline (:mod:`console.training.emulator_data`):
 clips of Debian's sonic-pi-samples (or ``--audio FOLDER``), split into
@@ -11,11 +11,15 @@ Training sees the wet signal only (``mix`` set to 1 for the reference and the
 emulator alike: the mix is exact in both, so the dry part would only dilute the
 loss). The run keeps the checkpoint with the lowest validation error (validation
 files only, at random mixes, as the test); the test files are scored once, at
-the end, with the emulator, bypass and ``reverb:dsp`` at the same settings.
-CPU cost is measured on one thread (CPU time): forward, and forward+backward
-with gradients to the settings and the audio.
+the end, with the emulator, bypass and ``reverb:dsp`` at the same settings (the
+use is appended to ``benchmarks/results/emulator-test-uses.log``). CPU cost is
+measured on one thread (CPU time): forward, and forward+backward with gradients
+to the settings and the audio (``console.training.emulator_report``, which
+``scripts/train_emulators.py`` shares). It writes ``reverb-greybox.pt`` and its
+card ``reverb-greybox.md`` to ``--weights-dir``, never over existing files
+unless given ``--force`` (the default folder holds the shipped weights).
 
-    python scripts/train_reverb_emulator.py --minutes 12        # writes weights/reverb.*
+    python scripts/train_reverb_emulator.py --minutes 12 --force   # replaces the shipped
     python scripts/train_reverb_emulator.py --steps 20 --weights-dir /tmp/w   # a quick try
 
 Everything runs on one CPU thread (``torch.set_num_threads(1)``).
@@ -27,8 +31,6 @@ import argparse
 import copy
 import json
 import math
-import os
-import platform
 import statistics
 import sys
 import time
@@ -39,8 +41,18 @@ import numpy as np
 import torch
 
 from console.atomic import atomic_write
+from console.errors import ConsoleError
 from console.training.emulator_data import EffectPairDataset, collate_pairs, split_clips
 from console.training.emulator_metrics import compare_on
+from console.training.emulator_report import (
+    check_writable,
+    cost_sentence,
+    cpu_cost,
+    fidelity_table,
+    hardware,
+    log_test_use,
+    write_weights_and_card,
+)
 from console_effects.references import freeverb_rt60, freeverb_settings
 from console_effects.reverb import Reverb
 from console_effects.reverb_emulator import (
@@ -54,8 +66,7 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE_RATE = EMULATOR_SAMPLE_RATE
 #: Held-out examples, and the seeds of the validation and test sets (fixed: the same each run).
 VALIDATION_SEED, TEST_SEED = 777, 12345
-#: The workload the card's CPU cost is measured on (as scripts/train_emulators.py's).
-COST_TRACKS, COST_SECONDS = 2, 3.0
+TEST_LOG = REPO / "benchmarks" / "results" / "emulator-test-uses.log"
 #: Settings at which the card compares the emulator's tail with the reference's.
 RT60_CHECKS = ((0.3, 1.0), (0.8, 1.0), (1.5, 0.5), (3.0, 1.0), (3.0, 0.0), (6.0, 0.7))
 
@@ -88,7 +99,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="run folder: best.pt and a log (default runs/reverb-emulator)")
     parser.add_argument("--weights-dir", type=Path,
                         default=REPO / "src" / "console_effects" / "weights",
-                        help="where reverb.pt and reverb.md go (default: the shipped weights)")
+                        help="where reverb-greybox.pt and .md go (default: the shipped weights)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the weights and card there (the shipped ones, by default)")
+    parser.add_argument("--test-log", type=Path, default=TEST_LOG,
+                        help="where the scoring of the test files is logged")
     return parser.parse_args(argv)
 
 
@@ -133,18 +148,6 @@ def envelope_error(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor
     return error
 
 
-def hardware() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (f"CPU only ({cpu}, {os.cpu_count()} cores), 1 thread "
-            f"(torch.set_num_threads(1))")
-
-
 def validation_error(emulator: ReverbEmulator, batches: list[dict]) -> float:
     """Mean MR-STFT error of the full output (random mixes) on fixed validation batches."""
     stft = auraloss.freq.MultiResolutionSTFTLoss()
@@ -152,52 +155,6 @@ def validation_error(emulator: ReverbEmulator, batches: list[dict]) -> float:
         return statistics.fmean(
             float(stft(emulator(b["x"], b["params"], SAMPLE_RATE), b["y"])) for b in batches
         )
-
-
-def cpu_cost(emulator: ReverbEmulator, rounds: int = 15) -> dict[str, float]:
-    """CPU seconds per track-second on one thread: forward, forward+backward, long forward.
-
-    The backward takes gradients to the settings and the audio with the weights
-    frozen, as ``console train`` runs an emulator; on :data:`COST_TRACKS` x
-    :data:`COST_SECONDS` of noise at random settings, the two calls in turns
-    (``rounds`` of each; medians, and the median of the round-by-round ratio, so
-    a busy machine slows both alike); then one forward pass over 8 tracks x 10 s.
-    """
-    generator = torch.Generator().manual_seed(1)
-
-    def workload(tracks: int, seconds: float) -> tuple[torch.Tensor, torch.Tensor]:
-        audio = 0.1 * torch.randn(tracks, 1, int(seconds * SAMPLE_RATE), generator=generator)
-        params = torch.stack([s.sample(tracks, generator=generator) for s in emulator.params], 1)
-        return audio, params
-
-    audio, params = workload(COST_TRACKS, COST_SECONDS)
-
-    def forward() -> None:
-        with torch.no_grad():
-            emulator(audio, params, SAMPLE_RATE)
-
-    def forward_backward() -> None:
-        p = params.clone().requires_grad_(True)
-        emulator(audio.clone().requires_grad_(True), p, SAMPLE_RATE).square().mean().backward()
-
-    forward()  # warm-up: compiled loops
-    forward_backward()
-    times: dict[str, list[float]] = {"forward": [], "forward_backward": []}
-    for _ in range(rounds):
-        for name, call in (("forward", forward), ("forward_backward", forward_backward)):
-            start = time.process_time()
-            call()
-            times[name].append(time.process_time() - start)
-    track_seconds = COST_TRACKS * COST_SECONDS
-    result = {name: statistics.median(t) / track_seconds for name, t in times.items()}
-    result["ratio"] = statistics.median(
-        b / f for f, b in zip(times["forward"], times["forward_backward"], strict=True))
-    audio, params = workload(8, 10.0)
-    start = time.process_time()
-    with torch.no_grad():
-        emulator(audio, params, SAMPLE_RATE)
-    result["forward_long"] = (time.process_time() - start) / 80.0
-    return result
 
 
 def rt60_table(emulator: ReverbEmulator, reference_kind: str) -> list[dict[str, float]]:
@@ -303,6 +260,8 @@ def train(options: argparse.Namespace) -> dict:
                              TEST_SEED)
     scores = compare_on(test, {"emulator": emulator, "bypass": None, "reverb:dsp": Reverb()},
                         SAMPLE_RATE)
+    log_test_use(options.test_log, f"scripts/train_reverb_emulator.py: the trained reverb:greybox "
+                 f"(best validation step {best['step']}) -> {options.weights_dir}")
     info = {
         "reference": reference_kind,
         "reference_option": options.reference,
@@ -327,7 +286,7 @@ def train(options: argparse.Namespace) -> dict:
         import pedalboard
 
         info["pedalboard"] = pedalboard.__version__
-    info["cpu_cost"] = cpu_cost(emulator)
+    info["cpu_cost"] = cpu_cost(emulator, rounds=15, long=(8, 10.0))
     info["rt60"] = rt60_table(emulator, reference_kind)
     return {"emulator": emulator, "info": info}
 
@@ -347,8 +306,7 @@ LOSS_WORDS = {
 
 def model_card(info: dict, options: argparse.Namespace) -> str:
     test = info["test"]
-    rows = "\n".join(f"| {name} | {s['mrstft']:.4f} | {s['snr_db']:.1f} |"
-                     for name, s in test.items())
+    rows = fidelity_table(test)
     ratio = test["emulator"]["mrstft"] / test["bypass"]["mrstft"]
     cost = info["cpu_cost"]
     if info["reference"] == "pedalboard":
@@ -385,11 +343,13 @@ def model_card(info: dict, options: argparse.Namespace) -> str:
         command += f" --loss {options.loss}"
     if options.envelope_weight != 0.1:
         command += f" --envelope-weight {options.envelope_weight:g}"
-    return f"""# Model card: `reverb:tcn`
+    return f"""# Model card: `reverb:greybox`
 
-What: the reverb emulator, the default `reverb` in spec strings (the name keeps the
-`:tcn` of the TCN it replaced; it is no longer a TCN). Settings are those of
-`reverb:dsp` (`decay_s` 0.1-8 s, `predelay_ms`, `brightness`, `width`, `mix`).
+What: the grey-box reverb emulator, the default `reverb` in spec strings, beyond the
+paper (whose emulators are TCNs: `reverb:tcn`). Until the grey-boxes took their own
+names it was registered as `reverb:tcn`. Settings are those of `reverb:dsp` (`decay_s`
+0.1-8 s, though it rings at least about 0.5 s, `predelay_ms`, `brightness`, `width`,
+`mix`).
 
 - Reference it was trained against: {reference}.
 - Network: grey-box (`console_effects.reverb_emulator`): Freeverb's topology
@@ -412,21 +372,15 @@ What: the reverb emulator, the default `reverb` in spec strings (the name keeps 
       envelope=info['envelope_weight'])}; kept the step with the
   lowest validation error ({options.val_examples} examples from the validation files, random
   mixes): step {info['best_step']}, MR-STFT {info['validation']:.4f}.
-- Hardware and time: {hardware()}; {info['train_minutes']:.1f} min of training (wall),
+- Hardware and time: {info['hardware']}; {info['train_minutes']:.1f} min of training (wall),
   {info['train_cpu_minutes']:.1f} CPU-min, data generation (the reference) included.
-- CPU cost (one thread, CPU time, {COST_TRACKS} tracks x {COST_SECONDS:g} s at 44100 Hz, CPU
-  seconds per track-second, medians of 15 calls of each in turns): forward
-  {cost['forward']:.4f}, forward+backward {cost['forward_backward']:.4f} (gradients to the
-  settings and the audio, weights frozen; {cost['ratio']:.2f} x forward, the median of the
-  round-by-round ratios); forward over 8 tracks x 10 s {cost['forward_long']:.4f}. The cost
+- {cost_sentence(cost)} Forward over 8 tracks x 10 s {cost['forward_long']:.4f}. The cost
   does not depend on the decay time.
 - Held-out fidelity ({options.test_examples} examples from the test files, never seen in
   training or selection, processed by the reference at random settings, mix included;
   MR-STFT error is auraloss' default `MultiResolutionSTFTLoss`, lower is better; SNR
   against the reference, higher is better):
 
-| output | MR-STFT error | SNR (dB) |
-| --- | --- | --- |
 {rows}
 
 `bypass` is the unprocessed input; `reverb:dsp` is this project's DSP reverb (band-wise
@@ -439,21 +393,26 @@ scoring and the timing take a few more).
 """
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
+    weights = options.weights_dir / f"{ReverbEmulator.weights_stem()}.pt"
+    try:  # before any training: never over the shipped weights unless asked
+        check_writable([weights, weights.with_suffix(".md")], options.force)
+    except ConsoleError as exc:
+        print(f"train_reverb_emulator: {exc}", file=sys.stderr)
+        return 2
     result = train(options)
     emulator, info = result["emulator"], result["info"]
+    info["hardware"] = hardware()
     compact = {k: v for k, v in info.items() if k != "log"}
     print(json.dumps(compact, indent=2), file=sys.stderr)
     options.weights_dir.mkdir(parents=True, exist_ok=True)
-    emulator.save(options.weights_dir / "reverb.pt", {k: v for k, v in compact.items()})
-    card = model_card(info, options)
-    atomic_write(options.weights_dir / "reverb.md",
-                 lambda tmp: Path(tmp).write_text(card, encoding="utf-8"))
+    write_weights_and_card(lambda path: emulator.save(path, compact), weights,
+                           lambda: model_card(info, options))
     atomic_write(options.out / "log.json",
                  lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2), encoding="utf-8"))
-    print(f"wrote {options.weights_dir / 'reverb.pt'} and reverb.md", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -114,9 +114,10 @@ class TCNBlock(nn.Module):
 class ConditionedTCN(nn.Module):
     """``(N, C_in, T)`` audio and ``(N, P)`` parameters in ``[0, 1]`` to ``(N, C_out, T)``.
 
-    The output layer starts small, so an untrained network adds little; the
-    emulators add its output to a dry path, which makes (nearly) "bypass" the
-    starting point of training rather than silence.
+    The output layer starts at zero, so an untrained network adds nothing; the
+    emulators add its output to a dry path, which makes bypass the starting
+    point of training rather than whatever the random layers would add (with
+    their biases, as loud as the input itself).
     """
 
     def __init__(self, config: TCNConfig) -> None:
@@ -134,8 +135,9 @@ class ConditionedTCN(nn.Module):
             for c, d in zip(ins, config.dilations, strict=True)
         )
         self.output = nn.Conv1d(config.channels, config.out_channels, 1, bias=not config.linear)
-        with torch.no_grad():  # small, not zero: a zero layer would pass no gradient back
-            self.output.weight.mul_(0.1)
+        with torch.no_grad():  # zero: an untrained network adds nothing (its own gradient is
+            # not zero, so the first step moves it and the layers before it learn from then on)
+            self.output.weight.zero_()
             if self.output.bias is not None:
                 self.output.bias.zero_()
 

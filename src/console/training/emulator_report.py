@@ -91,7 +91,7 @@ def fidelity(
 
 def cpu_cost(
     effect: torch.nn.Module, rounds: int = 7, tracks: int = COST_TRACKS,
-    seconds: float = COST_SECONDS,
+    seconds: float = COST_SECONDS, long: tuple[int, float] | None = None,
 ) -> dict[str, float]:
     """CPU seconds per track-second on one thread: forward, and forward+backward.
 
@@ -99,7 +99,8 @@ def cpu_cost(
     weights frozen, as ``console train`` runs an emulator; ``tracks`` x
     ``seconds`` of noise at -20 dBFS RMS at random settings; the two calls in
     turns (``rounds`` of each after a warm-up; medians, and the median of the
-    round-by-round ratio, so a busy machine slows both alike).
+    round-by-round ratio, so a busy machine slows both alike). ``long`` (tracks,
+    seconds) adds ``forward_long``: one more forward pass over that workload.
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -128,6 +129,13 @@ def cpu_cost(
         result = {name: statistics.median(t) / (tracks * seconds) for name, t in times.items()}
         result["ratio"] = statistics.median(
             b / f for f, b in zip(times["forward"], times["forward_backward"], strict=True))
+        if long is not None:
+            audio = 0.1 * torch.randn(long[0], 1, int(long[1] * SAMPLE_RATE), generator=generator)
+            params = torch.stack([s.sample(long[0], generator=generator) for s in effect.params],
+                                 1)
+            start = time.process_time()
+            forward()
+            result["forward_long"] = (time.process_time() - start) / (long[0] * long[1])
         return result
     finally:
         torch.set_num_threads(threads)
