@@ -247,6 +247,15 @@ def test_a_params_file_that_is_not_utf8_is_one_line(tmp_path, stems_dir, capsys,
         MixParams.load(params)
 
 
+def test_json_nested_too_deeply_is_one_line(tmp_path, stems_dir, capsys):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    assert main(["render", str(stems_dir), str(deep), "-o", str(tmp_path / "r.wav")]) == 2
+    assert "nests too deeply" in error_line(capsys)
+    assert main(["listening-test", "--analyse", str(deep), "-o", str(tmp_path / "a")]) == 2
+    assert "nests too deeply" in error_line(capsys)
+
+
 def test_a_params_file_saved_with_a_byte_order_mark_renders(tmp_path, stems_dir, mixed):
     """Some editors (Notepad) save UTF-8 with a BOM; that is still the file console wrote."""
     params = tmp_path / "bom.params.json"

@@ -251,6 +251,11 @@ class MixParams:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise MixParamsError(f"{source} is not valid JSON: {exc}.") from exc
+        except RecursionError as exc:
+            raise MixParamsError(
+                f"{source} is not a console mix-parameter file: its JSON nests too deeply to "
+                f"read; give the MIX.params.json `console mix` wrote."
+            ) from exc
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise MixParamsError(
                 f"{source} is not a console mix-parameter file (expected \"format\": "

@@ -70,6 +70,11 @@ def read_results(paths: Sequence[Path]) -> list[dict[str, Any]]:
             raise ConsoleError(f"The results file {path} does not exist.") from exc
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ConsoleError(f"{path} is not a JSON results file ({exc}).") from exc
+        except RecursionError as exc:
+            raise ConsoleError(
+                f"{path} is not a listening-test results file: its JSON nests too deeply "
+                f"to read."
+            ) from exc
         if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT:
             raise ConsoleError(
                 f"{path} is not a listening-test results file (format {RESULTS_FORMAT!r})."
