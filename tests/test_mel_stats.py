@@ -1,5 +1,6 @@
 """The CPU encoder: what its statistics see, and that it behaves as an encoder must."""
 
+import pytest
 import torch
 
 from console import Console
@@ -69,3 +70,23 @@ def test_standardised_statistics_follow_running_estimates_and_survive_a_checkpoi
     loaded = Console.load(path).eval()
     with torch.no_grad():
         assert torch.equal(loaded.encoder(tones, 16000), console.eval().encoder(tones, 16000))
+
+
+def test_dropout_is_an_option_that_leaves_older_consoles_loading(tmp_path):
+    from console.console import Console
+
+    plain = Console.from_spec("gain+pan", hidden=16)
+    dropped = Console.from_spec("gain+pan", hidden=16, encoder_options={"dropout": 0.3})
+    assert not any(isinstance(m, torch.nn.Dropout) for m in plain.encoder.modules())
+    assert any(isinstance(m, torch.nn.Dropout) for m in dropped.encoder.modules())
+    path = tmp_path / "d.pt"
+    dropped.save(path)
+    loaded = Console.load(path)
+    assert loaded.encoder_options == {"dropout": 0.3}
+    audio = 0.1 * torch.randn(3, 16000)
+    dropped.eval()
+    loaded.eval()
+    with torch.no_grad():
+        assert torch.equal(loaded.encoder(audio, 16000), dropped.encoder(audio, 16000))
+    with pytest.raises(ValueError, match="dropout"):
+        Console.from_spec("gain+pan", encoder_options={"dropout": 1.5})

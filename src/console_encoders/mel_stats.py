@@ -38,7 +38,10 @@ class MelStats(Encoder):
     name = "mel-stats"
     description = "Per-band log-mel mean, spread and onset strength through a small MLP (CPU)."
 
-    def __init__(self, hidden: int = 128, embed_dim: int = 128, standardise: bool = False) -> None:
+    def __init__(
+        self, hidden: int = 128, embed_dim: int = 128, standardise: bool = False,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         self.embed_dim = embed_dim
         self.hidden = hidden
@@ -50,9 +53,15 @@ class MelStats(Encoder):
         self.standardise = (
             nn.BatchNorm1d(features, affine=False, momentum=0.01) if standardise else None
         )
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
+        # Dropout between the layers: the statistics of a few recorded sources are easy to
+        # memorise, and dropping some generalised better to sources left out (see the
+        # generalisation page). Without it the layers keep the names older consoles saved.
+        drop = [nn.Dropout(dropout)] if dropout else []
         self.network = nn.Sequential(
-            nn.Linear(features, hidden), nn.ReLU(inplace=True),
-            nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
+            nn.Linear(features, hidden), nn.ReLU(inplace=True), *drop,
+            nn.Linear(hidden, hidden), nn.ReLU(inplace=True), *drop,
             nn.Linear(hidden, embed_dim), nn.ReLU(inplace=True),
         )
 
