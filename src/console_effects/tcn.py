@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 #: The ``network`` entry of a TCN's config.
 TCN_NETWORK = "tcn"
@@ -150,6 +151,15 @@ class ConditionedTCN(nn.Module):
             raise ValueError(
                 f"The TCN takes (N, {self.config.in_channels}, T) audio, got {tuple(x.shape)}."
             )
+        frozen = not any(p.requires_grad for p in self.parameters())
+        if frozen and torch.is_grad_enabled() and (x.requires_grad or normalised.requires_grad):
+            # Frozen inside a console that trains through it: keep only the input and run the
+            # blocks again in the backward pass, instead of keeping every block's activations
+            # for every track (gigabytes for a batch of songs).
+            return checkpoint(self._run, x, normalised, use_reentrant=False)
+        return self._run(x, normalised)
+
+    def _run(self, x: torch.Tensor, normalised: torch.Tensor) -> torch.Tensor:
         cond = self.condition(normalised.to(x.dtype))
         for block in self.blocks:
             x = block(x, cond)

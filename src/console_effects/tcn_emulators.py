@@ -223,8 +223,8 @@ class CompressorTCN(TCNEmulator):
 
     @classmethod
     def default_config(cls) -> TCNConfig:
-        """Five knobs in, 16 channels, four blocks: 13,333 samples (0.30 s) back."""
-        return TCNConfig(num_params=COMP_TCN_SETTINGS, channels=16, kernel_size=KERNEL,
+        """Five knobs in, 12 channels, four blocks: 13,333 samples (0.30 s) back."""
+        return TCNConfig(num_params=COMP_TCN_SETTINGS, channels=12, kernel_size=KERNEL,
                          dilations=geometric_dilations(GROWTH, 4), cond_dim=16)
 
     def normalise(self, params: torch.Tensor) -> torch.Tensor:
