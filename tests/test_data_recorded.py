@@ -136,3 +136,24 @@ def test_a_soundfont_plays_a_drum_kit_and_a_band():
         return (spectrum * np.fft.rfftfreq(len(x), 1 / SR)).sum() / spectrum.sum()
 
     assert centroid(kick) < centroid(hat)
+
+
+def test_an_unplayable_draw_skips_its_seed_and_keeps_the_others(tmp_path, monkeypatch, capsys):
+    import console.data.recorded as recorded
+    from console.cli.main import main
+
+    original = recorded.write_recorded_session
+
+    def flaky(folder, **options):
+        if options["seed"] == 11:
+            raise recorded.UnplayableSession("The source played fewer than two audible parts.")
+        return original(folder, **options)
+
+    monkeypatch.setattr(recorded, "write_recorded_session", flaky)
+    out = tmp_path / "songs"
+    assert main(["make-sessions", str(out), "--source", "procedural", "--n", "3", "--seed",
+                 "10", "--duration", "1", "--sample-rate", "8000"]) == 0
+    err = capsys.readouterr()
+    assert "seed 11 skipped" in err.err and "wrote 2 sessions" in err.out
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith("song_")) == [
+        "song_0000", "song_0001"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -109,12 +110,12 @@ def run(args: argparse.Namespace) -> int:
             f"Unknown source {args.source!r}; choose one of {', '.join(SOURCES)}, 'all', or "
             f"{', '.join(LEGACY_SOURCES)}."
         )
-    from console.data.recorded import write_recorded_session
+    from console.data.recorded import UnplayableSession, write_recorded_session
 
     kind = None if args.kind == "any" else args.kind
     songs = [(sources[i % len(sources)], args.seed + i) for i in range(args.n)]
     check_new_seeds(args.out, [("recorded", source, seed) for source, seed in songs])
-    written = []
+    written, skipped = [], []
     for i, (source, seed) in enumerate(tqdm(songs, desc="sessions", unit="song")):
         song_kind = "drums" if kind and not SOURCES[source].plays_melodic else kind
 
@@ -128,9 +129,17 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             written.append(add_song(args.out, write))
+        except UnplayableSession as exc:  # one unlucky draw: the other songs still count
+            skipped.append(seed)
+            print(f"console make-sessions: warning: seed {seed} skipped: {exc}", file=sys.stderr)
         except (FileNotFoundError, RuntimeError, ValueError) as exc:
             raise ConsoleError(f"song {i} ({source}): {exc}") from exc
-    print(f"wrote {args.n} sessions to {args.out} ({span(written)}) from {', '.join(sources)}")
+    if not written:
+        raise ConsoleError(f"No seed gave a playable session ({len(skipped)} skipped); "
+                           f"try other seeds or another source.")
+    note = f"; seeds {', '.join(map(str, skipped))} skipped" if skipped else ""
+    print(f"wrote {len(written)} sessions to {args.out} ({span(written)}) from "
+          f"{', '.join(sources)}{note}")
     return 0
 
 

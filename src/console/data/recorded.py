@@ -76,6 +76,10 @@ class RecordedSession:
     engineer: str = DEFAULT_ENGINEER
 
 
+class UnplayableSession(RuntimeError):
+    """The arrangement a seed drew cannot be played by the source (fewer than two parts)."""
+
+
 def pan_hints(parts: Sequence[Part]) -> list[float | None]:
     """Where the arrangement puts tracks that belong together, before the engineer's style.
 
@@ -168,12 +172,14 @@ def make_recorded_session(
         if len(parts) >= 2:
             break
     else:
-        raise RuntimeError(f"The source {source!r} could not play two parts of a {kind} session.")
+        raise UnplayableSession(
+            f"The source {source!r} could not play two parts of a {kind} session."
+        )
     render, instruments = session_renderer(chosen, frames, sample_rate, rng)
     audio = [(part, render(part)) for part in parts]
     audio = [(p, a) for p, a in audio if np.abs(a).max() > 1e-6]  # a preset that stayed silent
     if len(audio) < 2:
-        raise RuntimeError(f"The source {source!r} played fewer than two audible parts.")
+        raise UnplayableSession(f"The source {source!r} played fewer than two audible parts.")
     parts = [p for p, _ in audio]
     style = mixer.draw_style(rng)
     stems = torch.from_numpy(np.stack([a for _, a in audio]).astype(np.float32))
