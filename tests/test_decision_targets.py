@@ -88,8 +88,10 @@ def _batch(stems, mask, targets):
 
 
 def test_the_pan_term_is_the_mean_distance_error_of_the_known_tracks(tiny_console):
+    from console.decisions import Decisions
+
     torch.manual_seed(0)
-    console = tiny_console("gain+pan").eval()
+    console = tiny_console("gain+pan", decisions=Decisions(pan="balanced")).eval()
     stems = 0.1 * torch.randn(2, 3, 16000)
     mask = torch.tensor([[True, True, True], [True, True, False]])
     stems[1, 2] = 0.0
@@ -197,3 +199,18 @@ def test_an_effect_weight_needs_an_effect_with_settings(tmp_path, capsys, sessio
             "--sample-rate", "16000", "--no-progress"]
     assert main([*base, "--spec", "gain+pan", "--effect-weight", "1"]) != 0
     assert "effect weight" in capsys.readouterr().err
+
+
+def test_free_pans_are_held_to_the_engineers_field_or_its_mirror():
+    from console.training.mixing_task import pan_position_error
+
+    reference = torch.tensor([[0.5, -0.4, 0.0, math.nan], [0.6, 0.6, -0.6, 0.0]])
+    mask = torch.tensor([[True, True, True, True], [True, True, True, False]])
+    assert float(pan_position_error(reference.nan_to_num(0.0), reference, mask)) == 0.0
+    mirrored = -reference.nan_to_num(0.0)
+    assert float(pan_position_error(mirrored, reference, mask)) == pytest.approx(0.0)
+    # Song 0 with the hi-hat and the keys on one side: off by 0.8 on one of three tracks.
+    one_side = torch.tensor([[0.5, 0.4, 0.0, 0.9], [0.6, 0.6, -0.6, 0.3]])
+    expected = (0.8 / 3 + 0.0) / 2
+    assert float(pan_position_error(one_side, reference, mask)) == pytest.approx(expected)
+    assert pan_position_error(one_side, torch.full_like(reference, math.nan), mask) is None

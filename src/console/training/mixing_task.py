@@ -27,11 +27,14 @@ class MixingTask:
     ``train_effects`` is set, as in the paper; the encoder trains unless
     ``freeze_encoder`` is set (useful with pretrained VGGish weights).
 
-    ``pan_weight`` adds, for songs whose reference pans are known (the batch's
-    ``pans``), the mean absolute difference between each track's distance
-    from the centre and the reference's, times the weight. Distances, not
-    positions: a mix and its mirror image are equally right, and a balanced
-    console chooses the sides itself.
+    ``pan_weight`` adds, for songs whose reference pans are known, the pan
+    error times the weight. A mix and its mirror image are equally right
+    (engineers pan drums from either side), so for a console with balanced
+    pans, which chooses the sides itself, the error is each track's distance
+    from the centre against the reference's; for one that predicts positions
+    (``pan="free"``) it is each song's mean position error against the
+    reference or its mirror image, whichever is closer, so the sides of a
+    song's tracks are learnt relative to each other.
 
     ``level_weight`` adds, for songs whose reference faders are known, the
     mean absolute error in dB of each track's level relative to its song's
@@ -171,8 +174,10 @@ class MixingTask:
             return loss
         params = result.params
         if self.pan_weight:
-            error = pan_distance_error(params[..., self.pan_column],
-                                       targets[..., self.pan_column], batch.mask)
+            measure = (pan_position_error if self.model.decisions.pan == "free"
+                       else pan_distance_error)
+            error = measure(params[..., self.pan_column], targets[..., self.pan_column],
+                            batch.mask)
             if error is not None:
                 loss = loss + self.pan_weight * error
         if self.level_weight:
@@ -236,6 +241,25 @@ def pan_distance_error(
     if not known.any():
         return None
     return (pans.abs() - reference.nan_to_num(0.0).abs()).abs()[known].mean()
+
+
+def pan_position_error(
+    pans: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor | None:
+    """Mean over songs of ``min(mean|p - r|, mean|p + r|)`` over known tracks, else ``None``.
+
+    The benchmark's pan error: a song's field or its mirror image, whichever is closer.
+    """
+    known = torch.isfinite(reference) & mask
+    songs = known.any(-1)
+    if not songs.any():
+        return None
+    weights = known.to(pans.dtype)
+    target = reference.nan_to_num(0.0)
+    counts = weights.sum(-1).clamp(min=1)
+    same = ((pans - target).abs() * weights).sum(-1) / counts
+    mirrored = ((pans + target).abs() * weights).sum(-1) / counts
+    return torch.minimum(same, mirrored)[songs].mean()
 
 
 def settings_error(
