@@ -356,12 +356,19 @@ def test_a_tcn_runs_the_same_in_pieces_and_folded(linear):
     net = perturbed_network(ConditionedTCN(config), seed=6).requires_grad_(False)
     x, cond = 0.3 * torch.randn(3, 1, 700), torch.rand(3, 3)
     plain = net._run(x, cond)
+    xs, us = x.clone().requires_grad_(True), cond.clone().requires_grad_(True)
+    net._run(xs, us).square().sum().backward()
     old = tcn.PIECE_SAMPLES
     try:
         for size in (64, 500, 5000):  # long rows cut in time; rows grouped; all at once
             tcn.PIECE_SAMPLES = size
             with torch.no_grad():
                 torch.testing.assert_close(net(x, cond), plain, rtol=1e-5, atol=1e-6)
+            # and with gradients (frozen in a training console: pieces recomputed)
+            xp, up = x.clone().requires_grad_(True), cond.clone().requires_grad_(True)
+            net(xp, up).square().sum().backward()
+            torch.testing.assert_close((xp.grad, up.grad), (xs.grad, us.grad), rtol=1e-4,
+                                       atol=1e-5)
     finally:
         tcn.PIECE_SAMPLES = old
 

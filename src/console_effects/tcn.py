@@ -16,7 +16,7 @@ transfer function at any frequencies without running audio through it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -154,18 +154,22 @@ class ConditionedTCN(nn.Module):
                 f"The TCN takes (N, {self.config.in_channels}, T) audio, got {tuple(x.shape)}."
             )
         frozen = not any(p.requires_grad for p in self.parameters())
+        run = self._run_linear if self.config.linear else self._run
         if frozen and torch.is_grad_enabled() and (x.requires_grad or normalised.requires_grad):
-            # Frozen inside a console that trains through it: keep only the input and run the
-            # blocks again in the backward pass, instead of keeping every block's activations
-            # for every track (gigabytes for a batch of songs).
-            run = self._run_linear if self.config.linear else self._run
-            return checkpoint(run, x, normalised, use_reentrant=False)
-        if not torch.is_grad_enabled() or (frozen and not normalised.requires_grad):
-            return self._in_pieces(x, normalised)
+            # Frozen inside a console that trains through it: keep only each piece's input
+            # and run its blocks again in the backward pass, instead of keeping every block's
+            # activations for every track (gigabytes for a batch of songs).
+            return self._in_pieces(
+                x, normalised, lambda xs, us: checkpoint(run, xs, us, use_reentrant=False))
+        if not torch.is_grad_enabled() or frozen:
+            return self._in_pieces(x, normalised, run)
         return self._run(x, normalised)
 
-    def _in_pieces(self, x: torch.Tensor, normalised: torch.Tensor) -> torch.Tensor:
-        """:meth:`_run` on at most :data:`PIECE_SAMPLES` samples at a time, the same numbers.
+    def _in_pieces(
+        self, x: torch.Tensor, normalised: torch.Tensor,
+        run: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    ) -> torch.Tensor:
+        """``run`` on at most :data:`PIECE_SAMPLES` samples at a time: the same numbers.
 
         Rows are grouped up to that size, and a longer row is cut in time, each piece
         with the receptive field's samples before it as context (the outputs there,
@@ -174,7 +178,6 @@ class ConditionedTCN(nn.Module):
         compressor's forward pass took 0.055 CPU-s per track-second in one call and
         0.023 track by track.
         """
-        run = self._run_linear if self.config.linear else self._run
         n, _, length = x.shape
         if n * length <= PIECE_SAMPLES:
             return run(x, normalised)
