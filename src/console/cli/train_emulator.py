@@ -6,8 +6,10 @@ this command calls: ``default_config()`` (the untrained network's shape, with a
 ``channels`` field), a constructor taking ``config=``, ``reference(kind)`` and
 ``reference_name(kind)`` (what it learns from), ``training_seconds``,
 ``receptive_field_s`` (``inf`` for a recursive network) and ``save(path,
-info=)``. The built-in ``eq:tcn``, ``comp:tcn`` (grey-box networks) and
-``reverb:tcn`` (a TCN) do; so may a third party's.
+info=)``. The built-in TCNs (``eq:tcn``, ``comp:tcn``, ``reverb:tcn``) and
+grey-boxes (``eq:greybox``, ``comp:greybox``, ``reverb:greybox``) do; so may a
+third party's. An emulator's ``training_settings`` are held while it trains
+(the reverbs learn their wet signal: ``mix`` 1).
 """
 
 from __future__ import annotations

@@ -15,12 +15,12 @@ from console.effect import Effect
 class EmulatorTask:
     """The :class:`~console.training.Trainer` task of ``console train-emulator``.
 
-    ``model`` is an emulator effect (``eq:tcn`` and the like) built untrained;
+    ``model`` is an emulator effect (``eq:tcn``, ``comp:greybox``, ...) built untrained;
     its weights are unfrozen here. The loss is ``l1_weight * L1`` on the
     waveform plus the multi-resolution STFT loss (auraloss), as for the
     paper's emulators. The artifacts are the effect's own checkpoints:
     ``emulator.pt`` (latest) and ``best.pt`` (best validation loss), each
-    loadable as ``FAMILY:tcn@PATH``.
+    loadable as ``NAME@PATH``.
     """
 
     def __init__(
