@@ -67,11 +67,13 @@ def param_layout(items: Sequence[str], effects: Sequence[Effect]) -> list[ParamS
 
 
 def _shown(value: Any) -> str:
-    """A value as it reads in the JSON file (``"3"``, ``true``, ``NaN``)."""
+    """A value as it reads in the JSON file (``"3"``, ``true``, ``NaN``), cut short when long
+    (a number of 400 digits)."""
     try:
-        return json.dumps(value)
+        text = json.dumps(value)
     except (TypeError, ValueError):
-        return repr(value)
+        text = repr(value)
+    return text if len(text) <= 40 else f"{text[:30]}... ({len(text)} characters)"
 
 
 def _check_name(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
@@ -96,6 +98,19 @@ def _check_values(instance: TrackParams, attribute: attrs.Attribute, value: Any)
                     f"{track}: {key}.{name} must be a finite number, got {_shown(number)}; "
                     f"write it without quotes, e.g. -6.0."
                 )
+
+
+class _RepeatedKey(ValueError):
+    """A JSON object naming a key twice (``json`` would keep the last value silently)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _RepeatedKey(key)
+        found[key] = value
+    return found
 
 
 def _check_sample_rate(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
@@ -248,9 +263,14 @@ class MixParams:
     @classmethod
     def from_json(cls, text: str, source: str = "params.json") -> MixParams:
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as exc:
             raise MixParamsError(f"{source} is not valid JSON: {exc}.") from exc
+        except _RepeatedKey as exc:
+            raise MixParamsError(
+                f"{source} gives {exc.args[0]!r} twice in one object, so one of the two "
+                f"values would be ignored without a word; keep only the one you mean."
+            ) from exc
         except RecursionError as exc:
             raise MixParamsError(
                 f"{source} is not a console mix-parameter file: its JSON nests too deeply to "

@@ -17,10 +17,14 @@ DB_PER_NEPER = 20.0 / math.log(10.0)
 
 
 def is_finite_number(value: Any) -> bool:
-    """A real number that is not NaN or infinite; strings and booleans are not numbers."""
-    return (
-        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    )
+    """A real number that is not NaN or infinite; strings and booleans are not numbers, nor
+    is an integer too large for a float (a JSON file may hold one of 400 digits)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def db_to_amplitude(gain_db: torch.Tensor) -> torch.Tensor:

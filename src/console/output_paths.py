@@ -22,7 +22,7 @@ from pathlib import Path
 import attrs
 
 from console import manifest
-from console.atomic import temporary_beside
+from console.atomic import NAME_MAX, temporary_beside
 from console.errors import ConsoleError
 
 
@@ -33,6 +33,7 @@ class OutputPathError(ConsoleError, ValueError):
 def check_output_file(path: str | Path, what: str = "output") -> Path:
     """Refuse a path that is a folder, lies under a file, or sits where we cannot write."""
     path = Path(path)
+    _check_name_lengths(path, what)
     if path.is_dir():
         raise OutputPathError(
             f"The {what} {path} is a folder; give a file name inside it, e.g. {path / 'mix.wav'}."
@@ -46,6 +47,7 @@ def check_output_file(path: str | Path, what: str = "output") -> Path:
 def check_output_folder(path: str | Path, what: str = "output folder") -> Path:
     """Refuse a folder path that is a file, lies under a file, or sits where we cannot write."""
     path = Path(path)
+    _check_name_lengths(path, what)
     if os.path.lexists(path) and not path.is_dir():
         raise OutputPathError(f"The {what} {path} is a file, not a folder; choose a folder name.")
     if path.is_dir():
@@ -56,6 +58,19 @@ def check_output_folder(path: str | Path, what: str = "output folder") -> Path:
         return path
     _check_place(path, what)
     return path
+
+
+def _check_name_lengths(path: Path, what: str) -> None:
+    """Refuse a name longer than file systems take (checking the path would fail with
+    ENAMETOOLONG, a traceback)."""
+    for part in path.parts:
+        size = len(os.fsencode(part))
+        if size > NAME_MAX:
+            shown = part if len(part) <= 40 else f"{part[:20]}...{part[-12:]}"
+            raise OutputPathError(
+                f"Cannot write the {what}: the name {shown!r} is {size} bytes long, and file "
+                f"systems take at most {NAME_MAX}; choose a shorter name."
+            )
 
 
 def _check_place(path: Path, what: str) -> None:

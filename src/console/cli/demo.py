@@ -9,6 +9,7 @@ from typing import Any
 
 from console import manifest
 from console.cli import mix
+from console.cli.checks import parse_seed
 from console.output_paths import check_folder, check_output_folder, check_replace, install_folder
 
 COMMAND = "console demo"
@@ -24,7 +25,7 @@ def add_parser(subparsers: Any) -> None:
         "changes in OUT/session are moved to OUT/session.kept).",
     )
     parser.add_argument("out", type=Path, nargs="?", default=Path("demo-session"))
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=parse_seed, default=0)
     parser.add_argument("--duration", type=float, default=8.0,
                         help="seconds of music, 0.1 to 600 (default 8)")
     parser.add_argument("--checkpoint", type=Path, default=None, help="a trained console")

@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from console.audio import check_sample_rate
+from console.cli.checks import check_seconds, parse_seed
 from console.cli.train import LAYOUTS, detect_layout, scan, split_fractions
 from console.errors import ConsoleError
 from console.output_paths import check_output_folder
 
 SUBSETS = ("test", "validation", "train", "all")
+#: The longest listening-test excerpt: a participant hears each one several times.
+MAX_EXCERPT_SECONDS = 600.0
 
 
 def add_parser(subparsers: Any) -> None:
@@ -37,12 +40,18 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--subset", choices=SUBSETS, default="test",
                         help="which split to evaluate on (default test; all for a held-out set)")
     parser.add_argument("--split", default="0.8,0.1,0.1", help="train,validation,test fractions")
-    parser.add_argument("--seed", type=int, default=0, help="the split's seed")
+    parser.add_argument("--seed", type=parse_seed, default=0, help="the split's seed")
     parser.add_argument("--sample-rate", type=int, default=44100)
     parser.add_argument("--max-songs", type=int, default=None, help="evaluate the first N songs")
     parser.add_argument("--excerpt-seconds", type=float, default=8.0,
-                        help="length of the listening-test excerpts; 0 writes none")
+                        help="length of the listening-test excerpts, at most 600; 0 writes "
+                        "none")
     parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument(
+        "--force", action="store_true",
+        help="replace results and excerpts in --out even if console did not write them or "
+        "they changed since (e.g. a hand-edited summary.csv)",
+    )
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(func=run)
 
@@ -71,11 +80,15 @@ def select_songs(args: argparse.Namespace) -> list:
 
 def run(args: argparse.Namespace) -> int:
     from console.evaluation.report import format_table
-    from console.evaluation.run import evaluate
+    from console.evaluation.run import check_results_folder, evaluate
     from console.evaluation.systems import load_system
 
     check_sample_rate(args.sample_rate, "--sample-rate")
+    if args.max_songs is not None and args.max_songs < 1:
+        raise ConsoleError(f"--max-songs must be 1 or more, got {args.max_songs}.")
+    check_seconds(args.excerpt_seconds or None, "--excerpt-seconds", 0, MAX_EXCERPT_SECONDS)
     check_output_folder(args.out, "results folder")  # before any system is loaded
+    check_results_folder(args.out, args.force)
     names = [s.strip() for s in args.systems.split(",") if s.strip()]
     systems = [load_system(name) for name in names]
     songs = select_songs(args)
@@ -87,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         settings={"data": str(args.data), "subset": args.subset, "split": args.split,
                   "seed": args.seed},
+        force=args.force,
     )
     print(format_table(summary))
     print(f"wrote {args.out}/summary.csv, per_song.csv, results.json"

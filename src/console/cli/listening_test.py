@@ -30,6 +30,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--post-screen", action="store_true",
                         help="leave out participants who often missed the hidden reference "
                         "(ITU-R BS.1534-3)")
+    parser.add_argument("--force", action="store_true",
+                        help="with --analyse: replace ratings.csv/json/png in -o even if "
+                        "console did not write them or they changed since")
     parser.set_defaults(func=run)
 
 
@@ -40,14 +43,16 @@ def run(args: argparse.Namespace) -> int:
     if args.analyse:
         from console.listening.analysis import (
             analyse,
+            check_analysis_folder,
             format_analysis,
             read_results,
             write_analysis,
         )
 
+        check_analysis_folder(args.output, args.force)
         analysis = analyse(read_results(args.inputs), post_screen=args.post_screen)
         print(format_analysis(analysis))
-        written = write_analysis(args.output, analysis)
+        written = write_analysis(args.output, analysis, args.force)
         print("wrote " + ", ".join(str(p) for p in written))
         return 0
     from console.listening.site import build_site

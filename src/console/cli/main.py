@@ -7,6 +7,7 @@ sets ``func``) so adding a command is one line in :data:`COMMANDS`.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -101,8 +102,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: What the file system may refuse whatever console checks first (a full disk, a
+#: read-only mount, a name too long to exist), with what to do about it.
+FILE_SYSTEM_ADVICE = {
+    errno.ENOSPC: "free some space or write elsewhere",
+    errno.EDQUOT: "free some space or write elsewhere",
+    errno.EROFS: "write elsewhere",
+    errno.EACCES: "check its permissions or use another place",
+    errno.ENAMETOOLONG: "choose a shorter name",
+}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One sentence for an :class:`OSError` the user's file system caused."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}; {FILE_SYSTEM_ADVICE[exc.errno]}."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run a command; user errors print one line and exit 2, without a traceback."""
+    """Run a command; user errors print one line and exit 2, without a traceback.
+
+    So do the file system's refusals of :data:`FILE_SYSTEM_ADVICE` (a full disk, a
+    read-only place, a name too long); any other exception is a bug and shows its traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     warnings.filterwarnings("default", category=UserWarning, module="console")
@@ -118,6 +140,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except ConsoleError as exc:
         print(f"console {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno not in FILE_SYSTEM_ADVICE:
+            raise
+        print(f"console {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        import soundfile
+
+        if not isinstance(exc, soundfile.LibsndfileError):
+            raise
+        # Readers name a file they cannot read; what reaches here failed while writing
+        # audio, where libsndfile says only "System error" for a full disk.
+        print(f"console {args.command}: error: writing audio failed ({exc.error_string}); "
+              f"the disk may be full or the place not writable: free some space or write "
+              f"elsewhere.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"console {args.command}: interrupted; nothing was overwritten.", file=sys.stderr)

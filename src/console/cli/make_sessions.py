@@ -11,6 +11,7 @@ from typing import Any
 from tqdm import tqdm
 
 from console.audio import check_sample_rate
+from console.cli.checks import parse_seed
 from console.errors import ConsoleError
 from console.output_paths import check_output_folder
 
@@ -43,7 +44,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("out", type=Path,
                         help="folder to write the songs into, new or holding songs to add to")
     parser.add_argument("--n", type=int, default=10, help="number of songs (default 10)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first song (default 0)")
+    parser.add_argument("--seed", type=parse_seed, default=0,
+                        help="seed of the first song (default 0)")
     parser.add_argument("--duration", type=float, default=10.0,
                         help="seconds per song, 0.1 to 600 (default 10)")
     parser.add_argument("--sample-rate", type=int, default=44100, help="(default 44100)")

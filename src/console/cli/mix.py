@@ -13,6 +13,7 @@ import torch
 
 from console import pretrained
 from console.audio import (
+    AUDIO_SUFFIXES,
     BIT_DEPTHS,
     AudioInfo,
     list_audio_files,
@@ -20,6 +21,7 @@ from console.audio import (
     probe,
 )
 from console.audio import check_sample_rate as audio_check_sample_rate
+from console.cli.checks import parse_seed
 from console.console import Console
 from console.decisions import Decisions
 from console.errors import AudioInputError, ConsoleError
@@ -69,7 +71,8 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--encoder", default="mel-stats",
                         help="encoder of an untrained console (default mel-stats)")
-    parser.add_argument("--seed", type=int, default=0, help="initialisation seed (untrained)")
+    parser.add_argument("--seed", type=parse_seed, default=0,
+                        help="initialisation seed (untrained)")
     parser.add_argument(
         "--sample-rate", type=int, default=None,
         help="mix sample rate in Hz (default: the highest among the stems)",
@@ -198,6 +201,10 @@ def run(args: argparse.Namespace) -> int:
     if params_path.resolve() == output.resolve():
         raise ConsoleError(f"The mix and its parameters cannot both be written to {output}.")
     files = list_audio_files(args.stems_dir)
+    left_out = not_mixed(args.stems_dir)
+    if left_out:
+        warn(f"left out {', '.join(left_out)}: console mixes the audio files directly in "
+             f"{args.stems_dir} ({', '.join(AUDIO_SUFFIXES)}); move or convert these to mix them")
     for path in (output, params_path):
         refuse_inputs(path, files, args.stems_dir if path == output else None,
                       "mix" if path == output else "parameter file")
@@ -238,6 +245,27 @@ def run(args: argparse.Namespace) -> int:
         if not quiet:
             print(f"wrote {exported.session_file}; open it in Ardour 7 or later")
     return 0
+
+
+#: Suffixes of audio files console does not read: a stem saved so is left out of the mix.
+OTHER_AUDIO_SUFFIXES = (".mp3", ".m4a", ".aac", ".wma", ".opus", ".aifc", ".caf", ".w64",
+                        ".rf64", ".wv", ".ape", ".mp4")
+
+
+def not_mixed(stems_dir: str | Path) -> list[str]:
+    """What in ``stems_dir`` looks like a stem but is not mixed: folders holding audio files
+    (only the files directly in ``stems_dir`` are stems) and audio in formats not read."""
+    found = []
+    for entry in sorted(Path(stems_dir).iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            if any(f.suffix.lower() in AUDIO_SUFFIXES + OTHER_AUDIO_SUFFIXES
+                   and not f.name.startswith(".") for f in entry.rglob("*")):
+                found.append(f"{entry.name}/")
+        elif entry.suffix.lower() in OTHER_AUDIO_SUFFIXES:
+            found.append(entry.name)
+    return found
 
 
 def warn_over_full_scale(report: MasterReport, output: Path, warn: Progress) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from console.audio import check_sample_rate
 from console.errors import ConsoleError
 from console.mix_params import FORMAT, MixParams, chain_keys
 from console.output_paths import (
@@ -187,6 +188,8 @@ def check_output(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.sample_rate is not None:  # 0 once drew at 44100 Hz, 10^9 filled the memory
+        check_sample_rate(args.sample_rate, "--sample-rate")
     check_output(args)
     data, source = _read_settings_source(args.params)
     name = args.effect
@@ -213,10 +216,6 @@ def run(args: argparse.Namespace) -> int:
         component, effect = _plottable_variant(component, effect)
     params = settings_tensor(effect, values, source)
     sample_rate = sample_rate or DEFAULT_SAMPLE_RATE
-    if sample_rate <= 0:
-        raise PlotSettingsError(
-            f"--sample-rate must be a positive number of Hz, got {sample_rate}."
-        )
     drawn: list[str] = []
     title = f"{component.name} at {sample_rate} Hz"
     write_file(args.output, lambda tmp: drawn.extend(plot_effect(effect, params, sample_rate, tmp,

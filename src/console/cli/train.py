@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from console.audio import check_sample_rate
+from console.cli.checks import check_device, check_seconds, parse_seed
 from console.console import DEFAULT_ENCODER, DEFAULT_HIDDEN, DEFAULT_POST_PROCESSOR, Console
 from console.errors import ConsoleError
 from console.mixer import create_mixer
@@ -123,7 +124,7 @@ def add_parser(subparsers: Any) -> None:
     add("--freeze-encoder", action="store_true", help="train only the post-processor")
     add("--train-effects", action="store_true", help="also train effects that have weights")
     add("--workers", type=int, default=0, help="DataLoader workers (default %(default)s)")
-    add("--seed", type=int, default=0,
+    add("--seed", type=parse_seed, default=0,
         help="seed of the weights, the split and the batches (default %(default)s)")
     add("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when present)")
     add("--no-progress", action="store_true", help="no progress bar")
@@ -245,6 +246,8 @@ def run(args: argparse.Namespace) -> int:
 VALIDATIONS = 10
 #: The step count a time-budgeted run starts from before it plans the real one.
 MANY_STEPS = 10_000_000
+#: The longest --segment-seconds: a batch holds every stem of each song for this long.
+MAX_SEGMENT_SECONDS = 600.0
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -256,9 +259,15 @@ def check_arguments(args: argparse.Namespace) -> None:
             raise ConsoleError(f"--{name.replace('_', '-')} must be positive, got {value}.")
     check_sample_rate(args.sample_rate, "--sample-rate")
     check_learning_rate(args.lr)
-    if not (math.isfinite(args.segment_seconds) and args.segment_seconds > 0):
-        raise ConsoleError(f"--segment-seconds must be a positive number, got "
-                           f"{args.segment_seconds}.")
+    check_seconds(args.segment_seconds, "--segment-seconds", 0, MAX_SEGMENT_SECONDS)
+    for name in ("workers", "warmup_steps"):
+        if getattr(args, name) < 0:
+            raise ConsoleError(f"--{name.replace('_', '-')} must be 0 or more, got "
+                               f"{getattr(args, name)}.")
+    if args.examples_per_epoch is not None and args.examples_per_epoch <= 0:
+        raise ConsoleError(f"--examples-per-epoch must be positive, got "
+                           f"{args.examples_per_epoch}.")
+    check_device(args.device)
     for name in ("weight_decay", "grad_clip"):
         value = getattr(args, name)
         if not (math.isfinite(value) and value >= 0):
@@ -275,6 +284,19 @@ def check_learning_rate(lr: float, option: str = "--lr") -> None:
             f"AdamW moves every weight by about the learning rate each step, so above "
             f"{MAX_LEARNING_RATE:g} weights jump past their own size and the run diverges "
             f"(the default is 1e-3)."
+        )
+
+
+def check_segment_length(args: argparse.Namespace, loss: Any) -> None:
+    """Refuse segments shorter than the loss can compare (its largest FFT, for the STFT
+    losses), before any song is read; the loss itself would stop the first step."""
+    needed = getattr(loss, "min_length", 0)
+    samples = int(args.segment_seconds * args.sample_rate)
+    if samples < needed:
+        raise ConsoleError(
+            f"--segment-seconds {args.segment_seconds:g} at {args.sample_rate} Hz gives "
+            f"{samples} samples, fewer than the loss {args.loss!r} compares ({needed}); give "
+            f"--segment-seconds {math.ceil(100 * needed / args.sample_rate) / 100:g} or more."
         )
 
 
@@ -308,6 +330,7 @@ def build_task(args: argparse.Namespace) -> MixingTask | MixerTask:
         loss = get_plugins().resolve("loss", args.loss).create(**args.loss_options)
     except TypeError as exc:
         raise ConsoleError(f"--loss-options do not fit the loss {args.loss!r}: {exc}") from exc
+    check_segment_length(args, loss)
     if args.mixer:
         return MixerTask(create_mixer(args.mixer, **args.mixer_options), loss, args.sample_rate)
     try:

@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from console.cli.train import check_learning_rate, parse_duration
+from console.cli.checks import check_device, check_seconds, parse_seed
+from console.cli.train import MAX_SEGMENT_SECONDS, check_learning_rate, parse_duration
 from console.errors import ConsoleError
 from console.plugins import Component, Plugins, get_plugins
 from console.training import TrainConfig, Trainer
@@ -104,7 +105,7 @@ def add_parser(subparsers: Any) -> None:
         "(default: the emulator's own)",
     )
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=parse_seed, default=0)
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: auto)")
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(func=run)
@@ -256,9 +257,7 @@ def train(args: argparse.Namespace) -> tuple[Trainer, History | None]:
     Returns the trainer and the audio history (``None`` with ``--steps 0``,
     where the response fit is the result and is copied to ``best.pt``).
     """
-    if args.steps < 0 or args.batch_size <= 0:
-        raise ConsoleError("--steps must be 0 or more and --batch-size positive.")
-    check_learning_rate(args.lr)
+    check_arguments(args)
     check_run_folder(args.out, run_artifacts(args.out))  # before any work
     trainer, line = build_trainer(args)
     print(f"console train-emulator: {line}", file=sys.stderr)
@@ -273,6 +272,25 @@ def train(args: argparse.Namespace) -> tuple[Trainer, History | None]:
         shutil.copyfile(args.out / IDENTIFIED, args.out / "best.pt")
         return trainer, None
     return trainer, trainer.fit(max_seconds=getattr(args, "max_time", None))
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse nonsense before any file is read (each once ended in a traceback, or in a
+    network of no width that trained without a word)."""
+    if args.steps < 0 or args.batch_size <= 0:
+        raise ConsoleError("--steps must be 0 or more and --batch-size positive.")
+    check_learning_rate(args.lr)
+    check_seconds(args.segment_seconds, "--segment-seconds", 0, MAX_SEGMENT_SECONDS)
+    for name, least in (("response_settings", 1), ("channels", 1), ("val_every", 1),
+                        ("checkpoint_every", 1), ("val_examples", 0), ("warmup_steps", 0),
+                        ("workers", 0)):
+        value = getattr(args, name)
+        if value is not None and value < least:
+            raise ConsoleError(f"--{name.replace('_', '-')} must be {least} or more, got "
+                               f"{value}.")
+    if not (math.isfinite(args.l1_weight) and args.l1_weight >= 0):
+        raise ConsoleError(f"--l1-weight must be a number, 0 or more, got {args.l1_weight}.")
+    check_device(args.device)
 
 
 def run_artifacts(out: Path) -> tuple[str, ...]:

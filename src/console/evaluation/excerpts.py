@@ -17,9 +17,9 @@ from pathlib import Path
 import soundfile as sf
 import torch
 
-from console.atomic import atomic_write
 from console.evaluation.normalise import to_comparison_loudness
 from console.evaluation.systems import safe_name
+from console.output_paths import write_file
 
 ANCHOR_CUTOFF_HZ = 3500.0
 FADE_SECONDS = 0.02
@@ -106,15 +106,19 @@ def excerpt_folders(songs: Sequence[str]) -> list[str]:
 
 
 def write_excerpts(
-    folder: Path, excerpts: dict[str, torch.Tensor], sample_rate: int
+    folder: Path, excerpts: dict[str, torch.Tensor], sample_rate: int, force: bool = False
 ) -> dict[str, str]:
-    """Write each excerpt as 16-bit ``folder/<label>.wav``; returns label to file name."""
+    """Write each excerpt as 16-bit ``folder/<label>.wav``; returns label to file name.
+
+    An excerpt console did not write, or that changed since, is replaced only with ``force``.
+    """
     names = {}
     for label, audio in excerpts.items():
         names[label] = f"{label}.wav"
         data = audio.detach().cpu().float().numpy().T
-        atomic_write(  # 16-bit PCM: every browser decodes it
+        write_file(  # 16-bit PCM: every browser decodes it
             folder / names[label],
             lambda tmp, data=data: sf.write(tmp, data, sample_rate, subtype="PCM_16"),
+            force=force, what="listening-test excerpt", by="console evaluate",
         )
     return names

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from console.atomic import atomic_write_text
 from console.evaluation.metrics import METRICS
+from console.output_paths import write_file
 
 Row = dict[str, Any]
 
@@ -107,10 +107,16 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
+#: Who wrote the files of a results folder, as its manifest records.
+WRITER = "console evaluate"
+
+
 def write_reports(
-    out_dir: Path, rows: Sequence[Row], summary: Sequence[Row], settings: dict[str, Any]
+    out_dir: Path, rows: Sequence[Row], summary: Sequence[Row], settings: dict[str, Any],
+    force: bool = False,
 ) -> list[Path]:
-    """``per_song.csv``, ``summary.csv`` and ``results.json`` in ``out_dir``, each atomically."""
+    """``per_song.csv``, ``summary.csv`` and ``results.json`` in ``out_dir``, each atomically;
+    one console did not write, or that changed since, is replaced only with ``force``."""
     keys = metric_keys(rows)
     files = {
         out_dir / "per_song.csv": to_csv(rows, ["song", "system", *keys]),
@@ -131,7 +137,8 @@ def write_reports(
         ),
     }
     for path, text in files.items():
-        atomic_write_text(path, text)
+        write_file(path, lambda tmp, text=text: tmp.write_text(text, encoding="utf-8"),
+                   force=force, what="results file", by=WRITER)
     return list(files)
 
 

@@ -15,7 +15,6 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from console.atomic import atomic_write_text
 from console.data.song import Song
 from console.errors import ConsoleError
 from console.evaluation.excerpts import (
@@ -28,13 +27,34 @@ from console.evaluation.excerpts import (
 )
 from console.evaluation.metrics import compare_mixes
 from console.evaluation.plots import plot_results
-from console.evaluation.report import Row, summarise, write_reports
+from console.evaluation.report import WRITER, Row, summarise, write_reports
 from console.evaluation.songs import load_song
 from console.evaluation.systems import System
+from console.output_paths import check_replace, write_file
 
 #: Labels the listening test gives its own conditions.
 RESERVED_LABELS = ("reference", "anchor")
 MANIFEST_FORMAT = "console-listening-excerpts"
+
+
+#: What an evaluation writes at the top of its results folder.
+RESULTS_FILES = ("per_song.csv", "summary.csv", "results.json", "metrics.png")
+
+
+def check_results_folder(out_dir: Path, force: bool = False) -> None:
+    """Before any song is mixed: refuse to replace a results file, or anything in
+    ``excerpts/``, that console did not write or that changed since (a hand-edited
+    summary), unless ``force``."""
+    if force or not out_dir.is_dir():
+        return
+    for name in RESULTS_FILES:
+        check_replace(out_dir / name, force=False, what="results file")
+    excerpts = out_dir / "excerpts"
+    if excerpts.is_dir():
+        for path in sorted(excerpts.rglob("*")):
+            hidden = any(part.startswith(".") for part in path.relative_to(excerpts).parts)
+            if not hidden and (path.is_file() or path.is_symlink()):
+                check_replace(path, force=False, what="listening-test excerpt")
 
 
 def check_labels(systems: Sequence[System]) -> None:
@@ -63,13 +83,19 @@ def evaluate(
     plots: bool = True,
     progress: bool = True,
     settings: dict[str, Any] | None = None,
+    force: bool = False,
 ) -> list[Row]:
-    """Score every system on every whole song; returns the per-system summary rows."""
+    """Score every system on every whole song; returns the per-system summary rows.
+
+    ``out_dir`` is checked first (:func:`check_results_folder`): a file there that console
+    did not write, or that changed since, is replaced only with ``force``.
+    """
     if not songs:
         raise ConsoleError("There are no songs to evaluate; check the dataset and --subset.")
     if not systems:
         raise ConsoleError("Name at least one system to evaluate with --systems.")
     check_labels(systems)
+    check_results_folder(out_dir, force)
     labels = [s.file_label for s in systems]
     rows: list[Row] = []
     manifest_songs: list[dict[str, Any]] = []
@@ -88,16 +114,18 @@ def evaluate(
         if excerpt_seconds:
             manifest_songs.append(
                 _write_song_excerpts(out_dir / "excerpts" / folder, loaded, mixes,
-                                     excerpt_seconds)
+                                     excerpt_seconds, force)
             )
     bar.close()
     summary = summarise(rows, labels)
     settings = {**(settings or {}), "sample_rate": sample_rate, "songs": len(songs),
                 "systems": {label: s.source for label, s in zip(labels, systems, strict=True)},
                 "audio": "whole songs"}
-    write_reports(out_dir, rows, summary, settings)
+    write_reports(out_dir, rows, summary, settings, force)
     if plots:
-        plot_results(out_dir / "metrics.png", rows, summary, labels)
+        write_file(out_dir / "metrics.png",
+                   lambda tmp: plot_results(tmp, rows, summary, labels),
+                   force=force, what="results file", by=WRITER)
     if excerpt_seconds:
         manifest = {
             "format": MANIFEST_FORMAT,
@@ -108,17 +136,20 @@ def evaluate(
             "systems": labels,
             "songs": manifest_songs,
         }
-        atomic_write_text(out_dir / "excerpts" / "manifest.json", json.dumps(manifest, indent=2))
+        text = json.dumps(manifest, indent=2)
+        write_file(out_dir / "excerpts" / "manifest.json",
+                   lambda tmp: tmp.write_text(text, encoding="utf-8"),
+                   force=force, what="results file", by=WRITER)
     return summary
 
 
 def _write_song_excerpts(
-    song_dir: Path, loaded: Any, mixes: dict[str, Any], seconds: float
+    song_dir: Path, loaded: Any, mixes: dict[str, Any], seconds: float, force: bool = False
 ) -> dict[str, Any]:
     rate = loaded.sample_rate
     window = loudest_window(loaded.mix, rate, seconds)
     audio = {"reference": loaded.mix, "anchor": anchor_mix(loaded.stems, rate), **mixes}
-    files = write_excerpts(song_dir, song_excerpts(audio, window, rate), rate)
+    files = write_excerpts(song_dir, song_excerpts(audio, window, rate), rate, force)
     return {
         "song": loaded.name,
         "folder": song_dir.name,

@@ -17,18 +17,21 @@ from typing import Any
 import attrs
 import numpy as np
 
-from console.atomic import atomic_write_text
 from console.errors import ConsoleError
 from console.evaluation.report import to_csv
 from console.figures import png_figure, pyplot
 from console.listening.folders import make_output_folder
 from console.listening.student_t import t_quantile_two_sided
 from console.numbers import is_finite_number
+from console.output_paths import check_replace, write_file
 
 RESULTS_FORMAT = "console-listening-results"
 SCREEN_RATING = 90.0
 SCREEN_FRACTION = 0.15
 RATING_RANGE = (0.0, 100.0)
+#: What an analysis writes in its folder (the figure only with matplotlib).
+ANALYSIS_FILES = ("ratings.csv", "ratings.json", "ratings.png")
+WRITER = "console listening-test"
 
 
 @attrs.frozen
@@ -129,6 +132,7 @@ def check_trials(path: Path, trials: Any) -> None:
     """Refuse trials a mean would silently go wrong on: a rating must be a number in 0-100."""
     if not isinstance(trials, list):
         raise ConsoleError(f"{path}: 'trials' is not a list; give the file the test page saved.")
+    songs: dict[str, int] = {}
     for number, trial in enumerate(trials, start=1):
         ratings = trial.get("ratings") if isinstance(trial, dict) else None
         if not isinstance(ratings, dict) or not ratings:
@@ -136,6 +140,15 @@ def check_trials(path: Path, trials: Any) -> None:
                 f"{path}: trial {number} has no 'ratings' object (condition: rating); give "
                 f"the file the test page saved."
             )
+        song = trial.get("song")
+        if song is not None:
+            first = songs.setdefault(json.dumps(song), number)
+            if first != number:
+                raise ConsoleError(
+                    f"{path}: trials {first} and {number} both rate the song {song!r}, so it "
+                    f"would count twice; the test page rates each song once: give the file "
+                    f"it saved."
+                )
         order = trial.get("order")
         if order is not None and (not isinstance(order, list)
                                   or not all(isinstance(c, str) for c in order)
@@ -146,8 +159,9 @@ def check_trials(path: Path, trials: Any) -> None:
             )
         for condition, value in ratings.items():
             if not is_rating(value):
+                shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:30]}..."
                 raise ConsoleError(
-                    f"{path}: trial {number} rates {condition!r} as {value!r}; a rating is a "
+                    f"{path}: trial {number} rates {condition!r} as {shown}; a rating is a "
                     f"number from {RATING_RANGE[0]:g} to {RATING_RANGE[1]:g}."
                 )
 
@@ -203,18 +217,35 @@ def format_analysis(analysis: Analysis) -> str:
     return "\n".join(lines)
 
 
-def write_analysis(out_dir: Path, analysis: Analysis) -> list[Path]:
-    """``ratings.csv``, ``ratings.json`` and (with matplotlib) ``ratings.png`` in ``out_dir``."""
+def check_analysis_folder(out_dir: Path, force: bool = False) -> None:
+    """Before any results are read: refuse to replace an analysis file in ``out_dir``
+    that console did not write, or that changed since, unless ``force``."""
+    for name in ANALYSIS_FILES:
+        check_replace(out_dir / name, force=force, what="analysis file")
+
+
+def write_analysis(out_dir: Path, analysis: Analysis, force: bool = False) -> list[Path]:
+    """``ratings.csv``, ``ratings.json`` and (with matplotlib) ``ratings.png`` in ``out_dir``;
+    a file console did not write there, or that changed since, is replaced only with ``force``.
+    """
     make_output_folder(out_dir, "analysis folder")
     rows = [attrs.asdict(r) for r in analysis.ratings]
-    written = [out_dir / "ratings.csv", out_dir / "ratings.json"]
-    atomic_write_text(written[0], to_csv(rows, [f.name for f in attrs.fields(SystemRating)]))
     safe = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
             for r in rows]
-    atomic_write_text(written[1], json.dumps(
-        {"participants": analysis.participants, "excluded": analysis.excluded,
-         "confidence": 0.95, "ratings": safe}, indent=2))
-    if _plot(out_dir / "ratings.png", analysis):
+    texts = {
+        "ratings.csv": to_csv(rows, [f.name for f in attrs.fields(SystemRating)]),
+        "ratings.json": json.dumps({"participants": analysis.participants,
+                                    "excluded": analysis.excluded, "confidence": 0.95,
+                                    "ratings": safe}, indent=2),
+    }
+    written = []
+    for name, text in texts.items():
+        write_file(out_dir / name, lambda tmp, text=text: tmp.write_text(text, encoding="utf-8"),
+                   force=force, what="analysis file", by=WRITER)
+        written.append(out_dir / name)
+    if pyplot() is not None:
+        write_file(out_dir / "ratings.png", lambda tmp: _plot(tmp, analysis), force=force,
+                   what="analysis file", by=WRITER)
         written.append(out_dir / "ratings.png")
     return written
 

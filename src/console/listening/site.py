@@ -23,6 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from console import manifest as written_files
 from console.atomic import atomic_write_text
 from console.errors import ConsoleError
 from console.listening.folders import check_output_folder, make_output_folder
@@ -31,6 +32,7 @@ MANIFEST_FORMAT = "console-listening-excerpts"
 SITE_FORMAT = "console-listening-test"
 #: A file that marks a folder as a site this module built and lists the files it wrote.
 MARKER = ".console-listening-site"
+WRITER = "console listening-test"
 PAGE_FILES = ("mushra.js", "style.css")
 #: What every site holds besides its audio (sites from before the marker listed files).
 FIXED_FILES = ("index.html", "config.js", *PAGE_FILES)
@@ -155,6 +157,8 @@ def build_site(eval_dir: Path, site_dir: Path, title: str = "Which mix is closes
             if site_dir.exists():
                 site_dir.rmdir()
             staging.rename(site_dir)
+        # what each file held, so a later build tells the user's edits from its own files
+        written_files.record(site_dir, [site_dir / relative for relative in written], WRITER)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
@@ -167,8 +171,8 @@ def _update_site(site_dir: Path, staging: Path, written: list[str], test_id: str
     blocked = _in_the_way(site_dir, written, owned)
     if blocked is not None:
         raise ConsoleError(
-            f"{blocked} is in the way of the new site and was not written by it; move it "
-            f"elsewhere and build the site again."
+            f"{blocked} is in the way of the new site: it was not written by it, or changed "
+            f"since; move it elsewhere and build the site again."
         )
     # listed first, so an interruption leaves nothing of the builder's unaccounted for
     _write_marker(site_dir, test_id, sorted(owned | set(written)))
@@ -178,6 +182,8 @@ def _update_site(site_dir: Path, staging: Path, written: list[str], test_id: str
         os.replace(staging / relative, target)
     for relative in sorted(owned - set(written)):
         stale = site_dir / relative
+        if _changed(site_dir, relative):
+            continue  # edited since the builder wrote it: the user's now, kept
         if stale.is_file() or stale.is_symlink():
             stale.unlink()
         for folder in stale.parents:  # the builder's folders, once nothing else is in them
@@ -188,12 +194,22 @@ def _update_site(site_dir: Path, staging: Path, written: list[str], test_id: str
     _write_marker(site_dir, test_id, written)
 
 
+def _changed(site_dir: Path, relative: str) -> bool:
+    """Whether a file the builder wrote was edited since (sites built before the builder
+    recorded what it wrote cannot tell, and count as unchanged)."""
+    entry = written_files.read(site_dir).get(relative)
+    target = site_dir / relative
+    return entry is not None and target.exists() and not written_files.unchanged(target, entry)
+
+
 def _in_the_way(site_dir: Path, written: list[str], owned: set[str]) -> Path | None:
-    """The first path the new site needs that holds something the builder did not write."""
+    """The first path the new site needs that holds something the builder did not write,
+    or that changed since it wrote it (a style.css the user edited)."""
     for relative in written:
         target = site_dir / relative
         if target.is_symlink() or (target.exists() and (relative not in owned
-                                                        or not target.is_file())):
+                                                        or not target.is_file()
+                                                        or _changed(site_dir, relative))):
             return target
         for folder in target.parents:
             if folder == site_dir:
