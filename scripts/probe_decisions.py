@@ -12,7 +12,8 @@ the conventions either; one that can shows what supervision could reach.
 
 Encoders: ``told-roles`` (a one-hot of the role: the upper reference),
 ``mel-stats`` (its log-mel statistics through the same MLP, trained), and
-``musicnn`` (the frozen penultimate layer of the MSD tagger).
+``musicnn`` (the frozen penultimate layer of the MSD tagger, on each track's
+middle 3 s; the others hear whole tracks).
 Post-processors: ``mlp`` (the paper's, with the song's mean as context) and
 ``set`` (tracks attend to each other).
 
@@ -70,8 +71,9 @@ def encode_songs(folders: list[Path], encoders: list[str], cache: Path) -> list[
         features = {}
         with torch.no_grad():
             features["mel-stats"] = log_mel_statistics(frontend.frames(heard, RATE))
-            if musicnn is not None:
-                features["musicnn"] = musicnn(heard, RATE)
+            if musicnn is not None:  # the middle 3 s (one patch): the tagger is slow on a CPU
+                middle = max(0, (heard.shape[-1] - 3 * RATE) // 2)
+                features["musicnn"] = musicnn(heard[:, middle:middle + 3 * RATE], RATE)
         roles = list(song.roles)
         features["told-roles"] = nn.functional.one_hot(
             torch.tensor([ROLE_VOCABULARY.index(r) if r in ROLE_VOCABULARY else
@@ -95,12 +97,15 @@ def encode_songs(folders: list[Path], encoders: list[str], cache: Path) -> list[
 class Probe(nn.Module):
     """Encoder head (an MLP on mel-stats' statistics, else identity) and a post-processor."""
 
-    def __init__(self, encoder: str, dim: int, post: str, hidden: int = 128) -> None:
+    def __init__(
+        self, encoder: str, dim: int, post: str, hidden: int = 128, dropout: float = 0.0
+    ) -> None:
         super().__init__()
         if encoder == "mel-stats":
             self.head = nn.Sequential(nn.BatchNorm1d(dim, affine=False), nn.Linear(dim, hidden),
-                                      nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                                      nn.Linear(hidden, 128), nn.ReLU())
+                                      nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, hidden),
+                                      nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, 128),
+                                      nn.ReLU())
             dim = 128
         else:
             self.head = nn.Identity()
@@ -136,10 +141,10 @@ def scores(probe, songs, encoder) -> dict[str, float]:
     return {"level": sum(levels) / len(levels), "pan": sum(pans) / len(pans)}
 
 
-def fit(songs, encoder, post, steps, seed, batch_songs=16):
+def fit(songs, encoder, post, steps, seed, batch_songs=16, dropout=0.0):
     torch.manual_seed(seed)
     dim = songs[0]["features"][encoder].shape[1]
-    probe = Probe(encoder, dim, post)
+    probe = Probe(encoder, dim, post, dropout=dropout)
     optimiser = torch.optim.AdamW(probe.parameters(), lr=1e-3, weight_decay=1e-2)
     generator = torch.Generator().manual_seed(seed)
     for _ in range(steps):
@@ -187,14 +192,18 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--cache", type=Path, default=Path("out/diag/probe"),
+                        help="where the encoded songs are kept (PREFIX-train.pt, PREFIX-val.pt)")
+    parser.add_argument("--dropout", type=float, default=0.0,
+                        help="dropout between the mel-stats head's layers")
     args = parser.parse_args()
     torch.set_num_threads(1)
     train = encode_songs(sorted((args.data / "train").iterdir()), args.encoders,
-                         args.data.parent / "diag" / "probe-train.pt")
+                         Path(f"{args.cache}-train.pt"))
     val = encode_songs(sorted((args.data / "val").iterdir()), args.encoders,
-                       args.data.parent / "diag" / "probe-val.pt")
+                       Path(f"{args.cache}-val.pt"))
     lines = [f"# Decision probe: {len(train)} training songs, {len(val)} validation songs "
-             f"({args.steps} steps, seed {args.seed})", "",
+             f"({args.steps} steps, seed {args.seed}, mel-stats dropout {args.dropout:g})", "",
              "Level error (dB, relative to the song) and pan error (distance from the "
              "centre) against the engineer, on the validation sources.", "",
              "| system | level err (train) | level err (val) | pan err (train) | pan err (val) |",
@@ -205,7 +214,7 @@ def main() -> None:
                      f"{tr['pan']:.3f} | {row['pan']:.3f} |")
     for encoder in args.encoders:
         for post in args.post:
-            probe = fit(train, encoder, post, args.steps, args.seed)
+            probe = fit(train, encoder, post, args.steps, args.seed, dropout=args.dropout)
             tr, va = scores(probe, train, encoder), scores(probe, val, encoder)
             lines.append(f"| {encoder} + {post} | {tr['level']:.2f} | {va['level']:.2f} | "
                          f"{tr['pan']:.3f} | {va['pan']:.3f} |")
