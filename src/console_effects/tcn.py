@@ -154,15 +154,16 @@ class ConditionedTCN(nn.Module):
                 f"The TCN takes (N, {self.config.in_channels}, T) audio, got {tuple(x.shape)}."
             )
         frozen = not any(p.requires_grad for p in self.parameters())
-        run = self._run_linear if self.config.linear else self._run
         if frozen and torch.is_grad_enabled() and (x.requires_grad or normalised.requires_grad):
             # Frozen inside a console that trains through it: keep only each piece's input
             # and run its blocks again in the backward pass, instead of keeping every block's
-            # activations for every track (gigabytes for a batch of songs).
+            # activations for every track (gigabytes for a batch of songs). Not folded: the
+            # gradient of a grouped convolution's per-row weights costs more than it saves.
             return self._in_pieces(
-                x, normalised, lambda xs, us: checkpoint(run, xs, us, use_reentrant=False))
+                x, normalised, lambda xs, us: checkpoint(self._run, xs, us, use_reentrant=False))
         if not torch.is_grad_enabled() or frozen:
-            return self._in_pieces(x, normalised, run)
+            return self._in_pieces(x, normalised,
+                                   self._run_linear if self.config.linear else self._run)
         return self._run(x, normalised)
 
     def _in_pieces(
