@@ -74,6 +74,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--warmup-steps", type=int, default=None)
     parser.add_argument("--l1-weight", type=float, default=1.0)
+    parser.add_argument("--envelope-weight", type=float, default=0.0,
+                        help="weight of the log-envelope term (the reverb's decay)")
     parser.add_argument("--val-every", type=int, default=100)
     parser.add_argument("--val-examples", type=int, default=32)
     parser.add_argument("--workers", type=int, default=0)
@@ -102,7 +104,8 @@ def cli_args(name: str, out: Path, options: argparse.Namespace) -> argparse.Name
         "--batch-size", str(options.batch_size), "--workers", str(options.workers),
         "--val-every", str(options.val_every), "--val-examples", str(options.val_examples),
         "--checkpoint-every", str(options.val_every), "--lr", str(options.lr),
-        "--l1-weight", str(options.l1_weight), "--reference", options.reference, "--no-progress",
+        "--l1-weight", str(options.l1_weight), "--envelope-weight", str(options.envelope_weight),
+        "--reference", options.reference, "--no-progress",
     ]
     if options.steps is None:
         argv += ["--max-time", f"{options.minutes * 60:.0f}s"]
@@ -122,7 +125,8 @@ def command_line(name: str, options: argparse.Namespace) -> str:
     budget = (["--steps", str(options.steps)] if options.steps is not None
               else ["--minutes", f"{options.minutes:g}"])
     words += budget + ["--batch-size", str(options.batch_size), "--lr", f"{options.lr:g}",
-                       "--l1-weight", f"{options.l1_weight:g}", "--val-every",
+                       "--l1-weight", f"{options.l1_weight:g}",
+                       "--envelope-weight", f"{options.envelope_weight:g}", "--val-every",
                        str(options.val_every), "--val-examples", str(options.val_examples),
                        "--threads", str(options.threads)]
     for flag in ("response_steps", "channels", "warmup_steps", "segment_seconds"):
@@ -225,9 +229,14 @@ def model_card(emulator, info: dict, options: argparse.Namespace) -> str:
     fixed = info.get("fixed_settings") or {}
     held = (f" with {', '.join(f'`{k}` {v:g}' for k, v in fixed.items())} (the wet signal "
             f"alone: the mix is exact, outside the network)") if fixed else ""
+    envelope = (f" + {options.envelope_weight:g} x the mean absolute difference of log "
+                f"frame energies (1024-sample frames, broadband and of the first difference, "
+                f"down to 60 dB below the mean level: the tail's decay)"
+                if options.envelope_weight else "")
     audio = (f"; batch {options.batch_size}, AdamW lr {options.lr:g} with warm-up and cosine "
              f"decay over the run, loss {options.l1_weight:g} x L1 + multi-resolution STFT "
-             f"(auraloss); the checkpoint with the lowest validation loss ({options.val_examples} "
+             f"(auraloss){envelope}; the checkpoint with the lowest validation loss "
+             f"({options.val_examples} "
              f"examples from the validation files, every {options.val_every} steps), step "
              f"{info.get('best_step', '?')} of {steps}") if steps else ""
     flat = ""

@@ -53,6 +53,7 @@ from console.training.emulator_report import (
     log_test_use,
     write_weights_and_card,
 )
+from console.training.emulator_task import envelope_error
 from console_effects.references import freeverb_rt60, freeverb_settings
 from console_effects.reverb import Reverb
 from console_effects.reverb_emulator import (
@@ -122,30 +123,6 @@ def relative_error(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor
     """Mean over examples of the squared error over the target's energy (both channels)."""
     error = (estimate - target).square().sum(dim=(1, 2))
     return (error / target.square().sum(dim=(1, 2)).clamp_min(1e-12)).mean()
-
-
-#: Frame of :func:`envelope_error`, and how far below the target's mean level it stops caring.
-ENVELOPE_FRAME, ENVELOPE_FLOOR = 1024, 1e-6
-
-
-def envelope_error(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean absolute difference of log frame energies (nepers), broadband and of the slopes.
-
-    The waveform error is ruled by the loud early part of a response; this term
-    weighs every frame of the tail alike down to 60 dB below the target's mean
-    level (:data:`ENVELOPE_FLOOR`), so decay times are fitted too. The slopes
-    (first differences) stand for the highs, where damping acts.
-    """
-    def frames(signal: torch.Tensor) -> torch.Tensor:
-        flat = signal.reshape(-1, 1, signal.shape[-1]).square()
-        return torch.nn.functional.avg_pool1d(flat, ENVELOPE_FRAME, ENVELOPE_FRAME)
-
-    error = estimate.new_zeros(())
-    for est, tgt in ((estimate, target), (estimate.diff(dim=-1), target.diff(dim=-1))):
-        est_frames, tgt_frames = frames(est), frames(tgt)
-        floor = ENVELOPE_FLOOR * tgt_frames.mean(dim=-1, keepdim=True) + 1e-20
-        error = error + (torch.log(est_frames + floor) - torch.log(tgt_frames + floor)).abs().mean()
-    return error
 
 
 def validation_error(emulator: ReverbEmulator, batches: list[dict]) -> float:

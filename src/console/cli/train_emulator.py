@@ -100,6 +100,11 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--l1-weight", type=float, default=1.0, help="weight of the L1 term")
     parser.add_argument(
+        "--envelope-weight", type=float, default=0.0,
+        help="weight of a term on the log envelope of every 1024-sample frame, the tail's "
+        "decay included (default 0: L1 + multi-resolution STFT alone)",
+    )
+    parser.add_argument(
         "--channels", type=int, default=None,
         help="network width: a TCN's channels, a grey-box settings map's hidden units "
         "(default: the emulator's own)",
@@ -177,7 +182,8 @@ def build_trainer(args: argparse.Namespace) -> tuple[Trainer, str]:
         "seed": args.seed,
         "fixed_settings": fixed,
     }
-    task = EmulatorTask(emulator, SAMPLE_RATE, describe, l1_weight=args.l1_weight)
+    task = EmulatorTask(emulator, SAMPLE_RATE, describe, l1_weight=args.l1_weight,
+                        envelope_weight=getattr(args, "envelope_weight", 0.0))
     train_config = TrainConfig(
         steps=max(1, args.steps), batch_size=args.batch_size, lr=args.lr, weight_decay=0.0,
         warmup_steps=args.warmup_steps, val_every=args.val_every,
