@@ -144,21 +144,57 @@ def test_a_frozen_encoder_hears_each_stem_once_and_whole(tmp_path):
     assert task.hears_whole_tracks
     dataset = MultitrackDataset(songs, sample_rate=16000, segment_seconds=1.0)
     batch = collate_examples([dataset[0], dataset[1]])
-    assert task._embeddings(batch) is None  # not told the songs: segments are encoded
+    cpu = torch.device("cpu")
+    assert task._paths(batch) is None  # not told the songs: segments are encoded
     task.know_songs(songs)
+    paths = task._paths(batch)
     calls = []
     original = console.encoder.forward
     console.encoder.forward = lambda audio, rate: calls.append(audio.shape) or original(audio,
                                                                                       rate)
-    embeddings = task._embeddings(batch)
+    embeddings = task._embeddings(paths, cpu)
     heard = len(calls)
     assert heard == int(batch.mask.sum()) and all(shape[-1] == 4 * 16000 for shape in calls)
     task.loss(console, batch)
-    task._embeddings(batch)
+    task._embeddings(paths, cpu)
     assert len(calls) == heard  # each stem heard once, never a segment
     song = next(s for s in songs if s.name == batch.songs[0])
     first, _, _ = listen_to_file(console, song.stems[0], 16000)
     assert torch.allclose(embeddings[0], first[0])
     trainable = MixingTask(console, StereoSTFTLoss(), 16000)
     trainable.know_songs(songs)
-    assert not trainable.hears_whole_tracks and trainable._embeddings(batch) is None
+    assert not trainable.hears_whole_tracks and trainable._embeddings(paths, cpu) is None
+
+
+def test_training_trims_every_track_by_its_whole_song_loudness(tmp_path):
+    """A segment where a part rests must not move the fader the engineer's balance asks for."""
+    from console.audio import read_audio
+    from console.cli.main import main as cli
+    from console.data import MultitrackDataset, collate_examples, scan_folder
+    from console.data.loudness import loudness_lufs
+    from console.decisions import REFERENCE_LUFS, input_trim_db
+    from console.losses.stereo import StereoSTFTLoss
+    from console.training.mixing_task import MixingTask
+
+    data = tmp_path / "songs"
+    assert cli(["make-sessions", str(data), "--n", "1", "--duration", "4", "--seed", "3",
+                "--sample-rate", "16000", "--source", "synth"]) == 0
+    songs = scan_folder(data)
+    torch.manual_seed(0)
+    console = Console.from_spec("gain+pan", hidden=16)
+    task = MixingTask(console, StereoSTFTLoss(), 16000)
+    task.know_songs(songs)
+    batch = collate_examples([MultitrackDataset(songs, sample_rate=16000,
+                                                segment_seconds=1.0)[0]])
+    trims = task._trims(task._paths(batch), torch.device("cpu"))
+    expected = [REFERENCE_LUFS - loudness_lufs(read_audio(p)[0].mean(0, keepdim=True), 16000)
+                for p in songs[0].stems]
+    assert torch.allclose(trims, torch.tensor(expected), atol=0.05)
+    segment = input_trim_db(batch.stems[0], 16000)
+    assert float((trims - segment).abs().max()) > 0.1  # the segment would have said otherwise
+    console.eval()
+    with torch.no_grad():
+        result = console(batch.stems, batch.mask, sample_rate=16000, trims=trims)
+    gains = result.params[0, :, 0]
+    assert torch.allclose(gains, trims.clamp(-48, 24), atol=1e-4)  # an untrained console
+

@@ -179,18 +179,24 @@ class Console(nn.Module):
         mask: torch.Tensor | None = None,
         sample_rate: int = 44100,
         embeddings: torch.Tensor | None = None,
+        trims: torch.Tensor | None = None,
     ) -> MixResult:
         """Predict settings for every track of ``stems`` ``(B, K, T)`` and mix them.
 
-        ``embeddings`` ``(M, D)``, one per unmasked track in batch order, are what the
-        encoder heard elsewhere (a frozen encoder on the whole of each track, as
-        ``console mix`` hears it; see :mod:`console.training.mixing_task`); the input
-        trims are still measured on ``stems``.
+        Training on excerpts of songs can pass what ``console mix`` measures on
+        whole tracks, one row per unmasked track in batch order (see
+        :mod:`console.training.mixing_task`): ``trims`` ``(M,)``, each track's input
+        trim in dB from its whole-song loudness (else measured on ``stems``), and
+        ``embeddings`` ``(M, D)``, what a frozen encoder heard of the whole track.
         """
         stems, mask = check_stems(stems, mask)
         rows, batch_index = valid_rows(stems, mask)
+        if trims is not None and not self.head.hears_trimmed:
+            trims = None  # a console of absolute gains has no trim
         if embeddings is None:
-            embeddings, trim = self.listen(rows, sample_rate)
+            embeddings, trim = self.listen(rows, sample_rate, trim_db=trims)
+        elif trims is not None:
+            trim = trims.to(rows)
         else:
             trim = (input_trim_db(rows, sample_rate) if self.head.hears_trimmed
                     else rows.new_zeros(rows.shape[0]))

@@ -72,10 +72,13 @@ def excerpt_windows(frames: int, sample_rate: int) -> list[tuple[int, int]]:
     return [(int(s), int(s) + length) for s in starts]
 
 
-def listen_to_file(
-    console: Console, path: str | Path, sample_rate: int
-) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """Embedding ``(1, D)``, input trim ``(1,)`` and sample peak of one stem, read in blocks."""
+def _read_track(
+    path: str | Path, sample_rate: int, keep: bool = True
+) -> tuple[torch.Tensor | None, torch.Tensor, float]:
+    """What the encoder hears of one stem (if ``keep``), its input trim ``(1,)`` and peak.
+
+    Read in blocks; the trim comes from the whole track's loudness.
+    """
     with StemReader(path, sample_rate) as reader:
         frames = reader.frames
         windows = excerpt_windows(frames, sample_rate)
@@ -86,13 +89,27 @@ def listen_to_file(
             end = start + block.shape[-1]
             meter.feed(block[None])
             peak = max(peak, float(block.abs().max()))
-            for low, high in windows:
+            for low, high in windows if keep else ():
                 low, high = max(low, start), min(high, end)
                 if low < high:
                     pieces.append(block[low - start : high - start].clone())
             start = end
-    excerpt = torch.cat(pieces)[None]
+    excerpt = torch.cat(pieces)[None] if keep else None
     trim = trim_db_from_lufs(torch.tensor([meter.lufs()], dtype=torch.float64)).float()
+    return excerpt, trim, peak
+
+
+def track_trim_db(path: str | Path, sample_rate: int) -> float:
+    """The input trim in dB ``console mix`` gives a stem: from its whole-song loudness."""
+    _, trim, _ = _read_track(path, sample_rate, keep=False)
+    return float(trim[0])
+
+
+def listen_to_file(
+    console: Console, path: str | Path, sample_rate: int
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Embedding ``(1, D)``, input trim ``(1,)`` and sample peak of one stem, read in blocks."""
+    excerpt, trim, peak = _read_track(path, sample_rate)
     embedding, trim = console.listen(excerpt, sample_rate, trim_db=trim)
     return embedding, trim, peak
 

@@ -48,11 +48,13 @@ class MixingTask:
     The reference settings arrive as the batch's ``targets`` ``(B, K, P)`` in
     the console's columns; see :mod:`console.data.reference_decisions`.
 
-    A frozen encoder (a pretrained tagger, or ``freeze_encoder``) hears each
-    track whole, as ``console mix`` does, once per run: once told the songs
-    (:meth:`know_songs`), the task keeps each stem's embedding and the console
-    never runs its encoder on a training segment. A slow encoder then costs one
-    pass over the data, and training hears what mixing will.
+    Once told the songs (:meth:`know_songs`), training measures what ``console
+    mix`` measures on whole tracks, once per stem: each track's input trim comes
+    from its whole-song loudness, not the segment's (a segment where a part
+    rests or peaks would otherwise shift the fader the engineer's balance asks
+    for, noise no network can predict from audio it hears at one loudness); and
+    a frozen encoder (a pretrained tagger, or ``freeze_encoder``) hears each
+    track whole, so a slow encoder costs one pass over the data.
     """
 
     def __init__(
@@ -97,6 +99,7 @@ class MixingTask:
         console.chain.requires_grad_(train_effects)
         self._stems: dict[tuple[str, str], Path] = {}
         self._heard: dict[Path, torch.Tensor] = {}
+        self._trim_cache: dict[Path, float] = {}
 
     @classmethod
     def recommended(
@@ -127,32 +130,49 @@ class MixingTask:
             self.model.encoder, "tell")
 
     def know_songs(self, songs: Iterable[Song]) -> None:
-        """The songs batches come from, so a frozen encoder can hear their stems whole."""
+        """The songs batches come from, so their stems can be measured (and heard) whole."""
         for song in songs:
             for name, path in zip(song.stem_names, song.stems, strict=True):
                 self._stems[(song.name, name)] = Path(path)
 
-    def _embeddings(self, batch: Any) -> torch.Tensor | None:
-        """Whole-track embeddings of the batch's unmasked tracks, or ``None`` to encode segments."""
-        if not (self.hears_whole_tracks and self._stems) or batch.stems.device.type != "cpu":
+    def _paths(self, batch: Any) -> list[Path] | None:
+        """The file of each unmasked track of the batch, or ``None`` if a song is unknown."""
+        if not self._stems:
+            return None
+        mask = batch.mask.detach().cpu().tolist()
+        paths = []
+        for song, names, valid in zip(batch.songs, batch.names, mask, strict=True):
+            for name, keep in zip(names, valid, strict=False):
+                if keep:
+                    path = self._stems.get((song, name))
+                    if path is None:
+                        return None  # a song nobody told us of: measure its segments
+                    paths.append(path)
+        return paths
+
+    def _trims(self, paths: list[Path] | None, device: torch.device) -> torch.Tensor | None:
+        """Whole-track input trims ``(M,)`` of the batch's tracks, or ``None``."""
+        if paths is None:
+            return None
+        from console.streaming import track_trim_db
+
+        for path in paths:
+            if path not in self._trim_cache:
+                self._trim_cache[path] = track_trim_db(path, self.sample_rate)
+        return torch.tensor([self._trim_cache[p] for p in paths], device=device)
+
+    def _embeddings(self, paths: list[Path] | None, device: torch.device) -> torch.Tensor | None:
+        """Whole-track embeddings from a frozen encoder, or ``None`` to encode segments."""
+        if paths is None or not self.hears_whole_tracks or device.type != "cpu":
             return None  # (listening reads files on the CPU)
         from console.streaming import listen_to_file
 
-        mask = batch.mask.detach().cpu().tolist()
-        rows = []
-        for song, names, valid in zip(batch.songs, batch.names, mask, strict=True):
-            for name, keep in zip(names, valid, strict=False):
-                if not keep:
-                    continue
-                path = self._stems.get((song, name))
-                if path is None:
-                    return None  # a song nobody told us of: hear its segments instead
-                if path not in self._heard:
-                    with torch.no_grad():
-                        embedding, _, _ = listen_to_file(self.model, path, self.sample_rate)
-                    self._heard[path] = embedding[0].detach()
-                rows.append(self._heard[path])
-        return torch.stack(rows).to(batch.stems.device)
+        for path in paths:
+            if path not in self._heard:
+                with torch.no_grad():
+                    embedding, _, _ = listen_to_file(self.model, path, self.sample_rate)
+                self._heard[path] = embedding[0].detach()
+        return torch.stack([self._heard[p] for p in paths])
 
     @property
     def wants_targets(self) -> bool:
@@ -166,8 +186,10 @@ class MixingTask:
 
     def loss(self, model: nn.Module, batch: Any) -> torch.Tensor:
         tell_roles(model, batch)
+        paths = self._paths(batch)
         result = model(batch.stems, batch.mask, sample_rate=self.sample_rate,
-                       embeddings=self._embeddings(batch))
+                       embeddings=self._embeddings(paths, batch.stems.device),
+                       trims=self._trims(paths, batch.stems.device))
         loss = self.loss_fn(result.mix, batch.mix)
         targets = getattr(batch, "targets", None)
         if targets is None:
