@@ -16,7 +16,8 @@ SR = 16000
 def test_dsp_chain_trains_end_to_end():
     torch.manual_seed(0)
     console = Console.from_spec(
-        SPEC, encoder_options=dict(channels=(8, 16, 32, 32), fc=(64, 64)), hidden=32
+        SPEC, encoder="vggish", encoder_options=dict(channels=(8, 16, 32, 32), fc=(64, 64)),
+        hidden=32,
     )
     assert console.spec == SPEC
     g = torch.Generator().manual_seed(1)

@@ -31,11 +31,18 @@ def find_exporter() -> str | None:
     return None
 
 
+#: ardour7-export now and then aborts (a double free, exit -6) on a session it renders on
+#: the next try; an exporter killed by a signal is tried this many times in all.
+TRIES_AFTER_A_CRASH = 3
+
+
 def render_with_ardour(session_dir: str | Path, output: str | Path, timeout: float = 600.0) -> Path:
     """Render the session's master bus to a 32-bit float WAV with Ardour's exporter.
 
     Ardour adds its usual folders and an ``instant.xml`` to the session folder, as
-    opening it would; the ``.ardour`` file is not changed.
+    opening it would; the ``.ardour`` file is not changed. An exporter that crashes
+    (killed by a signal) is run again, up to :data:`TRIES_AFTER_A_CRASH` times; one
+    that exits with an error is not.
     """
     exporter = find_exporter()
     if exporter is None:
@@ -47,12 +54,15 @@ def render_with_ardour(session_dir: str | Path, output: str | Path, timeout: flo
     output = Path(output).resolve()
     name = session_dir.name
     command = [exporter, "-b", "float", "-o", str(output), str(session_dir), name]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                              check=False, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as exc:
-        raise ArdourError(f"{Path(exporter).name} did not finish {name} within "
-                          f"{timeout:g} s.") from exc
+    for _ in range(TRIES_AFTER_A_CRASH):
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                                  check=False, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as exc:
+            raise ArdourError(f"{Path(exporter).name} did not finish {name} within "
+                              f"{timeout:g} s.") from exc
+        if done.returncode >= 0:
+            break
     if done.returncode != 0 or not output.is_file():
         tail = " ".join((done.stdout + done.stderr).split()[-40:])
         raise ArdourError(f"{Path(exporter).name} could not render {name} (exit "
