@@ -117,6 +117,23 @@ def test_the_reverb_emulators_say_where_their_decay_stops():
         assert "at least about 0.5 s" in decay.description
 
 
+def test_the_reverb_tcn_rings_as_long_as_its_setting_says_it_does():
+    """Its shipped weights ring about the same whatever decay_s says; the setting says so."""
+    from console_effects.reverb_emulator import band_rt60
+    from console_effects.tcn_emulators import SHIPPED_TCN_RT60_S
+
+    tcn = ReverbTCN()
+    impulse = torch.zeros(1, 1, 3 * SR)
+    impulse[..., 0] = 1.0
+    for decay in (0.3, 1.5, 3.0):
+        params = torch.tensor([[decay, 0.0, 1.0, 1.0, 1.0]])
+        with torch.no_grad():
+            ir = tcn.wet(impulse, params, SR)[0].numpy()
+        assert band_rt60(ir, SR) == pytest.approx(SHIPPED_TCN_RT60_S, abs=0.05)
+    decay_spec = next(p for p in tcn.params if p.name == "decay_s")
+    assert f"about {SHIPPED_TCN_RT60_S:g} s whatever it says" in decay_spec.description
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("family", ["eq", "comp", "reverb"])
 def test_shipped_weights_beat_bypass_on_held_out_audio(family):
