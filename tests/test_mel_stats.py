@@ -90,3 +90,11 @@ def test_dropout_is_an_option_that_leaves_older_consoles_loading(tmp_path):
         assert torch.equal(loaded.encoder(audio, 16000), dropped.encoder(audio, 16000))
     with pytest.raises(ValueError, match="dropout"):
         Console.from_spec("gain+pan", encoder_options={"dropout": 1.5})
+
+
+def test_another_encoders_options_are_refused_by_name():
+    """VGGish's options given to the default encoder name the option, not a TypeError."""
+    from console.errors import SpecError
+
+    with pytest.raises(SpecError, match="'channels'.*encoder='vggish'"):
+        Console.from_spec("gain+pan", encoder_options={"channels": (4, 8, 8, 8)})

@@ -8,6 +8,7 @@ the context or the mix.
 from __future__ import annotations
 
 import importlib.metadata
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from console.chain import EffectChain
 from console.checkpoint_file import fingerprint, read_checkpoint, state_dict_of
 from console.decisions import DecisionHead, Decisions, input_trim_db
 from console.encoder import Encoder
-from console.errors import AudioInputError, CheckpointError, ConsoleError
+from console.errors import AudioInputError, CheckpointError, ConsoleError, SpecError
 from console.mix_params import MixParams, ParamSlot
 from console.numbers import db_to_amplitude
 from console.plugins import Plugins, get_plugins
@@ -123,7 +124,7 @@ class Console(nn.Module):
         plugins = plugins or get_plugins()
         chain = EffectChain.from_spec(spec, plugins)
         component = plugins.resolve("encoder", encoder)
-        enc = component.create(**(encoder_options or {}))
+        enc = _create_encoder(component, encoder_options or {})
         if not isinstance(enc, Encoder):
             raise ConsoleError(
                 f"The encoder {component.name!r} from {component.plugin!r} did not build a "
@@ -483,3 +484,21 @@ def _check_fits(
             f"{'; '.join(problems)} (written by console {written}); it was saved for other "
             f"settings or is damaged: use the checkpoint that training wrote."
         )
+
+
+def _create_encoder(component: Any, options: dict[str, Any]) -> Any:
+    """Build a registered encoder, refusing options it does not take in one line."""
+    try:
+        accepted = inspect.signature(component.factory).parameters
+    except (TypeError, ValueError):  # a builder without a signature: let it judge
+        return component.create(**options)
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+    unknown = sorted(set(options) - set(accepted))
+    if unknown and not takes_any:
+        known = ", ".join(n for n, p in accepted.items() if p.kind is not p.VAR_POSITIONAL)
+        raise SpecError(
+            f"The encoder {component.name!r} takes no option {', '.join(map(repr, unknown))} "
+            f"(it takes: {known or 'none'}); options of another encoder need its name too, "
+            f"e.g. encoder='vggish'."
+        )
+    return component.create(**options)
