@@ -295,35 +295,65 @@ def markdown(table: dict[str, dict[str, float]], split: str, songs: int,
     return "\n".join(lines)
 
 
-def make_data(root: Path, sample_rate: int = 22050, colour: bool = False) -> None:
+#: More songs from the training sources, with other seeds (round 4): set ``n`` (1, 2, ...)
+#: draws each training source's songs again from its seed plus ``EXTRA_SEED_OFFSETS[n - 1]``
+#: into DATA/sessions-extra (then -extra2, ...); DATA/train2 links the first set and one
+#: more, DATA/train3 two more.
+EXTRA_SEED_OFFSETS = (50_000, 70_000)
+
+
+def extra_sessions(n: int) -> str:
+    """The folder of the ``n``-th extra set of training songs (1 -> ``sessions-extra``)."""
+    return "sessions-extra" if n == 1 else f"sessions-extra{n}"
+
+
+def make_data(root: Path, sample_rate: int = 22050, colour: bool = False,
+              extra_sets: int = 0) -> None:
     """Write every source's sessions (skipping those already there) and the split folders.
 
     ``root/train`` and ``root/val`` hold links to the sources of each split, so
     ``console train --data root/train --val-data root/val`` trains and validates on them;
-    with ``colour``, ``root/train-colour`` links coloured copies of the training songs.
+    with ``colour``, ``root/train-colour`` links coloured copies of the training songs;
+    with ``extra_sets`` N, ``root/train{N+1}`` links the training songs and N more sets of
+    them (``EXTRA_SEED_OFFSETS``).
     """
     import subprocess
 
-    jobs = [(root / "sessions" / source, source, 0.0) for source in DATA_PLAN]
+    if extra_sets > len(EXTRA_SEED_OFFSETS):
+        raise SystemExit(f"at most {len(EXTRA_SEED_OFFSETS)} extra sets of training songs")
+    jobs = [(root / "sessions" / source, source, 0.0, 0) for source in DATA_PLAN]
     if colour:
-        jobs += [(root / "sessions-colour" / source, source, TRAIN_COLOUR_DB)
+        jobs += [(root / "sessions-colour" / source, source, TRAIN_COLOUR_DB, 0)
                  for source in SPLITS["train"]]
-    for out, source, colour in jobs:
+    for n in range(1, extra_sets + 1):
+        jobs += [(root / extra_sessions(n) / source, source, 0.0, EXTRA_SEED_OFFSETS[n - 1])
+                 for source in SPLITS["train"]]
+    for out, source, colour, offset in jobs:
         count, seed = DATA_PLAN[source]
-        if (out / f"song_{count - 1:04d}" / "session.json").is_file():
+        # make-sessions skips a seed the source cannot play, so a finished set may hold
+        # fewer songs than asked for: the marker says it finished
+        if (out / f"song_{count - 1:04d}" / "session.json").is_file() or \
+                (out / ".complete").is_file():
             continue
         subprocess.run(
             [sys.executable, "-m", "console.cli.main", "make-sessions", str(out), "--source",
-             source, "--n", str(count), "--seed", str(seed), "--duration", str(SECONDS),
-             "--sample-rate", str(sample_rate), "--colour", str(colour)], check=True,
+             source, "--n", str(count), "--seed", str(seed + offset), "--duration",
+             str(SECONDS), "--sample-rate", str(sample_rate), "--colour", str(colour)],
+            check=True,
         )
-    links = [("train", "train", "sessions"), ("validation", "val", "sessions")]
+        (out / ".complete").touch()
+    links = [("train", "train", "sessions", ""), ("validation", "val", "sessions", "")]
     if colour:
-        links.append(("train", "train-colour", "sessions-colour"))
-    for split, folder, sessions in links:
+        links.append(("train", "train-colour", "sessions-colour", ""))
+    if extra_sets:
+        folder = f"train{extra_sets + 1}"
+        links.append(("train", folder, "sessions", ""))
+        links += [("train", folder, extra_sessions(n), "-" + extra_sessions(n)[9:])
+                  for n in range(1, extra_sets + 1)]
+    for split, folder, sessions, suffix in links:
         (root / folder).mkdir(parents=True, exist_ok=True)
         for source in SPLITS[split]:
-            link = root / folder / source
+            link = root / folder / f"{source}{suffix}"
             if not link.is_symlink() and not link.exists():
                 link.symlink_to(Path("..") / sessions / source)
 
@@ -363,9 +393,12 @@ def main() -> None:
                         help="first write the sessions of every source (skips existing ones)")
     parser.add_argument("--colour", action="store_true",
                         help="with --make-data, also write the coloured training songs")
+    parser.add_argument("--extra-sets", type=int, default=0,
+                        help="with --make-data, also write this many more sets of training "
+                        "songs (other seeds) and link them with the first from DATA/trainN")
     args = parser.parse_args()
     if args.make_data:
-        make_data(args.data, args.sample_rate, colour=args.colour)
+        make_data(args.data, args.sample_rate, colour=args.colour, extra_sets=args.extra_sets)
     if args.songs is not None:
         split, sources = "songs", (str(args.songs),)
         songs = scan_folder(args.songs)

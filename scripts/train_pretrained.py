@@ -110,6 +110,10 @@ def main() -> None:
                         "that it was trained in an earlier round against other validation sources")
     parser.add_argument("--force", action="store_true",
                         help="with --final: replace a shipped console of the same chain")
+    parser.add_argument("--train-sets", type=int, default=1,
+                        help="sets of training songs: 1 is DATA/train; N > 1 also writes N - 1 "
+                        "more sets with other seeds and trains on DATA/trainN "
+                        "(bench_generalisation.EXTRA_SEED_OFFSETS)")
     parser.add_argument("--data", type=Path, default=loso.DATA)
     parser.add_argument("--work", type=Path, default=ROOT / "out" / "pretrain")
     args = parser.parse_args()
@@ -117,10 +121,13 @@ def main() -> None:
     shipped = PRETRAINED / f"{file_stem(name)}.pt"
     if args.final and shipped.exists() and not args.force:
         sys.exit(f"{shipped} is shipped already; pass --force to replace it and its card.")
-    loso.make_data(args.data, colour=args.colour)
+    if args.colour and args.train_sets > 1:
+        sys.exit("--colour trains on one coloured set of songs; leave out --train-sets")
+    loso.make_data(args.data, colour=args.colour, extra_sets=args.train_sets - 1)
     run = args.work / file_stem(name) / "run"
     extra = args.train_options.split()
-    train_folder = "train-colour" if args.colour else "train"
+    train_folder = ("train-colour" if args.colour else
+                    "train" if args.train_sets == 1 else f"train{args.train_sets}")
     train = ["train", "--spec", args.spec, "--data", str(args.data / train_folder), "--val-data",
              str(args.data / "val"), "--out", str(run), "--steps", str(args.steps),
              "--no-progress", *(["--init", args.init] if args.init else []), *extra]
@@ -149,6 +156,10 @@ def main() -> None:
     sources = {split: ", ".join(f"{s} ({loso.DATA_PLAN[s][0]} songs, seed "
                                 f"{loso.DATA_PLAN[s][1]})" for s in loso.SPLITS[split])
                for split in loso.SPLITS}
+    if args.train_sets > 1:
+        offsets = ", ".join(f"+{o}" for o in loso.EXTRA_SEED_OFFSETS[:args.train_sets - 1])
+        sources["train"] += (f"; and {args.train_sets - 1} more set(s) of the training "
+                             f"sources' songs, seeds offset by {offsets}")
     decisions = ("gains relative to each track's measured loudness, pans whose sides balance "
                  "the field" if console.decisions.level == "loudness" else
                  f"{console.decisions.to_dict()}")
@@ -157,6 +168,8 @@ def main() -> None:
     reproduce = f"python scripts/train_pretrained.py --spec {args.spec} --steps {args.steps}"
     if args.colour:
         reproduce += " --colour"
+    if args.train_sets > 1:
+        reproduce += f" --train-sets {args.train_sets}"
     if args.init:
         reproduce += f" --init {args.init}"
     if extra:

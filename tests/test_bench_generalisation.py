@@ -50,3 +50,21 @@ def test_the_baselines_render_what_their_names_say(bench, tmp_path):
     assert rows[bench.ENGINEER_DRY]["pan_err"] == pytest.approx(0.0, abs=1e-6)
     assert rows["loudness"]["level"] > rows[bench.ROLE_RULES]["level"]
     assert "oracle" not in " ".join(bench.BASELINES)
+
+
+def test_extra_training_sets_link_beside_the_first(bench, tmp_path):
+    """train2 links every training source's songs and its second set; finished sets are kept."""
+    for folder in ["sessions", bench.extra_sessions(1)]:
+        for source in bench.DATA_PLAN:
+            (tmp_path / folder / source).mkdir(parents=True)
+            (tmp_path / folder / source / ".complete").touch()
+    bench.make_data(tmp_path, extra_sets=1)
+    linked = sorted(p.name for p in (tmp_path / "train2").iterdir())
+    assert linked == sorted([*bench.SPLITS["train"],
+                             *(f"{s}-extra" for s in bench.SPLITS["train"])])
+    source = bench.SPLITS["train"][0]
+    assert (tmp_path / "train2" / f"{source}-extra").resolve() == \
+        (tmp_path / "sessions-extra" / source).resolve()
+    assert sorted(p.name for p in (tmp_path / "train").iterdir()) == sorted(bench.SPLITS["train"])
+    with pytest.raises(SystemExit, match="at most"):
+        bench.make_data(tmp_path, extra_sets=len(bench.EXTRA_SEED_OFFSETS) + 1)
