@@ -75,8 +75,8 @@ def test_standardised_statistics_follow_running_estimates_and_survive_a_checkpoi
 def test_dropout_is_an_option_that_leaves_older_consoles_loading(tmp_path):
     from console.console import Console
 
-    plain = Console.from_spec("gain+pan", hidden=16)
-    dropped = Console.from_spec("gain+pan", hidden=16, encoder_options={"dropout": 0.3})
+    plain = Console.from_spec("gain+pan", hidden=16, encoder_options={})
+    dropped = Console.from_spec("gain+pan", hidden=16)  # the default is dropout 0.3
     assert not any(isinstance(m, torch.nn.Dropout) for m in plain.encoder.modules())
     assert any(isinstance(m, torch.nn.Dropout) for m in dropped.encoder.modules())
     path = tmp_path / "d.pt"

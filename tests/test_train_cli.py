@@ -188,9 +188,36 @@ def test_train_help_says_what_each_default_is_and_each_file_is(capsys):
 
     with pytest.raises(SystemExit):
         main(["train", "--help"])
-    out = capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())
     assert "best.pt" in out and "train_state.pt" in out
-    assert "(default mel-stats)" in out and "(default loudness)" in out
+    assert "(default mel-stats)" in out
+    assert "(default loudness; with --init, the donor's)" in out
+
+
+def test_init_continues_the_donor_console_unless_told_otherwise(tmp_path, capsys):
+    """Fine-tuning keeps the donor's encoder options, width and decisions: every weight fits."""
+    from console.decisions import Decisions
+
+    data = tmp_path / "sessions"
+    assert main(["make-sessions", str(data), "--n", "2", "--duration", "2",
+                 "--sample-rate", "16000", "--source", "synth"]) == 0
+    donor = Console.from_spec("gain+pan", encoder_options={}, hidden=16,
+                              decisions=Decisions(level="loudness", pan="free"))
+    donor.save(tmp_path / "donor.pt")
+    args = ["train", "--data", str(data), "--init", str(tmp_path / "donor.pt"),
+            "--sample-rate", "16000", "--segment-seconds", "1", "--batch-size", "2",
+            "--steps", "1", "--split", "1,0,0", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "same")]) == 0
+    err = capsys.readouterr().err
+    total = len(donor.state_dict())
+    assert f"{total} of {total} weight tensors copied" in err
+    tuned = Console.load(tmp_path / "same" / "console.pt")
+    assert tuned.encoder_options == {} and tuned.hidden == 16
+    assert tuned.decisions == Decisions(level="loudness", pan="free")
+    assert main([*args, "--out", str(tmp_path / "wider"), "--hidden", "32",
+                 "--pan", "balanced"]) == 0
+    wider = Console.load(tmp_path / "wider" / "console.pt")
+    assert wider.hidden == 32 and wider.decisions.pan == "balanced"
 
 
 @pytest.mark.slow

@@ -12,7 +12,14 @@ from typing import Any
 
 from console.audio import check_sample_rate
 from console.cli.checks import check_device, check_seconds, parse_seed
-from console.console import DEFAULT_ENCODER, DEFAULT_HIDDEN, DEFAULT_POST_PROCESSOR, Console
+from console.console import (
+    DEFAULT_ENCODER,
+    DEFAULT_ENCODER_OPTIONS,
+    DEFAULT_HIDDEN,
+    DEFAULT_POST_PROCESSOR,
+    Console,
+)
+from console.decisions import Decisions
 from console.errors import ConsoleError
 from console.mixer import create_mixer
 from console.plugins import get_plugins
@@ -22,6 +29,9 @@ from console.training.config import MAX_LEARNING_RATE
 from console.training.loop import check_run_folder
 from console.training.mixer_task import MixerTask
 from console.training.mixing_task import RECOMMENDED_WEIGHTS, MixingTask
+
+#: What a new console decides and how, unless told (Console.from_spec's default too).
+DEFAULT_DECISIONS = Decisions.generalising()
 
 LAYOUTS = ("auto", "folder", "enst", "medleydb")
 
@@ -80,20 +90,22 @@ def add_parser(subparsers: Any) -> None:
         help="validate on the songs of this folder instead of a split of --data, e.g. "
         "recordings from a source the training songs do not come from")
     add("--encoder", default=DEFAULT_ENCODER, help="a registered encoder (default %(default)s)")
-    add("--encoder-options", type=json.loads, default={},
+    add("--encoder-options", type=json.loads, default=None,
         help='JSON keyword options of the encoder, e.g. \'{"weights": "vggish.pth"}\' '
-        "(default none)")
-    add("--hidden", type=int, default=DEFAULT_HIDDEN,
-        help="post-processor width (default %(default)s)")
-    add("--post-processor", choices=POST_PROCESSORS, default=DEFAULT_POST_PROCESSOR,
+        f"(default {json.dumps(DEFAULT_ENCODER_OPTIONS)} for {DEFAULT_ENCODER}, none for "
+        "the others; with --init, the donor's)")
+    add("--hidden", type=int, default=None,
+        help=f"post-processor width (default {DEFAULT_HIDDEN}; with --init, the donor's)")
+    add("--post-processor", choices=POST_PROCESSORS, default=None,
         help="the paper's shared per-track MLP (mlp), or one whose tracks attend to the other "
-        "tracks of their song (set) (default %(default)s)")
-    add("--level", choices=("loudness", "absolute"), default="loudness",
+        f"tracks of their song (set) (default {DEFAULT_POST_PROCESSOR}; with --init, the "
+        "donor's)")
+    add("--level", choices=("loudness", "absolute"), default=None,
         help="gains relative to each track's measured loudness, or absolute as in the paper "
-        "(default %(default)s)")
-    add("--pan", choices=("balanced", "free"), default="balanced",
+        f"(default {DEFAULT_DECISIONS.level}; with --init, the donor's)")
+    add("--pan", choices=("balanced", "free"), default=None,
         help="pans whose sides balance the stereo field, or predicted freely as in the paper "
-        "(default %(default)s)")
+        f"(default {DEFAULT_DECISIONS.pan}; with --init, the donor's)")
     add("--loss", default="stereo", help="a registered loss, see `console plugins` "
         "(default %(default)s)")
     add("--loss-options", type=json.loads, default={},
@@ -324,8 +336,6 @@ def seed_everything(seed: int) -> None:
 
 def build_task(args: argparse.Namespace) -> MixingTask | MixerTask:
     """The console (or mixer) to train and its loss, built from the registry."""
-    from console.decisions import Decisions
-
     try:
         loss = get_plugins().resolve("loss", args.loss).create(**args.loss_options)
     except TypeError as exc:
@@ -333,12 +343,9 @@ def build_task(args: argparse.Namespace) -> MixingTask | MixerTask:
     check_segment_length(args, loss)
     if args.mixer:
         return MixerTask(create_mixer(args.mixer, **args.mixer_options), loss, args.sample_rate)
+    architecture = console_architecture(args)
     try:
-        console = Console.from_spec(
-            args.spec, encoder=args.encoder, encoder_options=args.encoder_options,
-            hidden=args.hidden, decisions=Decisions(level=args.level, pan=args.pan),
-            post_processor=args.post_processor,
-        )
+        console = Console.from_spec(args.spec, **architecture)
     except ConsoleError:
         raise
     except (TypeError, ValueError) as exc:
@@ -360,6 +367,36 @@ def build_task(args: argparse.Namespace) -> MixingTask | MixerTask:
                           args.train_effects, **weights)
     except ValueError as exc:
         raise ConsoleError(f"--pan-weight / --level-weight / --effect-weight: {exc}") from exc
+
+
+def console_architecture(args: argparse.Namespace) -> dict[str, Any]:
+    """The console's encoder, width, post-processor and decisions: as given, else the defaults.
+
+    With ``--init`` what is not given is the donor's, so fine-tuning a console
+    continues that console (every weight fits) instead of building the defaults
+    around the weights that happen to fit.
+    """
+    donor = None
+    if args.init:
+        from console.training.warm_start import load_source
+
+        donor = load_source(args.init)[0]
+        if donor.encoder_name != args.encoder and args.encoder_options is None:
+            donor = None  # another encoder asked for: warm_start says what does not fit
+    decisions = donor.decisions if donor is not None else DEFAULT_DECISIONS
+    if donor is not None and args.encoder_options is None:
+        encoder_options = donor.encoder_options
+    else:
+        encoder_options = args.encoder_options
+    return {
+        "encoder": args.encoder,
+        "encoder_options": encoder_options,
+        "hidden": args.hidden or (donor.hidden if donor is not None else DEFAULT_HIDDEN),
+        "post_processor": args.post_processor or (
+            donor.post_processor_kind if donor is not None else DEFAULT_POST_PROCESSOR),
+        "decisions": Decisions(level=args.level or decisions.level,
+                               pan=args.pan or decisions.pan),
+    }
 
 
 RUN_FOLDER_EPILOG = """\

@@ -167,6 +167,7 @@ class MixingTask:
             return None  # (listening reads files on the CPU)
         from console.streaming import listen_to_file
 
+        self.model.encoder.eval()  # frozen: it hears as it will in use
         for path in paths:
             if path not in self._heard:
                 with torch.no_grad():
@@ -186,6 +187,8 @@ class MixingTask:
 
     def loss(self, model: nn.Module, batch: Any) -> torch.Tensor:
         tell_roles(model, batch)
+        if not any(p.requires_grad for p in self.model.encoder.parameters()):
+            self.model.encoder.eval()  # a frozen encoder hears as it will in use: no dropout
         paths = self._paths(batch)
         result = model(batch.stems, batch.mask, sample_rate=self.sample_rate,
                        embeddings=self._embeddings(paths, batch.stems.device),
