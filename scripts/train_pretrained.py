@@ -77,15 +77,15 @@ def table(split: str, checkpoint: Path, label: str, final: bool, data: Path) -> 
     return (checkpoint.parent / "tables" / f"{split}.md").read_text(encoding="utf-8").strip()
 
 
-def shared_test_table(folder: Path, checkpoint: Path) -> str:
-    """The test table of a run that scored several consoles, checked to hold this one."""
-    payload = json.loads((folder / "test.json").read_text(encoding="utf-8"))
+def shared_table(folder: Path, checkpoint: Path, split: str) -> str:
+    """The table of a benchmark run that scored several consoles, checked to hold this one."""
+    payload = json.loads((folder / f"{split}.json").read_text(encoding="utf-8"))
     labels = [label for label, source in payload["systems"].items()
               if Path(source).resolve() == checkpoint.resolve()]
-    if payload.get("split") != "test" or not labels:
-        sys.exit(f"{folder} holds no test table that scored {checkpoint}.")
+    if payload.get("split") != split or not labels:
+        sys.exit(f"{folder} holds no {split} table that scored {checkpoint}.")
     note = f"This console is the row `{labels[0]}`; every row comes from one run."
-    return (folder / "test.md").read_text(encoding="utf-8").strip() + "\n\n" + note
+    return (folder / f"{split}.md").read_text(encoding="utf-8").strip() + "\n\n" + note
 
 
 def main() -> None:
@@ -102,6 +102,10 @@ def main() -> None:
                         help="with --final: the folder of one `bench_generalisation.py --split "
                         "test --final` run that scored this console beside the other shipped "
                         "ones, so the test source is touched once for all of them")
+    parser.add_argument("--validation-table", type=Path, default=None,
+                        help="the folder of one `bench_generalisation.py --split validation` "
+                        "run that scored this console beside the others it was chosen "
+                        "among (default: score it alone)")
     parser.add_argument("--colour", action="store_true",
                         help="train on the coloured copies of the training songs "
                         "(DATA/train-colour, see bench_generalisation.TRAIN_COLOUR_DB)")
@@ -142,7 +146,10 @@ def main() -> None:
     state = torch.load(state_path, weights_only=True)
     best_step, best_val = min(state["history"]["val"], key=lambda x: x[1])
     checkpoint = run / "best.pt"
-    validation = table("validation", checkpoint, "this console", False, args.data)
+    if args.validation_table is None:
+        validation = table("validation", checkpoint, "this console", False, args.data)
+    else:
+        validation = shared_table(args.validation_table, checkpoint, "validation")
     print(validation)
     if not args.final:
         print("\nNot shipped: pass --final to score the test source once and install it.")
@@ -150,7 +157,7 @@ def main() -> None:
     if args.test_table is None:
         test = table("test", checkpoint, "this console", True, args.data)
     else:
-        test = shared_test_table(args.test_table, checkpoint)
+        test = shared_table(args.test_table, checkpoint, "test")
     console = Console.load(checkpoint)
     params = sum(p.numel() for p in console.parameters())
     sources = {split: ", ".join(f"{s} ({loso.DATA_PLAN[s][0]} songs, seed "
@@ -175,6 +182,10 @@ def main() -> None:
     if extra:
         reproduce += f" --train-options {json.dumps(args.train_options)}"
     reproduce += " --final --force"
+    if args.validation_table is not None:
+        reproduce = ("python benchmarks/bench_generalisation.py --split validation --systems "
+                     "LABEL=CHECKPOINT ... --out VALIDATION, then " + reproduce
+                     + " --validation-table VALIDATION")
     if args.test_table is not None:
         reproduce = ("python benchmarks/bench_generalisation.py --split test --final --systems "
                      "LABEL=CHECKPOINT ... --out TABLES, then " + reproduce
