@@ -182,14 +182,16 @@ def main() -> None:
     if extra:
         reproduce += f" --train-options {json.dumps(args.train_options)}"
     reproduce += " --final --force"
+    steps = []  # the shared benchmark runs first, in the order they were made
     if args.validation_table is not None:
-        reproduce = ("python benchmarks/bench_generalisation.py --split validation --systems "
-                     "LABEL=CHECKPOINT ... --out VALIDATION, then " + reproduce
-                     + " --validation-table VALIDATION")
+        steps.append("python benchmarks/bench_generalisation.py --split validation --systems "
+                     "LABEL=CHECKPOINT ... --out VALIDATION")
+        reproduce += " --validation-table VALIDATION"
     if args.test_table is not None:
-        reproduce = ("python benchmarks/bench_generalisation.py --split test --final --systems "
-                     "LABEL=CHECKPOINT ... --out TABLES, then " + reproduce
-                     + " --test-table TABLES")
+        steps.append("python benchmarks/bench_generalisation.py --split test --final --systems "
+                     "LABEL=CHECKPOINT ... --out TABLES")
+        reproduce += " --test-table TABLES"
+    reproduce = ", then ".join([*steps, reproduce])
     colour = (f"\n  Every training stem was also coloured by a random bass shelf within "
               f"±{loso.TRAIN_COLOUR_DB:g} dB and treble shelf within "
               f"±{COLOUR_TREBLE_SHARE * loso.TRAIN_COLOUR_DB:g} dB (`make-sessions --colour "
