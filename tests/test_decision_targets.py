@@ -138,8 +138,8 @@ def test_the_level_term_moves_the_faders_toward_the_engineers():
     from console.decisions import Decisions
 
     torch.manual_seed(0)
-    console = Console.from_spec("gain+pan", encoder="mel-stats", hidden=32,
-                                decisions=Decisions.generalising())
+    console = Console.from_spec("gain+pan", encoder="mel-stats", encoder_options={},
+                                hidden=32, decisions=Decisions.generalising())  # no dropout
     t = torch.arange(16000) / 16000
     stems = torch.stack([0.1 * torch.sin(2 * math.pi * f * t) for f in (80, 700, 5000)])[None]
     mask = torch.ones(1, 3, dtype=torch.bool)
