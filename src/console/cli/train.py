@@ -343,7 +343,12 @@ def build_task(args: argparse.Namespace) -> MixingTask | MixerTask:
     check_segment_length(args, loss)
     if args.mixer:
         return MixerTask(create_mixer(args.mixer, **args.mixer_options), loss, args.sample_rate)
-    architecture = console_architecture(args)
+    loaded = None
+    if args.init:
+        from console.training.warm_start import load_source
+
+        loaded = load_source(args.init)
+    architecture = console_architecture(args, loaded[0] if loaded else None)
     try:
         console = Console.from_spec(args.spec, **architecture)
     except ConsoleError:
@@ -355,7 +360,7 @@ def build_task(args: argparse.Namespace) -> MixingTask | MixerTask:
     if args.init:
         from console.training.warm_start import warm_start
 
-        started = warm_start(console, args.init)
+        started = warm_start(console, args.init, loaded)
         if distributed.rank() == 0:
             print(f"console train: {started.summary()}", file=sys.stderr)
     # Weights not given are the recommended ones, where the chain has what they hold.
@@ -369,31 +374,30 @@ def build_task(args: argparse.Namespace) -> MixingTask | MixerTask:
         raise ConsoleError(f"--pan-weight / --level-weight / --effect-weight: {exc}") from exc
 
 
-def console_architecture(args: argparse.Namespace) -> dict[str, Any]:
+def console_architecture(args: argparse.Namespace, donor: Console | None) -> dict[str, Any]:
     """The console's encoder, width, post-processor and decisions: as given, else the defaults.
 
-    With ``--init`` what is not given is the donor's, so fine-tuning a console
-    continues that console (every weight fits) instead of building the defaults
-    around the weights that happen to fit.
+    With a donor (``--init``) what is not given is the donor's, so fine-tuning a
+    console continues that console (every weight fits) instead of building the
+    defaults around the weights that happen to fit. Its encoder options are taken
+    only for the same encoder (another one is refused by the warm start anyway).
     """
-    donor = None
-    if args.init:
-        from console.training.warm_start import load_source
-
-        donor = load_source(args.init)[0]
-        if donor.encoder_name != args.encoder and args.encoder_options is None:
-            donor = None  # another encoder asked for: warm_start says what does not fit
-    decisions = donor.decisions if donor is not None else DEFAULT_DECISIONS
-    if donor is not None and args.encoder_options is None:
-        encoder_options = donor.encoder_options
+    if donor is None:
+        encoder_options, hidden = args.encoder_options, args.hidden or DEFAULT_HIDDEN
+        post_processor = args.post_processor or DEFAULT_POST_PROCESSOR
+        decisions = DEFAULT_DECISIONS
     else:
-        encoder_options = args.encoder_options
+        same_encoder = donor.encoder_name == args.encoder
+        encoder_options = (donor.encoder_options if same_encoder and args.encoder_options is None
+                           else args.encoder_options)
+        hidden = args.hidden or donor.hidden
+        post_processor = args.post_processor or donor.post_processor_kind
+        decisions = donor.decisions
     return {
         "encoder": args.encoder,
         "encoder_options": encoder_options,
-        "hidden": args.hidden or (donor.hidden if donor is not None else DEFAULT_HIDDEN),
-        "post_processor": args.post_processor or (
-            donor.post_processor_kind if donor is not None else DEFAULT_POST_PROCESSOR),
+        "hidden": hidden,
+        "post_processor": post_processor,
         "decisions": Decisions(level=args.level or decisions.level,
                                pan=args.pan or decisions.pan),
     }

@@ -44,9 +44,15 @@ def load_source(source: str | Path) -> tuple[Console, str]:
     )
 
 
-def warm_start(console: Console, source: str | Path) -> WarmStart:
-    """Copy into ``console`` every weight of ``source`` with the same name and shape."""
-    donor, name = load_source(source)
+def warm_start(
+    console: Console, source: str | Path, loaded: tuple[Console, str] | None = None
+) -> WarmStart:
+    """Copy into ``console`` every weight of ``source`` with the same name and shape.
+
+    ``loaded`` is what :func:`load_source` already returned for ``source``, so a
+    caller that looked at the donor first does not read it twice.
+    """
+    donor, name = loaded or load_source(source)
     if donor.encoder_name != console.encoder_name:
         raise CheckpointError(
             f"--init {source}: its encoder is {donor.encoder_name!r}, this console's is "
