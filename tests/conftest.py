@@ -37,6 +37,15 @@ def checkpoint(tmp_path, tiny_console) -> str:
     return str(path)
 
 
+def error_line(capsys) -> str:
+    """The one line a command printed to stderr (after anything on stdout)."""
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
 def write_stems(
     folder: Path, n: int, seconds: float = 1.0, sample_rate: int = 16000, seed: int = 0
 ) -> list[Path]:

@@ -18,16 +18,8 @@ from console.atomic import atomic_write_text, temporary_beside
 from console.cli.main import main
 from console.mix_params import MixParams, MixParamsError
 from console.numbers import is_finite_number
-from tests.conftest import write_stems
+from tests.conftest import error_line, write_stems
 from tests.test_listening_test import _hand_made_evaluation
-
-
-def error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if "error:" in line]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def refused_by_argparse(argv: list[str], capsys) -> str:

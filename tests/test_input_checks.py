@@ -20,16 +20,7 @@ from console.cli.main import main
 from console.console import Console
 from console.errors import AudioInputError, CheckpointError
 from console.mix_params import MixParams, MixParamsError
-from tests.conftest import write_stems
-
-
-def error_line(capsys) -> str:
-    """The one line a command printed to stderr (after anything on stdout)."""
-    err = capsys.readouterr().err.strip()
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if "error:" in line]
-    assert len(lines) == 1, err
-    return lines[0]
+from tests.conftest import error_line, write_stems
 
 
 @pytest.fixture

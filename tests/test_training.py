@@ -126,23 +126,30 @@ def test_resuming_with_other_frozen_weights_is_refused(tmp_path):
         other.resume()
 
 
+def _synth_songs(tmp_path, count: int, seed: int):
+    """``count`` generated 4 s songs at 16 kHz and a dataset of their 1 s segments."""
+    from console.cli.main import main as cli
+    from console.data import MultitrackDataset, scan_folder
+
+    data = tmp_path / "songs"
+    assert cli(["make-sessions", str(data), "--n", str(count), "--duration", "4", "--seed",
+                str(seed), "--sample-rate", "16000", "--source", "synth"]) == 0
+    songs = scan_folder(data)
+    return songs, MultitrackDataset(songs, sample_rate=16000, segment_seconds=1.0)
+
+
 def test_a_frozen_encoder_hears_each_stem_once_and_whole(tmp_path):
     """Training with a frozen encoder uses whole-track embeddings, as console mix does."""
-    from console.cli.main import main as cli
-    from console.data import MultitrackDataset, collate_examples, scan_folder
+    from console.data import collate_examples
     from console.losses.stereo import StereoSTFTLoss
     from console.streaming import listen_to_file
     from console.training.mixing_task import MixingTask
 
-    data = tmp_path / "songs"
-    assert cli(["make-sessions", str(data), "--n", "2", "--duration", "4", "--seed", "2",
-                "--sample-rate", "16000", "--source", "synth"]) == 0
-    songs = scan_folder(data)
+    songs, dataset = _synth_songs(tmp_path, count=2, seed=2)
     torch.manual_seed(0)
     console = Console.from_spec("gain+pan", hidden=16)
     task = MixingTask(console, StereoSTFTLoss(), 16000, freeze_encoder=True)
     assert task.hears_whole_tracks
-    dataset = MultitrackDataset(songs, sample_rate=16000, segment_seconds=1.0)
     batch = collate_examples([dataset[0], dataset[1]])
     cpu = torch.device("cpu")
     assert task._paths(batch) is None  # not told the songs: segments are encoded
@@ -169,23 +176,18 @@ def test_a_frozen_encoder_hears_each_stem_once_and_whole(tmp_path):
 def test_training_trims_every_track_by_its_whole_song_loudness(tmp_path):
     """A segment where a part rests must not move the fader the engineer's balance asks for."""
     from console.audio import read_audio
-    from console.cli.main import main as cli
-    from console.data import MultitrackDataset, collate_examples, scan_folder
+    from console.data import collate_examples
     from console.data.loudness import loudness_lufs
     from console.decisions import REFERENCE_LUFS, input_trim_db
     from console.losses.stereo import StereoSTFTLoss
     from console.training.mixing_task import MixingTask
 
-    data = tmp_path / "songs"
-    assert cli(["make-sessions", str(data), "--n", "1", "--duration", "4", "--seed", "3",
-                "--sample-rate", "16000", "--source", "synth"]) == 0
-    songs = scan_folder(data)
+    songs, dataset = _synth_songs(tmp_path, count=1, seed=3)
     torch.manual_seed(0)
     console = Console.from_spec("gain+pan", hidden=16)
     task = MixingTask(console, StereoSTFTLoss(), 16000)
     task.know_songs(songs)
-    batch = collate_examples([MultitrackDataset(songs, sample_rate=16000,
-                                                segment_seconds=1.0)[0]])
+    batch = collate_examples([dataset[0]])
     trims = task._trims(task._paths(batch), torch.device("cpu"))
     expected = [REFERENCE_LUFS - loudness_lufs(read_audio(p)[0].mean(0, keepdim=True), 16000)
                 for p in songs[0].stems]
