@@ -29,6 +29,7 @@ import soundfile as sf
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tables import markdown_table, rst_list_table  # noqa: E402
 from tests.test_export_ardour import RATE, SETTINGS, write_session  # noqa: E402
 
 from console.chain import EffectChain  # noqa: E402
@@ -106,18 +107,10 @@ def main() -> None:
                          f"{r['level_db']:.2f}", f"{r['residual_db']:.1f}",
                          f"{r['envelope_db']:.2f}"])
             print(f"  {spec} ({'strong' if strong else 'moderate'}): {r}", flush=True)
-    print("\n| " + " | ".join(header) + " |")
-    print("|" + " --- |" * len(header))
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print("\n" + markdown_table(header, rows))
     if args.rst:
         with open(args.rst, "w") as f:
-            f.write(".. list-table::\n   :header-rows: 1\n\n")
-            for i, row in enumerate([header, *rows]):
-                cells = list(row)
-                if i:
-                    cells[0] = f"``{cells[0]}``"
-                f.write("   * - " + "\n     - ".join(cells) + "\n")
+            f.write(rst_list_table(header, rows))
 
 
 if __name__ == "__main__":

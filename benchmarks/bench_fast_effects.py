@@ -40,6 +40,7 @@ from typing import Any
 import torch
 from bench_effects import SAMPLE_RATE, interleaved, random_params, session_audio
 from isolated import current_rss_mb, peak_rss_mb, reset_peak_rss, run_isolated
+from tables import markdown_table, rst_list_table
 
 FAMILIES = ("eq", "comp", "reverb")
 VARIANTS = ("dsp", "greybox", "tcn")
@@ -214,20 +215,10 @@ def main() -> None:
 
     tables = [(header, table)] + ([(train_header, train_table)] if train_table else [])
     for head, rows in tables:
-        print("\n| " + " | ".join(head) + " |")
-        print("|" + " --- |" * len(head))
-        for row in rows:
-            print("| " + " | ".join(row) + " |")
+        print("\n" + markdown_table(head, rows))
     if args.rst:
         with open(args.rst, "w") as f:
-            for head, rows in tables:
-                f.write(".. list-table::\n   :header-rows: 1\n\n")
-                for i, row in enumerate([head, *rows]):
-                    cells = [c if c else " " for c in row]
-                    if i:  # names of effects and chains as literals
-                        cells[0] = f"``{cells[0]}``"
-                    f.write("   * - " + "\n     - ".join(cells) + "\n")
-                f.write("\n")
+            f.write("\n".join(rst_list_table(head, rows) for head, rows in tables) + "\n")
 
 
 if __name__ == "__main__":

@@ -358,6 +358,18 @@ def first_gain(data: dict) -> dict:
 # == mix ======================================================================================
 
 
+def mixes_the_three_stems(p: Probe, stems: Path) -> Verdict:
+    """``console mix`` of the folder succeeds and its params file lists the 3 stems alone."""
+    out = p.path("m", "mix.wav")
+    verdict = done(p.run("mix", stems, "-o", out, "-q"), out)
+    if not verdict.ok:
+        return verdict
+    names = [t["name"] for t in json.loads(out.with_name("mix.params.json").read_text())["tracks"]]
+    if len(names) != 3:
+        return Verdict(False, f"mixed {names}, not the 3 stems")
+    return verdict
+
+
 @case("mix", "stem and output names with unicode, spaces, emoji and a leading dash")
 def _(p: Probe) -> Verdict:
     stems = p.copy_stems("stems ünï")
@@ -437,13 +449,7 @@ def _(p: Probe) -> Verdict:
     sf.write(stems / "a.flac", tone(110.0), RATE, format="WAV")
     sf.write(stems / "B.WAV", tone(220.0), RATE)
     sf.write(stems / "c.Wav", tone(330.0), RATE)
-    out = p.path("m", "mix.wav")
-    verdict = done(p.run("mix", stems, "-o", out, "-q"), out)
-    params = out.with_name("mix.params.json")
-    names = [t["name"] for t in json.loads(params.read_text())["tracks"]] if verdict.ok else []
-    if verdict.ok and len(names) != 3:
-        return Verdict(False, f"mixed {names}, not all three")
-    return verdict
+    return mixes_the_three_stems(p, stems)
 
 
 @case("mix", "hidden files among the stems (.DS_Store, AppleDouble ._kick.wav)")
@@ -451,13 +457,7 @@ def _(p: Probe) -> Verdict:
     stems = p.copy_stems()
     (stems / ".DS_Store").write_bytes(b"\0\0\0\1Bud1junk")
     (stems / "._kick.wav").write_bytes(b"\0\5\26\7\0\2\0\0Mac OS X        ")
-    out = p.path("m", "mix.wav")
-    verdict = done(p.run("mix", stems, "-o", out, "-q"), out)
-    tracks = json.loads(out.with_name("mix.params.json").read_text())["tracks"] \
-        if verdict.ok else []
-    if verdict.ok and len(tracks) != 3:
-        return Verdict(False, f"{len(tracks)} tracks mixed, not the 3 stems")
-    return verdict
+    return mixes_the_three_stems(p, stems)
 
 
 @case("mix", "stems in a subfolder and an .mp3 stem (not mixed: must be said)")
