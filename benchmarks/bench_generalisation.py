@@ -59,12 +59,12 @@ import torch
 from console.chain import EffectChain
 from console.data import scan_folder
 from console.data.loudness import loudness_batch
+from console.data.reference_decisions import reference_settings
 from console.evaluation.normalise import to_comparison_loudness
 from console.evaluation.role_rules import role_rule_settings
 from console.evaluation.songs import load_song, usable_songs
 from console.evaluation.systems import load_system
 from console.losses.stereo import StereoSTFTLoss
-from console.mix_params import MixParams
 from console.mixer import create_mixer
 from console.streaming import stream_mix
 
@@ -143,13 +143,7 @@ def score_song(song, mixes, settings, reference_settings, rate, losses) -> dict:
 def mix_song(song, systems, rate, seed, roles, engineer_name="default"):
     """Mixes ``(2, T)`` and ``(K, 2)`` gain/pan settings of every system for one song."""
     gain_pan = EffectChain.from_spec("gain+pan")
-    params = MixParams.load(song.song.mix.parent / "params.json")
-    layout = EffectChain.from_spec(params.spec).layout
-    # The engineer's rows follow params.json; the song's stems are in file-name order.
-    order = [params.track_names.index(name) for name in song.song.stem_names]
-    engineer = params.to_tensor(layout)[order]
-    keys = [slot.effect_key for slot in layout]
-    faders = torch.stack([engineer[:, keys.index("gain")], engineer[:, keys.index("pan")]], -1)
+    faders = reference_settings(song.song, gain_pan.layout)  # the engineer's, in stem order
     k = song.stems.shape[0]
     mixes, settings = {}, {}
     with torch.no_grad():

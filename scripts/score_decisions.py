@@ -20,11 +20,12 @@ from pathlib import Path
 import torch
 
 from console.chain import EffectChain
+from console.data.reference_decisions import reference_settings
 from console.evaluation.systems import load_system
-from console.mix_params import MixParams
 from console.streaming import decide_settings
 
 ROOT = Path(__file__).resolve().parents[1]
+GAIN_PAN = EffectChain.from_spec("gain+pan").layout
 
 
 def benchmark():
@@ -53,13 +54,9 @@ def main() -> None:
     errors: dict[str, tuple[list[float], list[float]]] = {s.label: ([], []) for s in systems}
     for song in songs:
         loaded = bench.load_song(song, rate)
-        params = MixParams.load(song.mix.parent / "params.json")
-        layout = EffectChain.from_spec(params.spec).layout
-        order = [params.track_names.index(name) for name in song.stem_names]
-        engineer = params.to_tensor(layout)[order]
-        column = {slot.effect_key: slot.index for slot in reversed(layout)}
-        engineer_levels = bench.relative_levels(loaded.stems, engineer[:, column["gain"]], rate)
-        engineer_pans = engineer[:, column["pan"]]
+        engineer = reference_settings(song, GAIN_PAN)  # (K, 2): the engineer's gain and pan
+        engineer_levels = bench.relative_levels(loaded.stems, engineer[:, 0], rate)
+        engineer_pans = engineer[:, 1]
         for system in systems:
             with torch.no_grad():
                 decided = decide_settings(system.model.eval(), song.stems, rate)
