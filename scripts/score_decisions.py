@@ -59,7 +59,7 @@ def main() -> None:
         engineer_pans = engineer[:, 1]
         for system in systems:
             with torch.no_grad():
-                decided = decide_settings(system.model.eval(), song.stems, rate)
+                decided = decide_settings(system.model.eval(), song.stems, rate).settings
             column = {slot.effect_key: slot.index for slot in reversed(system.model.layout)}
             levels = bench.relative_levels(loaded.stems, decided[:, column["gain"]], rate)
             errors[system.label][0].append(float((levels - engineer_levels).abs().nanmean()))

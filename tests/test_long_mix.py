@@ -131,10 +131,10 @@ def test_listening_in_blocks_hears_what_the_console_hears_whole(tmp_path, tiny_c
     track = resample(audio.mean(dim=0), rate, 16000)[None]
     with torch.no_grad():
         expected_embedding, expected_trim = console.listen(track, 16000)
-        embedding, trim, peak = listen_to_file(console, path, 16000)
-    torch.testing.assert_close(trim, expected_trim, atol=1e-3, rtol=0)  # torchaudio: float32
+        embedding, heard = listen_to_file(console, path, 16000, mono=True)
+    torch.testing.assert_close(heard.trim, expected_trim, atol=1e-3, rtol=0)  # float32
     torch.testing.assert_close(embedding, expected_embedding, atol=1e-4, rtol=1e-4)
-    assert peak == pytest.approx(float(track.abs().max()), abs=1e-4)
+    assert heard.peak == pytest.approx(float(track.abs().max()), abs=1e-4)
 
 
 def test_a_long_track_trims_by_the_whole_and_encodes_the_excerpts(tmp_path, tiny_console,
@@ -150,8 +150,8 @@ def test_a_long_track_trims_by_the_whole_and_encodes_the_excerpts(tmp_path, tiny
     with torch.no_grad():
         whole_trim = input_trim_db(track[None], 16000)
         expected, _ = console.listen(heard[None], 16000, trim_db=whole_trim)
-        embedding, trim, _ = listen_to_file(console, path, 16000)
-    torch.testing.assert_close(trim, whole_trim, atol=1e-3, rtol=0)  # torchaudio: float32
+        embedding, heard = listen_to_file(console, path, 16000, mono=True)
+    torch.testing.assert_close(heard.trim, whole_trim, atol=1e-3, rtol=0)  # torchaudio: float32
     torch.testing.assert_close(embedding, expected, atol=1e-4, rtol=1e-4)
 
 
@@ -254,7 +254,7 @@ def test_console_mix_in_blocks_writes_what_the_whole_console_mixes(
         frames = streaming.mix_frames(paths, 16000)
         stems = torch.stack([torch.nn.functional.pad(t, (0, frames - t.shape[-1]))[:frames]
                              for t in tracks])
-        settings = decide_settings(console.eval(), paths, 16000)
+        settings = decide_settings(console.eval(), paths, 16000, mono=True).settings
         # The batched console pads the short stem, so its trim is measured on padding too;
         # the settings are compared with whole tracks heard one by one, as before this change.
         one_by_one = []

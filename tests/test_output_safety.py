@@ -10,6 +10,7 @@ import torch
 
 from console.cli.main import main
 from console.master import MasterSettings, master, peak_dbfs
+from console.streaming import DecidedMix
 from tests.conftest import write_stems
 
 
@@ -233,7 +234,7 @@ def test_nan_decisions_write_nothing(tmp_path, stems_dir, tiny_console, capsys, 
     console = tiny_console()
 
     def broken(paths, *args, **kwargs):
-        return torch.full((len(paths), 2), float("nan"))
+        return DecidedMix(torch.full((len(paths), 2), float("nan")), [1] * len(paths))
 
     monkeypatch.setattr(mix_cli, "decide_settings", lambda c, paths, *a, **k: broken(paths))
     path = tmp_path / "c.pt"

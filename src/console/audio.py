@@ -15,6 +15,7 @@ import torchaudio
 
 from console.atomic import atomic_write
 from console.errors import AudioInputError
+from console.stereo import as_channels, check_channel_count, check_stereo
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff")
 #: Sample rates console reads, mixes and writes: telephone quality up to studio rates. A
@@ -74,13 +75,24 @@ def check_samples(path: Path, data: np.ndarray, offset: int, sample_rate: int) -
 
 @attrs.frozen
 class Stems:
-    """Mono tracks ``(K, T)`` at one sample rate, with their names and source files."""
+    """Tracks at one sample rate, with their names and source files.
+
+    ``audio`` is ``(K, T)`` when every track is mono, else ``(K, 2, T)`` with the mono
+    tracks on both sides; ``channels`` says which tracks are stereo (the console
+    balances those and pans the others).
+    """
 
     audio: torch.Tensor
     sample_rate: int
     names: list[str]
     paths: list[Path]
     notes: list[str] = attrs.field(factory=list)
+    channels: list[int] = attrs.field(factory=list)
+
+    @property
+    def stereo(self) -> torch.Tensor:
+        """``(K,)`` bool: the stereo tracks."""
+        return torch.tensor([c == 2 for c in self.channels] or [False] * len(self.names))
 
 
 def list_audio_files(directory: str | Path) -> list[Path]:
@@ -208,22 +220,30 @@ class BlockResampler:
 
 
 class StemReader:
-    """One stem read block by block as mono at ``sample_rate``, checked as it is read.
+    """One stem read block by block at ``sample_rate``, checked as it is read.
 
-    :meth:`read` returns exactly the number of samples asked for (silence after the
-    end), so tracks of different lengths and rates line up block by block.
+    ``channels=1`` reads the stem as mono (a stereo file's channels averaged);
+    ``channels=2`` as stereo (a mono file on both sides). :meth:`read` returns
+    exactly the number of samples asked for (silence after the end), so tracks of
+    different lengths and rates line up block by block. Files of more than two
+    channels are refused (see :mod:`console.stereo`).
     """
 
     #: Frames read from the file at a time.
     chunk = 1 << 17
 
-    def __init__(self, path: str | Path, sample_rate: int) -> None:
+    def __init__(self, path: str | Path, sample_rate: int, channels: int = 1) -> None:
         self.path = Path(path)
         self.info = probe(self.path)
+        check_channel_count(self.path.name, self.info.channels)
+        if channels not in (1, 2):
+            raise ValueError(f"A stem is read as 1 or 2 channels, not {channels}.")
+        self.channels = channels
         self.sample_rate = int(sample_rate)
         self.frames = (self.info.frames if self.info.sample_rate == self.sample_rate
                        else -(-self.info.frames * self.sample_rate // self.info.sample_rate))
-        self._resampler = BlockResampler(self.info.sample_rate, self.sample_rate)
+        self._resamplers = [BlockResampler(self.info.sample_rate, self.sample_rate)
+                            for _ in range(channels)]
         self._file: sf.SoundFile | None = None
         self._position = 0  # frames of the file read
         self._pending: list[torch.Tensor] = []
@@ -261,26 +281,32 @@ class StemReader:
         check_samples(self.path, data, self._position, self.info.sample_rate)
         self._position += data.shape[0]
         if data.shape[0]:
-            mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-            out = self._resampler.feed(torch.from_numpy(np.ascontiguousarray(mono)))
+            audio = as_channels(torch.from_numpy(np.ascontiguousarray(data.T)), self.channels)
+            out = torch.stack([resampler.feed(channel.contiguous()) for resampler, channel
+                               in zip(self._resamplers, audio, strict=True)])
         else:
-            out, self._done = self._resampler.finish(), True
+            out = torch.stack([resampler.finish() for resampler in self._resamplers])
+            self._done = True
             self.close()
-        if out.numel():
+        if out.shape[-1]:
             self._pending.append(out)
             self._ready += out.shape[-1]
 
     def read(self, n: int) -> torch.Tensor:
-        """The next ``n`` mono samples at ``sample_rate`` (zeros past the end)."""
+        """The next ``n`` samples at ``sample_rate``: ``(n,)`` mono or ``(2, n)`` stereo.
+
+        Zeros past the end.
+        """
         while self._ready < n and not self._done:
             self._pull()
-        audio = torch.cat(self._pending) if self._pending else torch.zeros(0)
-        out, rest = audio[:n], audio[n:]
-        self._pending = [rest] if rest.numel() else []
+        audio = (torch.cat(self._pending, dim=-1) if self._pending
+                 else torch.zeros(self.channels, 0))
+        out, rest = audio[:, :n], audio[:, n:]
+        self._pending = [rest] if rest.shape[-1] else []
         self._ready = rest.shape[-1]
         if out.shape[-1] < n:
             out = torch.nn.functional.pad(out, (0, n - out.shape[-1]))
-        return out
+        return out[0] if self.channels == 1 else out
 
 
 def load_stems(
@@ -288,12 +314,15 @@ def load_stems(
     sample_rate: int | None = None,
     pad: bool = True,
     files: Sequence[str | Path] | None = None,
+    stereo: bool = True,
 ) -> Stems:
-    """Load every stem of a folder as mono tracks at one sample rate.
+    """Load every stem of a folder at one sample rate, stereo stems as stereo tracks.
 
-    Multichannel stems are averaged to mono; stems at other rates are
-    resampled to ``sample_rate`` (default: the highest rate among the stems).
-    Stems of different lengths are padded with silence to the longest, or
+    A stereo file whose channels are identical is a mono track (and a note says
+    so); ``stereo=False`` averages every stereo stem to mono, for mixers that take
+    mono tracks only. Files of more than two channels are refused. Stems at other
+    rates are resampled to ``sample_rate`` (default: the highest rate among the
+    stems). Stems of different lengths are padded with silence to the longest, or
     refused when ``pad=False``.
     """
     paths = [Path(f) for f in files] if files is not None else list_audio_files(directory)
@@ -302,15 +331,20 @@ def load_stems(
     loaded = [(p, *read_audio(p)) for p in paths]
     target = int(sample_rate or max(sr for _, _, sr in loaded))
     notes: list[str] = []
-    tracks = []
+    tracks, channels = [], []
     for path, audio, sr in loaded:
-        if audio.shape[0] > 1:
-            notes.append(f"{path.name}: {audio.shape[0]} channels averaged to mono")
-            audio = audio.mean(dim=0, keepdim=True)
+        check = check_stereo(path.name, audio)
+        if check.channels == 2 and not stereo:
+            notes.append(f"{path.name}: 2 channels averaged to mono")
+            check = attrs.evolve(check, channels=1)
+        else:
+            notes += check.notes()
+        audio = as_channels(audio, check.channels)
         if sr != target:
             notes.append(f"{path.name}: resampled from {sr} Hz to {target} Hz")
             audio = resample(audio, sr, target)
-        tracks.append(audio[0])
+        tracks.append(audio)
+        channels.append(check.channels)
     lengths = [t.shape[-1] for t in tracks]
     longest = max(lengths)
     if min(lengths) != longest:
@@ -321,8 +355,13 @@ def load_stems(
                 f"length or allow padding with silence."
             )
         notes.append(f"shorter stems padded with silence to {longest} samples")
-    audio = torch.stack([torch.nn.functional.pad(t, (0, longest - t.shape[-1])) for t in tracks])
-    return Stems(audio, target, [p.name for p in paths], paths, notes)
+    wide = 2 if 2 in channels else 1
+    audio = torch.stack([
+        torch.nn.functional.pad(as_channels(t, wide), (0, longest - t.shape[-1])) for t in tracks
+    ])
+    if wide == 1:
+        audio = audio[:, 0]
+    return Stems(audio, target, [p.name for p in paths], paths, notes, channels)
 
 
 #: ``--bit-depth`` choices: integer PCM widths, or 32-bit float (the WAV default).

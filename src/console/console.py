@@ -28,6 +28,7 @@ from console.numbers import db_to_amplitude
 from console.plugins import Plugins, get_plugins
 from console.post_processor import POST_PROCESSORS, create_post_processor
 from console.spec import stored_effect_keys, upgrade_spec
+from console.stereo import encoder_view, stereo_rows
 from console.tracks import check_stems, masked_mean, valid_rows
 
 #: What a new console is unless told otherwise, in Python and in ``console train`` alike:
@@ -57,13 +58,19 @@ class MixResult:
     normalised: torch.Tensor
     mask: torch.Tensor
     layout: list[ParamSlot]
+    #: ``(B, K)`` the stereo tracks (``None``: every track mono).
+    stereo: torch.Tensor | None = None
 
     def mix_params(
         self, console: Console, track_names: Sequence[str], sample_rate: int, index: int = 0
     ) -> MixParams:
         """The decisions for batch item ``index`` as an editable :class:`MixParams`."""
         rows = self.params[index][self.mask[index]]
-        return MixParams.from_tensor(rows, self.layout, track_names, console.spec, sample_rate)
+        channels = None
+        if self.stereo is not None:
+            channels = [2 if s else 1 for s in self.stereo[index][self.mask[index]].tolist()]
+        return MixParams.from_tensor(rows, self.layout, track_names, console.spec, sample_rate,
+                                     channels)
 
 
 def _version(dist: str) -> str:
@@ -186,8 +193,14 @@ class Console(nn.Module):
         sample_rate: int = 44100,
         embeddings: torch.Tensor | None = None,
         trims: torch.Tensor | None = None,
+        stereo: torch.Tensor | None = None,
     ) -> MixResult:
-        """Predict settings for every track of ``stems`` ``(B, K, T)`` and mix them.
+        """Predict settings for every track of ``stems`` and mix them.
+
+        ``stems`` are ``(B, K, T)`` mono tracks, or ``(B, K, 2, T)`` where ``stereo``
+        ``(B, K)`` says which tracks are stereo (by default those whose two channels
+        differ; a mono track is on both sides). A stereo track is balanced where a
+        mono one is panned (see :mod:`console.stereo`).
 
         Training on excerpts of songs can pass what ``console mix`` measures on
         whole tracks, one row per unmasked track in batch order (see
@@ -195,19 +208,21 @@ class Console(nn.Module):
         trim in dB from its whole-song loudness (else measured on ``stems``), and
         ``embeddings`` ``(M, D)``, what a frozen encoder heard of the whole track.
         """
-        stems, mask = check_stems(stems, mask)
+        stems, mask = check_stems(stems, mask, stereo=True)
         rows, batch_index = valid_rows(stems, mask)
+        row_stereo = _row_stereo(rows, stereo, mask)
         if trims is not None and not self.head.hears_trimmed:
             trims = None  # a console of absolute gains has no trim
         if embeddings is None:
-            embeddings, trim = self.listen(rows, sample_rate, trim_db=trims)
+            embeddings, trim = self.listen(rows, sample_rate, trim_db=trims, stereo=row_stereo)
         elif trims is not None:
             trim = trims.to(rows)
         else:
-            trim = (input_trim_db(rows, sample_rate) if self.head.hears_trimmed
+            trim = (input_trim_db(rows, sample_rate, row_stereo) if self.head.hears_trimmed
                     else rows.new_zeros(rows.shape[0]))
         normalised, physical = self.decide(embeddings, trim, batch_index, stems.shape[0])
-        mix = self.chain.mix(rows, physical, batch_index, stems.shape[0], sample_rate)
+        mix = self.chain.mix(rows, physical, batch_index, stems.shape[0], sample_rate,
+                             row_stereo)
         defaults = self.chain.defaults()
         normalised_defaults = torch.stack(
             [s.spec.normalise(defaults[s.index]) for s in self.layout]
@@ -218,22 +233,37 @@ class Console(nn.Module):
             normalised=_scatter(normalised, mask, normalised_defaults),
             mask=mask,
             layout=self.layout,
+            stereo=None if row_stereo is None else _scatter(
+                row_stereo[:, None], mask, torch.zeros(1, dtype=torch.bool))[..., 0],
         )
 
     def listen(
-        self, rows: torch.Tensor, sample_rate: int, trim_db: torch.Tensor | None = None
+        self,
+        rows: torch.Tensor,
+        sample_rate: int,
+        trim_db: torch.Tensor | None = None,
+        stereo: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Embeddings ``(M, D)`` of mono tracks ``(M, T)`` and each track's input trim in dB.
+        """Embeddings ``(M, D)`` of tracks and each track's input trim in dB.
 
-        With loudness-relative decisions the encoder hears every track at the
-        reference loudness, so the recording level cannot sway what it predicts.
-        ``trim_db`` ``(M,)`` gives trims measured elsewhere (on the whole of a long
-        track whose excerpt ``rows`` is; see :mod:`console.streaming`).
+        ``rows`` are mono ``(M, T)``, or ``(M, 2, T)`` with ``stereo`` ``(M,)`` marking
+        the stereo tracks: the encoder hears a stereo track's mid (its side when that
+        is louder: :func:`console.stereo.encoder_view`), and its trim comes from the
+        loudness of both channels. With loudness-relative decisions the encoder
+        hears every track at the reference loudness, so the recording level cannot
+        sway what it predicts. ``trim_db`` ``(M,)`` gives trims measured elsewhere
+        (on the whole of a long track whose excerpt ``rows`` is; see
+        :mod:`console.streaming`).
         """
+        heard = rows
+        if rows.dim() == 3:
+            stereo = stereo_rows(rows) if stereo is None else stereo.to(rows.device)
+            heard = torch.where(stereo[:, None], encoder_view(rows), rows.mean(dim=1))
         if not self.head.hears_trimmed:
-            return self.encoder(rows, sample_rate), rows.new_zeros(rows.shape[0])
-        trim = input_trim_db(rows, sample_rate) if trim_db is None else trim_db.to(rows)
-        return self.encoder(rows * db_to_amplitude(trim)[:, None], sample_rate), trim
+            return self.encoder(heard, sample_rate), rows.new_zeros(rows.shape[0])
+        trim = (input_trim_db(rows, sample_rate, stereo) if trim_db is None
+                else trim_db.to(rows))
+        return self.encoder(heard * db_to_amplitude(trim)[:, None], sample_rate), trim
 
     def decide(
         self,
@@ -254,12 +284,13 @@ class Console(nn.Module):
         params: torch.Tensor | MixParams,
         mask: torch.Tensor | None = None,
         sample_rate: int = 44100,
+        stereo: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Mix ``stems`` with given physical parameters ``(B, K, P)`` (or a :class:`MixParams`).
 
         This is how an edited mix is re-rendered: no network is involved.
         """
-        return render(self.chain, stems, params, mask, sample_rate)
+        return render(self.chain, stems, params, mask, sample_rate, stereo)
 
     # -- checkpoints -----------------------------------------------------------------
 
@@ -380,14 +411,27 @@ def render(
     params: torch.Tensor | MixParams,
     mask: torch.Tensor | None = None,
     sample_rate: int = 44100,
+    stereo: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Mix ``stems`` ``(B, K, T)`` through ``chain`` with physical parameters ``(B, K, P)``."""
-    stems, mask = check_stems(stems, mask)
+    """Mix ``stems`` through ``chain`` with physical parameters ``(B, K, P)``.
+
+    ``stems`` and ``stereo`` are as :meth:`Console.forward` takes them; a
+    :class:`MixParams` says itself which tracks are stereo.
+    """
+    stems, mask = check_stems(stems, mask, stereo=True)
     if isinstance(params, MixParams):
         if stems.shape[0] != 1 or len(params.tracks) != stems.shape[1]:
             raise AudioInputError(
                 f"The parameters describe {len(params.tracks)} tracks but "
                 f"{stems.shape[1]} stems were given."
+            )
+        if stereo is None:
+            stereo = torch.tensor([[t.channels == 2 for t in params.tracks]])
+        if stems.dim() == 3 and bool(stereo.any()):
+            raise AudioInputError(
+                f"The parameters describe stereo tracks "
+                f"{[t.name for t in params.tracks if t.channels == 2]} but the stems are "
+                f"mono (B, K, T); load them with their channels (console.audio.load_stems)."
             )
         params = chain.to_tensor(params)[None]
     if params.shape[:2] != stems.shape[:2] or params.shape[2] != chain.num_params:
@@ -396,7 +440,24 @@ def render(
             f"{tuple(stems.shape[:2])}, got {tuple(params.shape)}."
         )
     rows, batch_index = valid_rows(stems, mask)
-    return chain.mix(rows, params.to(stems)[mask], batch_index, stems.shape[0], sample_rate)
+    return chain.mix(rows, params.to(stems)[mask], batch_index, stems.shape[0], sample_rate,
+                     _row_stereo(rows, stereo, mask))
+
+
+def _row_stereo(
+    rows: torch.Tensor, stereo: torch.Tensor | None, mask: torch.Tensor
+) -> torch.Tensor | None:
+    """``(M,)`` which rows are stereo tracks: as ``stereo`` ``(B, K)`` says, else measured."""
+    if rows.dim() == 2:
+        return None
+    if stereo is None:
+        return stereo_rows(rows)
+    stereo = stereo.to(device=rows.device, dtype=torch.bool)
+    if stereo.shape != mask.shape:
+        raise AudioInputError(
+            f"stereo must be (batch, tracks) = {tuple(mask.shape)}, got {tuple(stereo.shape)}."
+        )
+    return stereo[mask]
 
 
 def _scatter(values: torch.Tensor, mask: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:

@@ -68,13 +68,25 @@ class Decisions:
         return cls(**data)
 
 
-def input_trim_db(rows: torch.Tensor, sample_rate: int) -> torch.Tensor:
-    """``(M,)`` gain in dB that brings each mono row ``(M, T)`` to :data:`REFERENCE_LUFS`.
+def input_trim_db(
+    rows: torch.Tensor, sample_rate: int, stereo: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``(M,)`` gain in dB that brings each track to :data:`REFERENCE_LUFS`.
 
-    Silent rows get 0 dB. No gradient flows: a trim is a measurement of the input.
+    ``rows`` are mono ``(M, T)``, or ``(M, 2, T)`` where ``stereo`` ``(M,)`` marks the
+    stereo tracks (measured on both channels, as BS.1770 does; the others are mono
+    tracks on both sides, measured once). Silent rows get 0 dB. No gradient flows:
+    a trim is a measurement of the input.
     """
     with torch.no_grad():
-        return trim_db_from_lufs(loudness_batch(rows.detach(), sample_rate)).to(rows.dtype)
+        rows = rows.detach()
+        if rows.dim() == 3:
+            mono = loudness_batch(rows.mean(dim=1), sample_rate)
+            lufs = mono if stereo is None or not bool(stereo.any()) else torch.where(
+                stereo.to(mono.device), loudness_batch(rows, sample_rate), mono)
+        else:
+            lufs = loudness_batch(rows, sample_rate)
+        return trim_db_from_lufs(lufs).to(rows.dtype)
 
 
 def trim_db_from_lufs(lufs: torch.Tensor) -> torch.Tensor:

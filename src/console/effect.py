@@ -28,6 +28,9 @@ class Effect(nn.Module):
     name: ClassVar[str] = ""
     #: The parameters :meth:`process` reads, in column order.
     params: ClassVar[tuple[ParamSpec, ...]] = ()
+    #: What the parameters mean on a stereo track, where that differs (one spec per
+    #: parameter, same order and range): ``pan`` is a balance there. ``None``: the same.
+    stereo_params: ClassVar[tuple[ParamSpec, ...] | None] = None
     #: One sentence for ``console plugins`` and the docs.
     description: ClassVar[str] = ""
     #: How the parameters become Ardour controls (``console export``); ``None``: the

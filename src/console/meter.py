@@ -179,7 +179,7 @@ class LoudnessMeter:
     def _torchaudio_lufs(self) -> float:
         """As :func:`console.data.loudness.loudness_batch` of one row (short rows too)."""
         if self.frames < int(BLOCK_SECONDS * self.sample_rate) + 1:
-            power = float(self._raw.sum()) / (self.channels * self.frames)
+            power = float(self._raw.sum()) / self.frames  # channels add, as in BS.1770
             return 10.0 * math.log10(power) - 0.691 if power > 0 else -math.inf
         energy = self._energies()
         value = self._gated(energy, self._block_loudness(energy) > ABSOLUTE_GATE)

@@ -15,15 +15,23 @@ from typing import Any
 
 import attrs
 import cattrs
+import cattrs.gen
 import torch
 
 from console.atomic import atomic_write_text
-from console.audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, list_audio_files, sample_rate_problem
+from console.audio import (
+    MAX_SAMPLE_RATE,
+    MIN_SAMPLE_RATE,
+    AudioInfo,
+    list_audio_files,
+    sample_rate_problem,
+)
 from console.effect import Effect
 from console.errors import AudioInputError, ConsoleError
 from console.master import MasterSettings
 from console.numbers import is_finite_number
 from console.params import ParamSpec
+from console.stereo import check_channel_count
 
 FORMAT = "console-mix-params"
 #: Version 2: effect names as registered since the grey-box emulators took their own names
@@ -38,11 +46,20 @@ class MixParamsError(ConsoleError, ValueError):
 
 @attrs.frozen
 class ParamSlot:
-    """Column ``index`` of the parameter tensor: which effect and which parameter."""
+    """Column ``index`` of the parameter tensor: which effect and which parameter.
+
+    ``stereo_spec`` is what the column means on a stereo track when the effect
+    says it means something else there (``pan`` balances a stereo track).
+    """
 
     effect_key: str
     spec: ParamSpec
     index: int
+    stereo_spec: ParamSpec | None = None
+
+    def spec_for(self, channels: int) -> ParamSpec:
+        """The column's meaning on a track of ``channels``."""
+        return self.stereo_spec if channels == 2 and self.stereo_spec is not None else self.spec
 
 
 def chain_keys(items: Sequence[str]) -> list[str]:
@@ -61,8 +78,14 @@ def param_layout(items: Sequence[str], effects: Sequence[Effect]) -> list[ParamS
     """Every column of the chain's parameter tensor, in order."""
     slots: list[ParamSlot] = []
     for key, effect in zip(chain_keys(items), effects, strict=True):
-        for spec in effect.params:
-            slots.append(ParamSlot(key, spec, len(slots)))
+        stereo = effect.stereo_params or (None,) * len(effect.params)
+        if len(stereo) != len(effect.params):
+            raise ValueError(
+                f"{effect.name}: stereo_params must give one spec per parameter "
+                f"({len(effect.params)}), got {len(stereo)}."
+            )
+        for spec, stereo_spec in zip(effect.params, stereo, strict=True):
+            slots.append(ParamSlot(key, spec, len(slots), stereo_spec))
     return slots
 
 
@@ -138,12 +161,25 @@ def _check_spec(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
         )
 
 
+def _check_channels(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if isinstance(value, bool) or value not in (1, 2):
+        raise MixParamsError(
+            f"Track {instance.name!r}: channels must be 1 (mono) or 2 (stereo), got "
+            f"{_shown(value)}."
+        )
+
+
 @attrs.frozen
 class TrackParams:
-    """One track's settings: ``effects[effect_key][param_name] = value``."""
+    """One track's settings: ``effects[effect_key][param_name] = value``.
+
+    ``channels`` is 2 for a stereo track (its ``pan`` is then a ``balance``); the
+    file leaves it out for mono tracks.
+    """
 
     name: str = attrs.field(validator=_check_name)
     effects: dict[str, dict[str, float]] = attrs.field(validator=_check_values)
+    channels: int = attrs.field(default=1, validator=_check_channels)
 
 
 @attrs.frozen
@@ -167,29 +203,32 @@ class MixParams:
         track_names: Sequence[str],
         spec: str,
         sample_rate: int,
+        channels: Sequence[int] | None = None,
     ) -> MixParams:
-        """Build from one song's ``(K, P)`` physical parameters."""
+        """Build from one song's ``(K, P)`` physical parameters (``channels``: 1 or 2 a track)."""
         if params.dim() != 2 or params.shape != (len(track_names), len(layout)):
             raise ValueError(
                 f"Expected parameters of shape (K={len(track_names)}, P={len(layout)}), "
                 f"got {tuple(params.shape)}."
             )
         values = params.detach().cpu().double().tolist()
+        channels = list(channels) if channels is not None else [1] * len(track_names)
         tracks = []
-        for name, row in zip(track_names, values, strict=True):
+        for name, row, count in zip(track_names, values, channels, strict=True):
             effects: dict[str, dict[str, float]] = {}
             for slot in layout:
-                effects.setdefault(slot.effect_key, {})[slot.spec.name] = round(row[slot.index], 6)
-            tracks.append(TrackParams(name, effects))
+                name_in_file = slot.spec_for(count).name
+                effects.setdefault(slot.effect_key, {})[name_in_file] = round(row[slot.index], 6)
+            tracks.append(TrackParams(name, effects, int(count)))
         return cls(spec=spec, sample_rate=int(sample_rate), tracks=tracks)
 
     def to_tensor(self, layout: Sequence[ParamSlot]) -> torch.Tensor:
         """``(K, P)`` physical parameters; every value must be present and in range."""
         out = torch.empty(len(self.tracks), len(layout), dtype=torch.float32)
-        expected: dict[str, set[str]] = {}
-        for slot in layout:
-            expected.setdefault(slot.effect_key, set()).add(slot.spec.name)
         for k, track in enumerate(self.tracks):
+            expected: dict[str, set[str]] = {}
+            for slot in layout:
+                expected.setdefault(slot.effect_key, set()).add(slot.spec_for(track.channels).name)
             unknown = set(track.effects) - set(expected)
             if unknown:
                 raise MixParamsError(
@@ -205,16 +244,17 @@ class MixParams:
                         f"{sorted(extra)}; expected {sorted(names)}."
                     )
             for slot in layout:
-                value = track.effects.get(slot.effect_key, {}).get(slot.spec.name)
+                spec = slot.spec_for(track.channels)
+                value = track.effects.get(slot.effect_key, {}).get(spec.name)
                 if value is None:
                     raise MixParamsError(
-                        f"Track {track.name!r} is missing {slot.effect_key}.{slot.spec.name}; "
-                        f"give a value in {slot.spec.describe()}."
+                        f"Track {track.name!r} is missing {slot.effect_key}.{spec.name}; "
+                        f"give a value in {spec.describe()}."
                     )
-                if not slot.spec.contains(float(value)):
+                if not spec.contains(float(value)):
                     raise MixParamsError(
-                        f"Track {track.name!r}: {slot.effect_key}.{slot.spec.name} = {value} "
-                        f"is outside its range {slot.spec.describe()}."
+                        f"Track {track.name!r}: {slot.effect_key}.{spec.name} = {value} "
+                        f"is outside its range {spec.describe()}."
                     )
                 out[k, slot.index] = float(value)
         return out
@@ -222,6 +262,11 @@ class MixParams:
     @property
     def track_names(self) -> list[str]:
         return [t.name for t in self.tracks]
+
+    @property
+    def channels(self) -> list[int]:
+        """Each track's channels: 1 mono, 2 stereo."""
+        return [t.channels for t in self.tracks]
 
     def stem_files(self, stems_dir: str | Path, label: str = "the params file") -> list[Path]:
         """The audio files of ``stems_dir`` this mix names, in its order.
@@ -244,6 +289,28 @@ class MixParams:
             )
         return [available[name] for name in self.track_names]
 
+    def channel_notes(self, infos: Sequence[AudioInfo], label: str = "the params file"
+                      ) -> list[str]:
+        """Check that each stem can be read as this mix had it (mono or stereo); notes.
+
+        A stereo file mixed as mono (``--mono``, or a file from before stereo tracks) is
+        averaged again, and a note says so; a mix calling a mono file stereo, or a file
+        of more than two channels, is refused (a balance needs an image to act on).
+        """
+        notes = []
+        for info, track in zip(infos, self.tracks, strict=True):
+            check_channel_count(info.path.name, info.channels)
+            if track.channels == 2 and info.channels == 1:
+                raise AudioInputError(
+                    f"{label} mixed {track.name} as a stereo track, but {info.path} has one "
+                    f"channel; give the stems that were mixed, or set its \"channels\" to 1 "
+                    f"and rename its pan.balance to pan.pan."
+                )
+            if track.channels == 1 and info.channels == 2:
+                notes.append(f"{track.name}: 2 channels averaged to mono, as {label} mixed it "
+                             f"(it gives no \"channels\": 2)")
+        return notes
+
     def with_value(self, track: str, effect_key: str, param: str, value: float) -> MixParams:
         """A copy with one value changed (tracks are matched by name)."""
         tracks = []
@@ -251,7 +318,7 @@ class MixParams:
             if t.name == track:
                 effects = {k: dict(v) for k, v in t.effects.items()}
                 effects.setdefault(effect_key, {})[param] = float(value)
-                t = TrackParams(t.name, effects)
+                t = attrs.evolve(t, effects=effects)
             tracks.append(t)
         return attrs.evolve(self, tracks=tracks)
 
@@ -345,6 +412,13 @@ def _own_error(exc: BaseException) -> MixParamsError | None:
 
 
 _converter = cattrs.Converter(forbid_extra_keys=True)
+_track_hook = cattrs.gen.make_dict_unstructure_fn(TrackParams, _converter)
+# Mono tracks leave their channel count out, so files without stereo tracks read as before.
+_converter.register_unstructure_hook(
+    TrackParams,
+    lambda track: {k: v for k, v in _track_hook(track).items()
+                   if not (k == "channels" and v == 1)},
+)
 # Values are taken as the JSON gives them, never coerced ("3" -> 3.0, true -> 1):
 # the classes' validators say what is wrong and where.
 for _type in (float, int, str):

@@ -31,6 +31,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
+import attrs
 import numpy as np
 import soundfile as sf
 import torch
@@ -43,6 +44,7 @@ from console.decisions import trim_db_from_lufs
 from console.errors import AudioInputError, ConsoleError
 from console.master import MasterReport, MasterSettings, apply_gain, master_gain, master_report
 from console.meter import LoudnessMeter
+from console.stereo import ChannelStats, StereoCheck, check_channel_count, encoder_view
 
 Progress = Callable[[str], None]
 
@@ -72,46 +74,83 @@ def excerpt_windows(frames: int, sample_rate: int) -> list[tuple[int, int]]:
     return [(int(s), int(s) + length) for s in starts]
 
 
-def _read_track(
-    path: str | Path, sample_rate: int, keep: bool = True
-) -> tuple[torch.Tensor | None, torch.Tensor, float]:
-    """What the encoder hears of one stem (if ``keep``), its input trim ``(1,)`` and peak.
+@attrs.frozen
+class HeardTrack:
+    """What listening to one whole stem gives: enough to decide its settings."""
 
-    Read in blocks; the trim comes from the whole track's loudness.
-    """
-    with StemReader(path, sample_rate) as reader:
+    #: What the encoder hears ``(1, T)`` (``None`` when not kept): the mono track, or a
+    #: stereo track's mid (:func:`console.stereo.encoder_view`).
+    excerpt: torch.Tensor | None
+    #: Input trim ``(1,)`` in dB from the whole track's loudness (both channels of a
+    #: stereo track).
+    trim: torch.Tensor
+    peak: float
+    stereo: StereoCheck
+
+
+def _read_track(
+    path: str | Path, sample_rate: int, keep: bool = True, mono: bool = False
+) -> HeardTrack:
+    """Listen to one stem, read in blocks; ``mono`` reads a stereo stem as its average."""
+    path = Path(path)
+    info = probe(path)
+    check_channel_count(path.name, info.channels)
+    channels = 1 if mono else info.channels
+    with StemReader(path, sample_rate, channels) as reader:
         frames = reader.frames
         windows = excerpt_windows(frames, sample_rate)
-        meter = LoudnessMeter(sample_rate, frames, 1, "torchaudio")
+        stats = ChannelStats(path.name, channels)
+        meters = [LoudnessMeter(sample_rate, frames, c, "torchaudio")
+                  for c in range(1, channels + 1)]
         pieces, peak, start = [], 0.0, 0
         while start < frames:
-            block = reader.read(min(BLOCK_FRAMES, frames - start))
+            block = reader.read(min(BLOCK_FRAMES, frames - start)).reshape(channels, -1)
             end = start + block.shape[-1]
-            meter.feed(block[None])
+            stats.feed(block)
+            meters[0].feed(block.mean(dim=0, keepdim=True))
+            if channels == 2:
+                meters[1].feed(block)
             peak = max(peak, float(block.abs().max()))
             for low, high in windows if keep else ():
                 low, high = max(low, start), min(high, end)
                 if low < high:
-                    pieces.append(block[low - start : high - start].clone())
+                    pieces.append(block[:, low - start : high - start].clone())
             start = end
-    excerpt = torch.cat(pieces)[None] if keep else None
-    trim = trim_db_from_lufs(torch.tensor([meter.lufs()], dtype=torch.float64)).float()
-    return excerpt, trim, peak
+    check = stats.check()
+    excerpt = None
+    if keep:
+        audio = torch.cat(pieces, dim=-1)
+        excerpt = encoder_view(audio[None]) if check.channels == 2 else audio.mean(0)[None]
+    lufs = meters[check.channels - 1].lufs()
+    trim = trim_db_from_lufs(torch.tensor([lufs], dtype=torch.float64)).float()
+    return HeardTrack(excerpt, trim, peak, check)
 
 
-def track_trim_db(path: str | Path, sample_rate: int) -> float:
-    """The input trim in dB ``console mix`` gives a stem: from its whole-song loudness."""
-    _, trim, _ = _read_track(path, sample_rate, keep=False)
-    return float(trim[0])
+def track_trim_db(path: str | Path, sample_rate: int, mono: bool = False) -> float:
+    """The input trim in dB ``console mix`` gives a stem: from its whole-song loudness.
+
+    ``mono``: of the stem averaged to mono (as training's datasets read stems).
+    """
+    return float(_read_track(path, sample_rate, keep=False, mono=mono).trim[0])
 
 
 def listen_to_file(
-    console: Console, path: str | Path, sample_rate: int
-) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """Embedding ``(1, D)``, input trim ``(1,)`` and sample peak of one stem, read in blocks."""
-    excerpt, trim, peak = _read_track(path, sample_rate)
-    embedding, trim = console.listen(excerpt, sample_rate, trim_db=trim)
-    return embedding, trim, peak
+    console: Console, path: str | Path, sample_rate: int, mono: bool = False
+) -> tuple[torch.Tensor, HeardTrack]:
+    """Embedding ``(1, D)`` of one stem, and what listening to it found (read in blocks)."""
+    heard = _read_track(path, sample_rate, mono=mono)
+    embedding, trim = console.listen(heard.excerpt, sample_rate, trim_db=heard.trim)
+    return embedding, attrs.evolve(heard, trim=trim)  # a console of absolute gains: 0 dB
+
+
+@attrs.frozen
+class DecidedMix:
+    """The console's settings for a song's stems, and each stem's channel count."""
+
+    #: Physical settings ``(K, P)``.
+    settings: torch.Tensor
+    #: 1 for a mono track, 2 for a stereo one.
+    channels: list[int]
 
 
 def decide_settings(
@@ -120,31 +159,44 @@ def decide_settings(
     sample_rate: int,
     progress: Progress | None = None,
     warn: Progress | None = None,
-) -> torch.Tensor:
-    """The console's physical settings ``(K, P)`` for the stems in ``paths``.
+    mono: bool = False,
+) -> DecidedMix:
+    """The console's physical settings for the stems in ``paths``, with their channels.
 
-    ``warn`` hears of silent stems, by file name.
+    Stereo stems are stereo tracks unless ``mono``. ``progress`` hears which stems
+    are mono in stereo files; ``warn`` of silent stems and out-of-phase ones, by name.
     """
     paths = [Path(p) for p in paths]
     if not paths:
         raise AudioInputError("There are no stems to mix; give at least one track.")
     note, alarm = progress or _quiet, warn or _quiet
+    chain_problem = None if mono else console.chain.stereo_problem()
     silent = []
     with torch.no_grad():
-        embeddings, trims = [], []
+        embeddings, trims, channels = [], [], []
         for k, path in enumerate(paths):
             note(f"listening to {path.name} ({k + 1}/{len(paths)})")
-            embedding, trim, peak = listen_to_file(console, path, sample_rate)
-            if not peak > 0:
+            embedding, heard = listen_to_file(console, path, sample_rate, mono)
+            if mono and probe(path).channels == 2:
+                note(f"{path.name}: 2 channels averaged to mono (--mono)")
+            for text in heard.stereo.notes():
+                (alarm if heard.stereo.out_of_phase else note)(text)
+            if heard.stereo.channels == 2 and chain_problem is not None:
+                raise ConsoleError(
+                    f"{path.name} is stereo, and the chain {console.spec!r} cannot mix stereo "
+                    f"tracks: {chain_problem}; mix with --mono (stereo=False) or another chain."
+                )
+            if not heard.peak > 0:
                 silent.append(path.name)
                 alarm(f"{path.name} is silent; it adds nothing to the mix")
             embeddings.append(embedding)
-            trims.append(trim)
+            trims.append(heard.trim)
+            channels.append(heard.stereo.channels)
         if len(silent) == len(paths):
             alarm("every stem is silent, so the mix is silence")
         song = torch.zeros(len(paths), dtype=torch.long)
         _, physical = console.decide(torch.cat(embeddings), torch.cat(trims), song, 1)
-    return physical
+    return DecidedMix(physical, channels)
 
 
 def is_memoryless(chain: EffectChain) -> bool:
@@ -156,6 +208,14 @@ def is_memoryless(chain: EffectChain) -> bool:
     return all(getattr(effect, "memoryless", False) for effect in chain.effects)
 
 
+def _through(
+    chain: EffectChain, track: torch.Tensor, row: torch.Tensor, sample_rate: int
+) -> torch.Tensor:
+    """One track ``(T,)`` or ``(2, T)`` (a stereo track) through ``chain``: ``(2, T)``."""
+    stereo = torch.tensor([track.dim() == 2])
+    return chain(track[None], row[None].to(track), sample_rate, stereo)[0]
+
+
 def render_blocks(
     chain: EffectChain,
     paths: Sequence[str | Path],
@@ -163,23 +223,27 @@ def render_blocks(
     sample_rate: int,
     frames: int,
     progress: Progress | None = None,
+    channels: Sequence[int] | None = None,
 ) -> Iterator[torch.Tensor]:
     """The mix of ``paths`` through ``chain`` with ``(K, P)`` settings, as ``(2, n)`` blocks.
 
-    Every track is cut or padded to ``frames``; the blocks add up to ``frames``.
+    ``channels`` (1 or 2 a stem; default all mono) says which stems are read and
+    mixed as stereo tracks. Every track is cut or padded to ``frames``; the blocks
+    add up to ``frames``.
     """
     paths = [Path(p) for p in paths]
+    channels = list(channels) if channels is not None else [1] * len(paths)
     note = progress or _quiet
     if is_memoryless(chain):
-        yield from _render_in_blocks(chain, paths, settings, sample_rate, frames, note)
+        yield from _render_in_blocks(chain, paths, settings, sample_rate, frames, note, channels)
         return
     mix = torch.zeros(2, frames)
     with torch.no_grad():
         for k, path in enumerate(paths):
             note(f"mixing {path.name} ({k + 1}/{len(paths)})")
-            with StemReader(path, sample_rate) as reader:
+            with StemReader(path, sample_rate, channels[k]) as reader:
                 track = reader.read(frames)
-            mix += chain(track[None], settings[k : k + 1].to(track), sample_rate)[0]
+            mix += _through(chain, track, settings[k], sample_rate)
             del track
     for start in range(0, frames, BLOCK_FRAMES):
         yield mix[:, start : start + BLOCK_FRAMES]
@@ -192,20 +256,20 @@ def _render_in_blocks(
     sample_rate: int,
     frames: int,
     note: Progress,
+    channels: Sequence[int],
 ) -> Iterator[torch.Tensor]:
     readers = []
     try:
         for k, path in enumerate(paths):
             note(f"mixing {path.name} ({k + 1}/{len(paths)})")
-            readers.append(StemReader(path, sample_rate))
+            readers.append(StemReader(path, sample_rate, channels[k]))
         tenth = 0
         with torch.no_grad():
             for start in range(0, frames, BLOCK_FRAMES):
                 n = min(BLOCK_FRAMES, frames - start)
                 block = torch.zeros(2, n)
                 for k, reader in enumerate(readers):
-                    track = reader.read(n)
-                    block += chain(track[None], settings[k : k + 1].to(track), sample_rate)[0]
+                    block += _through(chain, reader.read(n), settings[k], sample_rate)
                 yield block
                 if frames > 10 * BLOCK_FRAMES and (start + n) * 10 // frames > tenth:
                     tenth = (start + n) * 10 // frames
@@ -326,9 +390,10 @@ def stream_mix(
     longest = max(lengths)
     if not pad and min(lengths) != longest:
         raise AudioInputError("The stems have different lengths; trim them to one length.")
-    physical = decide_settings(console, paths, sample_rate, progress, warn)
-    mix = stream_render(console.chain, paths, physical, sample_rate, longest, progress)
-    return mix, physical
+    decided = decide_settings(console, paths, sample_rate, progress, warn)
+    mix = stream_render(console.chain, paths, decided.settings, sample_rate, longest, progress,
+                        decided.channels)
+    return mix, decided.settings
 
 
 def stream_render(
@@ -338,6 +403,8 @@ def stream_render(
     sample_rate: int,
     frames: int,
     progress: Progress | None = None,
+    channels: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Render files through ``chain`` with ``(K, P)`` settings into a ``(2, frames)`` mix."""
-    return _collect(render_blocks(chain, paths, settings, sample_rate, frames, progress), frames)
+    return _collect(
+        render_blocks(chain, paths, settings, sample_rate, frames, progress, channels), frames)

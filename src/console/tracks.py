@@ -13,21 +13,34 @@ from console.errors import AudioInputError
 
 
 def check_stems(
-    stems: torch.Tensor, mask: torch.Tensor | None
+    stems: torch.Tensor, mask: torch.Tensor | None, stereo: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Validate ``(B, K, T)`` stems and a ``(B, K)`` mask (all tracks valid when ``None``)."""
+    """Validate ``(B, K, T)`` stems and a ``(B, K)`` mask (all tracks valid when ``None``).
+
+    With ``stereo``, ``(B, K, 2, T)`` stems (stereo tracks, and mono ones on both
+    sides) are accepted too.
+    """
     if not isinstance(stems, torch.Tensor):
         raise AudioInputError(
             "Stems must be one (batch, tracks, samples) tensor; pad stems of different "
             "lengths to one length (console.audio.load_stems does this) and pass a mask."
         )
-    if stems.dim() != 3:
+    if stereo and stems.dim() == 4 and stems.shape[2] == 2:
+        pass
+    elif stems.dim() == 4 and stems.shape[2] in (1, 2):
         raise AudioInputError(
-            f"Stems must be a (batch, tracks, samples) tensor, got shape {tuple(stems.shape)}."
+            f"This mixer takes mono stems (batch, tracks, samples), got shape "
+            f"{tuple(stems.shape)}; load them with load_stems(..., stereo=False)."
+        )
+    elif stems.dim() != 3:
+        raise AudioInputError(
+            f"Stems must be a (batch, tracks, samples) tensor"
+            f"{', or (batch, tracks, 2, samples) with stereo tracks' if stereo else ''}, got "
+            f"shape {tuple(stems.shape)}."
         )
     if stems.shape[1] == 0:
         raise AudioInputError("There are no stems to mix; give at least one track.")
-    if stems.shape[2] == 0:
+    if stems.shape[-1] == 0:
         raise AudioInputError("The stems are empty (zero samples).")
     if mask is None:
         mask = torch.ones(stems.shape[:2], dtype=torch.bool, device=stems.device)
@@ -43,7 +56,7 @@ def check_stems(
 
 
 def valid_rows(stems: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Valid tracks as ``(M, T)`` rows and the batch item each row belongs to."""
+    """Valid tracks as ``(M, T)`` (or ``(M, 2, T)``) rows and the batch item of each row."""
     batch_index = torch.arange(stems.shape[0], device=stems.device)[:, None].expand_as(mask)
     return stems[mask], batch_index[mask]
 

@@ -632,7 +632,9 @@ class FeedForwardCompressor(nn.Module):
     make-up. A learned static curve of this form rather than a free MLP of
     the level: the reference curves are exactly piecewise (hard or quadratic
     knee), which a per-sample MLP only approximates, at several times the
-    cost. Every channel has its own detector (no stereo link), as in JUCE.
+    cost. A stereo track has one detector following its louder channel
+    (stereo link), so its image holds still; JUCE's detectors are per channel, which
+    the mono tracks it was fitted on cannot tell apart.
 
     The samples pass through ``comp:dsp``'s compiled kernels. On a CPU, with
     gradients wanted, the backward pass is ``comp:dsp``'s compiled loop
@@ -734,6 +736,7 @@ class FeedForwardCompressor(nn.Module):
         else:
             p = self.inner_settings(normalised)
             settings = tuple(p[name] for name in self.names)
-        if compiled and (x.requires_grad or any(s.requires_grad for s in settings)):
+        linked = x.shape[1] > 1  # a stereo track: one detector, so its image cannot wander
+        if compiled and not linked and (x.requires_grad or any(s.requires_grad for s in settings)):
             return ChannelCompressor.apply(x, *settings, sample_rate, "exponential")
-        return compress(x, *settings, sample_rate, "exponential", stereo_link=False)
+        return compress(x, *settings, sample_rate, "exponential", stereo_link=linked)

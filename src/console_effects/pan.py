@@ -31,19 +31,28 @@ def _ardour_gains(settings: Settings) -> tuple[float, float]:
 class Pan(Effect):
     """Places a mono track in the stereo field; balances a stereo one.
 
-    A stereo input (after a stereo reverb, say) keeps its image at the centre
-    and is attenuated on the far side as the position moves, with the same
-    constant-power law scaled so the centre is unity.
+    A stereo input (a stereo stem, or a mono one after a stereo reverb) keeps its
+    image at the centre and is attenuated on the far side as the position moves,
+    with the same constant-power law scaled so the centre is unity. For a stereo
+    stem the column is recorded as ``balance`` (:attr:`stereo_params`).
     """
 
     name = "pan"
-    description = "Constant-power pan, mono in, stereo out (analytic)."
+    description = "Constant-power pan of a mono track; balance of a stereo one (analytic)."
     #: Each output sample depends on one input sample: songs render block by block.
     memoryless = True
     params = (
         ParamSpec(
             "pan", "position", -1.0, 1.0, 0.0,
             description="Stereo position: -1 hard left, 0 centre, +1 hard right.",
+        ),
+    )
+    stereo_params = (
+        ParamSpec(
+            "balance", "position", -1.0, 1.0, 0.0,
+            description="Balance of a stereo track: 0 keeps its image as recorded; towards "
+                        "-1 the right side fades out (and the left rises by up to 3 dB), "
+                        "towards +1 the left.",
         ),
     )
     ardour = ArdourMapping(

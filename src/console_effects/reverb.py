@@ -202,5 +202,8 @@ class Reverb(Effect):
 
     def process(self, x: torch.Tensor, params: torch.Tensor, sample_rate: int) -> torch.Tensor:
         mix = self.unpack(params)["mix"]
-        wet = self._wet(x, params, sample_rate, gain=mix[:, 0, 0])  # mix x the wet signal
+        # A stereo track feeds the room from both channels (a hard-left source still
+        # rings on both sides), as Freeverb and hardware reverbs do; its dry image stays.
+        source = x if x.shape[1] == 1 else x.mean(dim=1, keepdim=True)
+        wet = self._wet(source, params, sample_rate, gain=mix[:, 0, 0])  # mix x the wet signal
         return torch.addcmul(wet, x, 1.0 - mix)  # + (1 - mix) x the dry one, in one pass

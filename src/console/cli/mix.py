@@ -35,6 +35,7 @@ from console.master import (
 )
 from console.mix_params import MixParams
 from console.output_paths import check_output_file, check_replace, refuse_inputs, write_file
+from console.stereo import check_channel_count
 from console.streaming import Progress, decide_settings, mix_frames, render_blocks, write_mix
 
 DEFAULT_SPEC = pretrained.DEFAULT
@@ -80,6 +81,11 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--strict-length", action="store_true",
         help="refuse stems of different lengths instead of padding them with silence",
+    )
+    parser.add_argument(
+        "--mono", action="store_true",
+        help="mix stereo stems as mono tracks (their channels averaged) instead of keeping "
+        "their image; a stereo stem is otherwise a stereo track with a balance control",
     )
     add_output_options(parser)
     parser.add_argument(
@@ -218,13 +224,17 @@ def run(args: argparse.Namespace) -> int:
     for note in stem_notes(infos, sample_rate, args.strict_length):
         say(note)
     paths = [i.path for i in infos]
-    physical = decide_settings(console, paths, sample_rate, progress=say, warn=warn)
+    decided = decide_settings(console, paths, sample_rate, progress=say, warn=warn,
+                              mono=args.mono)
+    physical = decided.settings
     names = [i.path.name for i in infos]
     check_decisions(physical, names)
-    params = MixParams.from_tensor(physical, console.layout, names, console.spec, sample_rate)
+    params = MixParams.from_tensor(physical, console.layout, names, console.spec, sample_rate,
+                                   decided.channels)
     params = attrs.evolve(params, master=settings)
     frames = mix_frames(paths, sample_rate)
-    blocks = render_blocks(console.chain, paths, physical, sample_rate, frames, say)
+    blocks = render_blocks(console.chain, paths, physical, sample_rate, frames, say,
+                           decided.channels)
     report = write_mix(
         blocks, frames, sample_rate, output, settings, args.bit_depth,
         save=lambda path, write: write_file(path, write, force=args.force, what="mix",
@@ -283,8 +293,7 @@ def stem_notes(infos: Sequence[AudioInfo], sample_rate: int, strict_length: bool
             notes.append(
                 f"{info.path.name}: resampled from {info.sample_rate} Hz to {sample_rate} Hz"
             )
-        if info.channels > 1:
-            notes.append(f"{info.path.name}: {info.channels} channels averaged to mono")
+        check_channel_count(info.path.name, info.channels)
     seconds = [i.frames / i.sample_rate for i in infos]
     longest = max(seconds)
     short = [(i, s) for i, s in zip(infos, seconds, strict=True)
@@ -319,11 +328,12 @@ def check_decisions(physical: torch.Tensor, names: Sequence[str]) -> None:
 
 
 def print_summary(params: MixParams) -> None:
-    """One line per track with every decision in physical units."""
+    """One line per track with every decision in physical units (stereo tracks marked)."""
     for track in params.tracks:
         settings = "  ".join(
             f"{key}.{name}={value:g}"
             for key, values in track.effects.items()
             for name, value in values.items()
         )
-        print(f"  {track.name:<24} {settings}")
+        kind = "stereo " if track.channels == 2 else ""
+        print(f"  {track.name:<24} {kind}{settings}")

@@ -47,10 +47,13 @@ def run(args: argparse.Namespace) -> int:
     infos = [probe(path) for path in files]
     for note in stem_notes(infos, params.sample_rate, strict_length=False):
         say(note)
+    for note in params.channel_notes(infos, str(args.params)):
+        say(note)
     paths = [i.path for i in infos]
     frames = mix_frames(paths, params.sample_rate)
     report = write_mix(
-        render_blocks(chain, paths, tensor, params.sample_rate, frames, say), frames,
+        render_blocks(chain, paths, tensor, params.sample_rate, frames, say, params.channels),
+        frames,
         params.sample_rate, output, settings, args.bit_depth,
         save=lambda path, write: write_file(path, write, force=args.force, what="mix",
                                             by="console render"),
@@ -61,3 +64,4 @@ def run(args: argparse.Namespace) -> int:
         print(report.describe())
         print(f"wrote {output}")
     return 0
+

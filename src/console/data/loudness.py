@@ -50,21 +50,23 @@ def normalise_tracks(tracks: torch.Tensor, sample_rate: int, target_lufs: float)
 
 
 def loudness_batch(rows: torch.Tensor, sample_rate: int) -> torch.Tensor:
-    """Integrated loudness of each mono row of ``(M, T)`` in LUFS, batched (torchaudio).
+    """Integrated loudness of each row of ``(M, T)`` (mono) or ``(M, C, T)`` in LUFS, batched.
 
-    The same BS.1770 measure as :func:`loudness_lufs`, fast enough to run on every
-    training batch; rows shorter than one 400 ms gating block fall back to an RMS
+    The same BS.1770 measure as :func:`loudness_lufs` (torchaudio's), fast enough to run
+    on every training batch; the channels of a ``(M, C, T)`` row add their energies as
+    BS.1770 does. Rows shorter than one 400 ms gating block fall back to an RMS
     estimate, and silent rows give ``-inf``.
     """
     rows = rows.detach().float()
+    if rows.dim() == 2:
+        rows = rows[:, None, :]
     if rows.shape[-1] < int(_BLOCK_SECONDS * sample_rate) + 1:
-        power = rows.pow(2).mean(-1)
+        power = rows.pow(2).mean(-1).sum(-1)
         return torch.where(power > 0, 10.0 * torch.log10(power) - 0.691,
                            torch.full_like(power, -math.inf))
     # torchaudio's K-weighting filters clamp to [-1, 1], so hot stems would read too quiet:
     # measure each row at a -20 dBFS peak and add the scale back (loudness is scale-equivariant).
-    peak = rows.abs().amax(-1).clamp_min(1e-12)
-    lufs = torchaudio.functional.loudness((rows * (0.1 / peak)[:, None])[:, None, :],
-                                          int(sample_rate))
+    peak = rows.abs().amax((-2, -1)).clamp_min(1e-12)
+    lufs = torchaudio.functional.loudness(rows * (0.1 / peak)[:, None, None], int(sample_rate))
     lufs = lufs + 20.0 * torch.log10(peak / 0.1)
     return torch.where(torch.isfinite(lufs), lufs, torch.full_like(lufs, -math.inf))

@@ -38,7 +38,7 @@ def load_song(song: Song, sample_rate: int) -> LoadedSong:
     """
     mix, rate = read_audio(song.mix)
     mix = resample(mix, rate, sample_rate)
-    stems = load_stems(None, sample_rate=sample_rate, files=song.stems).audio
+    stems = load_stems(None, sample_rate=sample_rate, files=song.stems, stereo=False).audio
     frames = mix.shape[-1]
     stems = torch.nn.functional.pad(stems[:, :frames], (0, max(0, frames - stems.shape[-1])))
     return LoadedSong(song, stems, mix, sample_rate)

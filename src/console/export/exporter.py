@@ -88,7 +88,9 @@ def export_session(
     rate = params.sample_rate
     infos = [probe(path) for path in paths]
     frames = max(round(i.frames * rate / i.sample_rate) for i in infos)
-    plans = plan_tracks(chain, settings_tensor, params.track_names, rate)
+    for note in params.channel_notes(infos, params_label):
+        say(note)
+    plans = plan_tracks(chain, settings_tensor, params.track_names, rate, params.channels)
     name = folder.resolve().name
     about = {"written-by": "console export", "spec": params.spec, "tracks": len(plans)}
     with building(folder, say) as work:
@@ -101,8 +103,8 @@ def export_session(
         tracks = []
         for k, (path, plan) in enumerate(zip(paths, plans, strict=True)):
             say(f"printing {path.name} ({k + 1}/{len(paths)})")
-            rendered = render_track(chain, read_track(path, rate, frames), settings_tensor[k],
-                                    rate, plan.printed_count)
+            track = read_track(path, rate, frames, params.tracks[k].channels)
+            rendered = render_track(chain, track, settings_tensor[k], rate, plan.printed_count)
             files = _files_for(plan)
             for file, channel in zip(files, rendered.session, strict=True):
                 write_audio(audio_dir / file, channel[None], rate)

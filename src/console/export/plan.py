@@ -89,7 +89,8 @@ class TrackPlan:
     printed: tuple[str, ...]
     #: How many effects of the chain the audio went through (0: the dry stem).
     printed_count: int
-    #: Channels of the audio in the session (1, or 2 once a printed effect made it stereo).
+    #: Channels of the audio in the session (1, or 2 for a stereo stem or once a printed
+    #: effect made it stereo).
     channels: int
     level: LevelStage
     plugins: tuple[PluginInsert, ...]
@@ -172,7 +173,8 @@ def _fmt(value: float) -> str:
 
 
 def plan_track(
-    chain: EffectChain, row: torch.Tensor, stem: str, name: str, sample_rate: int
+    chain: EffectChain, row: torch.Tensor, stem: str, name: str, sample_rate: int,
+    channels: int = 1,
 ) -> TrackPlan:
     """The Ardour controls that reproduce one track: level, inserts, panner, and notes.
 
@@ -186,7 +188,6 @@ def plan_track(
     printed = printed_count(chain)
     notes: list[str] = []
     decisions: list[Decision] = []
-    channels = 1
     for key, effect, values in zip(keys[:printed], chain.effects, settings, strict=False):
         channels = effect.output_channels(channels)
         decisions += _decisions(key, effect, values, dict.fromkeys(values, "printed"),
@@ -300,11 +301,16 @@ def _insert(
 
 
 def plan_tracks(
-    chain: EffectChain, settings: torch.Tensor, stems: Sequence[str], sample_rate: int
+    chain: EffectChain, settings: torch.Tensor, stems: Sequence[str], sample_rate: int,
+    channels: Sequence[int] | None = None,
 ) -> list[TrackPlan]:
-    """Plans for every track of a mix: ``settings`` is ``(K, P)`` in physical units."""
+    """Plans for every track of a mix: ``settings`` is ``(K, P)`` in physical units.
+
+    ``channels`` (1 or 2 a track, default all mono) makes stereo stems stereo tracks.
+    """
     names = track_names(stems)
+    channels = list(channels) if channels is not None else [1] * len(stems)
     return [
-        plan_track(chain, settings[k], stem, name, sample_rate)
+        plan_track(chain, settings[k], stem, name, sample_rate, channels[k])
         for k, (stem, name) in enumerate(zip(stems, names, strict=True))
     ]

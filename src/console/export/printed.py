@@ -1,7 +1,7 @@
 """The export's audio: each stem as the session plays it, and printed through its chain.
 
-A track is read exactly as ``console render`` reads it (averaged to mono,
-resampled to the mix rate, cut or padded to the mix length) and run through
+A track is read exactly as ``console render`` reads it (mono or stereo as the
+params file says, resampled to the mix rate, cut or padded to the mix length) and run through
 the chain one effect at a time, the same calls :class:`~console.chain.EffectChain`
 makes, so the printed stems add up to ``console render``'s mix sample for sample.
 The session gets the audio after the effects Ardour cannot rebuild (none: the
@@ -17,6 +17,7 @@ import torch
 
 from console.audio import read_audio, resample
 from console.chain import EffectChain
+from console.stereo import as_channels
 
 
 @attrs.frozen
@@ -27,10 +28,14 @@ class RenderedTrack:
     printed: torch.Tensor
 
 
-def read_track(path: str | Path, sample_rate: int, frames: int) -> torch.Tensor:
-    """A stem as ``console render`` reads it: mono, at ``sample_rate``, ``frames`` long."""
+def read_track(path: str | Path, sample_rate: int, frames: int, channels: int = 1
+               ) -> torch.Tensor:
+    """A stem as ``console render`` reads it: ``(channels, frames)`` at ``sample_rate``.
+
+    One channel is the average of a stereo file's two.
+    """
     audio, rate = read_audio(path)
-    track = resample(audio.mean(dim=0), rate, sample_rate)[:frames]
+    track = resample(as_channels(audio, channels), rate, sample_rate)[:, :frames]
     return torch.nn.functional.pad(track, (0, frames - track.shape[-1]))
 
 
@@ -38,11 +43,11 @@ def render_track(
     chain: EffectChain, track: torch.Tensor, row: torch.Tensor, sample_rate: int,
     printed_count: int,
 ) -> RenderedTrack:
-    """Run one mono track ``(T,)`` through ``chain`` with its settings ``(P,)``.
+    """Run one track ``(C, T)`` (mono or stereo) through ``chain`` with its settings ``(P,)``.
 
     The session audio is taken after the first ``printed_count`` effects.
     """
-    x = track[None, None, :]
+    x = track[None]
     params = row[None].to(track)
     session = x[0]
     start = 0

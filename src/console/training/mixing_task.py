@@ -160,7 +160,7 @@ class MixingTask:
 
         for path in paths:
             if path not in self._trim_cache:
-                self._trim_cache[path] = track_trim_db(path, self.sample_rate)
+                self._trim_cache[path] = track_trim_db(path, self.sample_rate, mono=True)
         return torch.tensor([self._trim_cache[p] for p in paths], device=device)
 
     def _embeddings(self, paths: list[Path] | None, device: torch.device) -> torch.Tensor | None:
@@ -173,7 +173,7 @@ class MixingTask:
         for path in paths:
             if path not in self._heard:
                 with torch.no_grad():
-                    embedding, _, _ = listen_to_file(self.model, path, self.sample_rate)
+                    embedding, _ = listen_to_file(self.model, path, self.sample_rate, mono=True)
                 self._heard[path] = embedding[0].detach()
         return torch.stack([self._heard[p] for p in paths])
 
