@@ -52,6 +52,12 @@ def render_with_ardour(session_dir: str | Path, output: str | Path, timeout: flo
         )
     session_dir = Path(session_dir).resolve()
     output = Path(output).resolve()
+    if ":" in str(session_dir):
+        raise ArdourError(
+            f"Ardour cannot load a session from {session_dir}: it reads ':' as a separator "
+            f"between folders (and leaves session folders in the working directory); move "
+            f"or rename it to a path without ':'."
+        )
     name = session_dir.name
     command = [exporter, "-b", "float", "-o", str(output), str(session_dir), name]
     for _ in range(TRIES_AFTER_A_CRASH):

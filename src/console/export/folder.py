@@ -52,6 +52,11 @@ def check_export_folder(
             f"Ardour cannot name a session {name!r}; choose a folder name without / \\ : ; "
             f"or control characters."
         )
+    if ":" in str(resolved.parent):
+        raise ExportFolderError(
+            f"Ardour cannot open a session under {resolved.parent}: it reads ':' in a path "
+            f"as a separator between folders; export to a place whose path has no ':'."
+        )
     for item in inputs:
         item = Path(item).resolve()
         if _inside(item, resolved) or _inside(resolved, item):
