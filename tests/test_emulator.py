@@ -27,6 +27,7 @@ from console_effects.emulator import (
     ReverbEmulator,
     TCNEmulator,
 )
+from console_effects.functional.compressor import compress
 from console_effects.greybox import GreyBoxConfig
 from console_effects.reverb import Reverb
 from console_effects.reverb_emulator import FreeverbConfig
@@ -248,14 +249,23 @@ def test_the_compressor_at_ratio_1_is_its_make_up_gain_whatever_the_weights():
     assert (y.abs() <= x.abs() * makeup[:, None, None] * (1 + 1e-5) + 1e-7).all()
 
 
-def test_each_channel_is_compressed_on_its_own():
+def test_a_stereo_track_is_compressed_by_one_linked_detector():
+    """Both sides get the gain of the louder one, so the image holds still (a mono track,
+    or the two identical sides of one, as before)."""
     comp = perturbed(CompressorEmulator(config=tiny_config(CompressorEmulator)), seed=4)
     params = random_settings(comp, 1, seed=2)
     x = 0.3 * torch.randn(1, 2, 5000)
+    x[:, 1] *= 0.1
     with torch.no_grad():
         both = comp(x, params, SR)
         left = comp(x[:, :1], params, SR)
-    torch.testing.assert_close(both[:, :1], left)
+        twice = comp(x[:, :1].expand(-1, 2, -1), params, SR)
+        p = comp.network.inner_settings(comp.normalise(params))
+        linked = compress(x, *(p[name] for name in comp.network.names), SR, "exponential",
+                          stereo_link=True)
+    torch.testing.assert_close(both, linked)
+    torch.testing.assert_close(twice[:, :1], left)
+    torch.testing.assert_close(both[:, 1] / x[:, 1], both[:, 0] / x[:, 0], rtol=1e-4, atol=1e-4)
 
 
 def test_the_shipped_compressor_reads_its_knobs_as_pedalboard_does():

@@ -413,10 +413,11 @@ def shipped_comp():
 
 
 def reference_comp(effect, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
-    """The compressor as it was: its settings through autograd, then ``comp:dsp``'s functions."""
+    """The compressor as it was: its settings through autograd, then ``comp:dsp``'s functions
+    (a stereo track's detector linked)."""
     p = effect.network.inner_settings(effect.normalise(params).to(x.dtype))
     return compress(x, *(p[name] for name in effect.network.names), SR, "exponential",
-                    stereo_link=False)
+                    stereo_link=x.shape[1] > 1)
 
 
 @pytest.mark.parametrize("channels, dtype", [(1, torch.float32), (2, torch.float32),

@@ -92,6 +92,8 @@ class TrackPlan:
     #: Channels of the audio in the session (1, or 2 for a stereo stem or once a printed
     #: effect made it stereo).
     channels: int
+    #: Channels of the stem itself (2: a stereo stem, balanced rather than panned).
+    stem_channels: int
     level: LevelStage
     plugins: tuple[PluginInsert, ...]
     panner: PannerSetting
@@ -141,12 +143,16 @@ def _effect_settings(chain: EffectChain, row: torch.Tensor) -> list[dict[str, fl
 
 
 def _decisions(key: str, effect: Effect, values: dict[str, float], kind_of: dict[str, str],
-               where: dict[str, list[str]]) -> list[Decision]:
-    """One :class:`Decision` per parameter of ``effect``, in its declared order."""
+               where: dict[str, list[str]], channels: int = 1) -> list[Decision]:
+    """One :class:`Decision` per parameter of ``effect``, in its declared order.
+
+    A stereo stem's decisions carry the names its params file gives them (``pan.balance``).
+    """
+    shown = effect.stereo_params if channels == 2 and effect.stereo_params else effect.params
     return [
-        Decision(f"{key}.{spec.name}", values[spec.name], spec.unit,
+        Decision(f"{key}.{label.name}", values[spec.name], spec.unit,
                  kind_of.get(spec.name, "none"), "; ".join(where.get(spec.name, [])))
-        for spec in effect.params
+        for spec, label in zip(effect.params, shown, strict=True)
     ]
 
 
@@ -188,10 +194,12 @@ def plan_track(
     printed = printed_count(chain)
     notes: list[str] = []
     decisions: list[Decision] = []
+    stem_channels = channels
     for key, effect, values in zip(keys[:printed], chain.effects, settings, strict=False):
         channels = effect.output_channels(channels)
         decisions += _decisions(key, effect, values, dict.fromkeys(values, "printed"),
-                                {n: ["printed into the track's audio"] for n in values})
+                                {n: ["printed into the track's audio"] for n in values},
+                                stem_channels)
     audio_channels = channels
     if printed:
         missing = [k for k, e in zip(keys[:printed], chain.effects, strict=False)
@@ -233,7 +241,7 @@ def plan_track(
     for index in range(printed, len(keys)):
         key, effect = keys[index], chain.effects[index]
         kind_of, where = _targets_of(effect.ardour, [p for p in plugins if p.effect_key == key])
-        decisions += _decisions(key, effect, settings[index], kind_of, where)
+        decisions += _decisions(key, effect, settings[index], kind_of, where, stem_channels)
     level = level_stage(sum(db for _, db in levels))
     if level.held:
         notes.append(
@@ -242,7 +250,8 @@ def plan_track(
         )
     return TrackPlan(
         name=name, stem=stem, printed=tuple(keys[:printed]), printed_count=printed,
-        channels=audio_channels, level=level, plugins=tuple(plugins), panner=panner,
+        channels=audio_channels, stem_channels=stem_channels, level=level,
+        plugins=tuple(plugins), panner=panner,
         decisions=tuple(decisions), notes=tuple(notes),
     )
 

@@ -45,6 +45,13 @@ def _track_section(plan: TrackPlan) -> list[str]:
         f"by {_db(plan.panner.correction_db)}, which the fader includes).",
         "",
     ]
+    if plan.stem_channels == 2:
+        lines += [
+            "A stereo stem, on a stereo track (its left and right channels as two files). "
+            "The balance panner keeps the recorded image at 0.5 and turns the far side "
+            "down as it moves; that is what `pan.balance` did here.",
+            "",
+        ]
     if plan.plugins:
         lines.append("Inserts, after the fader: " + ", ".join(
             f"{p.name}" + (f" x{p.count}" if p.count > 1 else "") for p in plan.plugins) + ".")
