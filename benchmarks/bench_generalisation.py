@@ -58,7 +58,7 @@ import torch
 
 from console.chain import EffectChain
 from console.data import scan_folder
-from console.data.loudness import loudness_batch
+from console.data.loudness import track_loudness
 from console.data.reference_decisions import reference_settings
 from console.evaluation.normalise import to_comparison_loudness
 from console.evaluation.role_rules import role_rule_settings
@@ -103,9 +103,13 @@ ENGINEER_DRY = "engineer faders+pans, dry"
 BASELINES = ("mono", "random", "loudness", ROLE_RULES, ENGINEER_DRY)
 
 
-def relative_levels(stems: torch.Tensor, gains_db: torch.Tensor, rate: int) -> torch.Tensor:
-    """Each track's post-fader loudness minus the song's mean (silent tracks are NaN)."""
-    levels = loudness_batch(stems, rate) + gains_db
+def relative_levels(stems: torch.Tensor, gains_db: torch.Tensor, rate: int,
+                    stereo: torch.Tensor | None = None) -> torch.Tensor:
+    """Each track's post-fader loudness minus the song's mean (silent tracks are NaN).
+
+    ``stems`` are mono ``(K, T)``, or ``(K, 2, T)`` with ``stereo`` marking stereo tracks.
+    """
+    levels = track_loudness(stems, rate, stereo) + gains_db
     levels = torch.where(torch.isfinite(levels), levels, torch.full_like(levels, math.nan))
     return levels - levels.nanmean()
 
@@ -123,19 +127,23 @@ def score_song(song, mixes, settings, reference_settings, rate, losses) -> dict:
     """Every metric of every system on one song."""
     stereo, mid = losses
     reference = to_comparison_loudness(song.mix, rate)[None]
-    ref_levels = relative_levels(song.stems, reference_settings[:, 0], rate)
+    tracks = song.as_recorded
+    ref_levels = relative_levels(tracks, reference_settings[:, 0], rate, song.stereo)
     rows = {}
     for label, mix in mixes.items():
         a = to_comparison_loudness(mix, rate)[None]
         gains, pans = settings[label][:, 0], settings[label][:, 1]
-        level = (relative_levels(song.stems, gains, rate) - ref_levels).abs().nanmean()
+        levels = relative_levels(tracks, gains, rate, song.stereo)
+        level = (levels - ref_levels).abs().nanmean()
         rows[label] = {
             "stereo": float(stereo(a, reference)),
             "mid": float(mid(a, reference)),
             "level": float(level),
             "pan_err": pan_error(pans, reference_settings[:, 1]),
             "pans": pans.tolist(),
-            "levels": relative_levels(song.stems, gains, rate).tolist(),
+            "levels": levels.tolist(),
+            "track_level_err": (levels - ref_levels).abs().tolist(),
+            "track_pan_err": (pans - reference_settings[:, 1]).abs().tolist(),
         }
     return rows
 
@@ -145,23 +153,24 @@ def mix_song(song, systems, rate, seed, roles, engineer_name="default"):
     gain_pan = EffectChain.from_spec("gain+pan")
     faders = reference_settings(song.song, gain_pan.layout)  # the engineer's, in stem order
     k = song.stems.shape[0]
+    tracks, stereo = song.as_recorded, song.stereo  # gain and pan keep a stereo stem's image
     mixes, settings = {}, {}
     with torch.no_grad():
         mixes["mono"] = create_mixer("mono")(song.stems[None], None, rate)[0]
         settings["mono"] = torch.zeros(k, 2)
         randomiser = create_mixer("random", seed=seed)
         drawn = randomiser.draw(k)
-        mixes["random"] = gain_pan(song.stems, drawn, rate).sum(0)
+        mixes["random"] = gain_pan(tracks, drawn, rate, stereo).sum(0)
         settings["random"] = drawn
         loud = create_mixer("loudness")
         gains = loud.gains_db(song.stems[None], torch.ones(1, k, dtype=torch.bool), rate)[0]
         mixes["loudness"] = loud(song.stems[None], None, rate)[0]
         settings["loudness"] = torch.stack([gains.float(), torch.zeros(k)], -1)
-        told = role_rule_settings(song.stems, song.song.stem_names, roles, rate,
-                                  engineer_name)
-        mixes[ROLE_RULES] = gain_pan(song.stems, told, rate).sum(0)
+        told = role_rule_settings(tracks, song.song.stem_names, roles, rate,
+                                  engineer_name, stereo)
+        mixes[ROLE_RULES] = gain_pan(tracks, told, rate, stereo).sum(0)
         settings[ROLE_RULES] = told
-        mixes[ENGINEER_DRY] = gain_pan(song.stems, faders, rate).sum(0)
+        mixes[ENGINEER_DRY] = gain_pan(tracks, faders, rate, stereo).sum(0)
         settings[ENGINEER_DRY] = faders
         for label, system in systems.items():
             if hasattr(system.model.encoder, "tell"):  # a diagnostic console told the roles
@@ -248,6 +257,27 @@ def levels_by_role(per_song: list[dict], roles: list[list[str]],
             for role, by in sorted(levels.items())}
 
 
+def stereo_tracks(per_song: list[dict], stereo: list[list[bool]],
+                  labels: list[str]) -> dict[str, dict[str, float]]:
+    """Mean level error (dB) and balance error of the stereo tracks, per system.
+
+    Against the engineer's, who keeps a stereo stem's recorded image (a balance near
+    the centre); empty when no song has a stereo stem.
+    """
+    table = {}
+    for metric, key in (("level err dB", "track_level_err"), ("balance err", "track_pan_err")):
+        values: dict[str, list[float]] = {label: [] for label in labels}
+        for song, flags in zip(per_song, stereo, strict=True):
+            for label in labels:
+                values[label] += [e for e, wide in zip(song[label][key], flags, strict=True)
+                                  if wide and math.isfinite(e)]
+        count = len(values[labels[0]])
+        if count:
+            table[metric] = {"tracks": count,
+                             **{label: sum(v) / len(v) for label, v in values.items()}}
+    return table
+
+
 def roles_markdown(table: dict[str, dict[str, float]], labels: list[str],
                    title: str = "Mean |pan| by role (0 is centre, 1 is hard left or right).",
                    digits: str = ".2f") -> str:
@@ -301,21 +331,31 @@ def extra_sessions(n: int) -> str:
     return "sessions-extra" if n == 1 else f"sessions-extra{n}"
 
 
+#: The validation sources that can record stereo stems (SoundFonts), and where their
+#: stereo songs go: the same songs as their mono ones (same seeds), with every cymbal,
+#: keys, pad and strings part recorded in stereo (``make-sessions --stereo 1``).
+STEREO_SOURCES = ("timgm6mb",)
+STEREO_SESSIONS = "sessions-stereo"
+
+
 def make_data(root: Path, sample_rate: int = 22050, colour: bool = False,
-              extra_sets: int = 0) -> None:
+              extra_sets: int = 0, stereo: bool = False) -> None:
     """Write every source's sessions (skipping those already there) and the split folders.
 
     ``root/train`` and ``root/val`` hold links to the sources of each split, so
     ``console train --data root/train --val-data root/val`` trains and validates on them;
     with ``colour``, ``root/train-colour`` links coloured copies of the training songs;
     with ``extra_sets`` N, ``root/train{N+1}`` links the training songs and N more sets of
-    them (``EXTRA_SEED_OFFSETS``).
+    them (``EXTRA_SEED_OFFSETS``); with ``stereo``, ``root/sessions-stereo`` holds the
+    stereo songs of :data:`STEREO_SOURCES` (``--split validation-stereo`` scores them).
     """
     import subprocess
 
     if extra_sets > len(EXTRA_SEED_OFFSETS):
         raise SystemExit(f"at most {len(EXTRA_SEED_OFFSETS)} extra sets of training songs")
     jobs = [(root / "sessions" / source, source, 0.0, 0) for source in DATA_PLAN]
+    if stereo:
+        jobs += [(root / STEREO_SESSIONS / source, source, 0.0, 0) for source in STEREO_SOURCES]
     if colour:
         jobs += [(root / "sessions-colour" / source, source, TRAIN_COLOUR_DB, 0)
                  for source in SPLITS["train"]]
@@ -324,6 +364,7 @@ def make_data(root: Path, sample_rate: int = 22050, colour: bool = False,
                  for source in SPLITS["train"]]
     for out, source, colour, offset in jobs:
         count, seed = DATA_PLAN[source]
+        wide = ["--stereo", "1"] if out.parent.name == STEREO_SESSIONS else []
         # make-sessions skips a seed the source cannot play, so a finished set may hold
         # fewer songs than asked for: the marker says it finished
         if (out / f"song_{count - 1:04d}" / "session.json").is_file() or \
@@ -332,7 +373,7 @@ def make_data(root: Path, sample_rate: int = 22050, colour: bool = False,
         subprocess.run(
             [sys.executable, "-m", "console.cli.main", "make-sessions", str(out), "--source",
              source, "--n", str(count), "--seed", str(seed + offset), "--duration",
-             str(SECONDS), "--sample-rate", str(sample_rate), "--colour", str(colour)],
+             str(SECONDS), "--sample-rate", str(sample_rate), "--colour", str(colour), *wide],
             check=True,
         )
         (out / ".complete").touch()
@@ -370,7 +411,10 @@ def rst(table: dict[str, dict[str, float]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", choices=("validation", "test"), default="validation")
+    parser.add_argument("--split", choices=("validation", "validation-stereo", "test"),
+                        default="validation",
+                        help="validation-stereo: the validation songs of the SoundFont "
+                        "sources again, with stereo stems (--make-data --stereo writes them)")
     parser.add_argument("--final", action="store_true",
                         help="allow the test split (its one use is logged)")
     parser.add_argument("--systems", nargs="*", default=[],
@@ -387,15 +431,22 @@ def main() -> None:
                         help="first write the sessions of every source (skips existing ones)")
     parser.add_argument("--colour", action="store_true",
                         help="with --make-data, also write the coloured training songs")
+    parser.add_argument("--stereo", action="store_true",
+                        help="with --make-data, also write the stereo validation songs")
     parser.add_argument("--extra-sets", type=int, default=0,
                         help="with --make-data, also write this many more sets of training "
                         "songs (other seeds) and link them with the first from DATA/trainN")
     args = parser.parse_args()
     if args.make_data:
-        make_data(args.data, args.sample_rate, colour=args.colour, extra_sets=args.extra_sets)
+        make_data(args.data, args.sample_rate, colour=args.colour, extra_sets=args.extra_sets,
+                  stereo=args.stereo)
     if args.songs is not None:
         split, sources = "songs", (str(args.songs),)
         songs = scan_folder(args.songs)
+    elif args.split == "validation-stereo":
+        split, sources = args.split, STEREO_SOURCES
+        songs = [s for source in sources
+                 for s in scan_folder(args.data / STEREO_SESSIONS / source)]
     else:
         split, sources = args.split, SPLITS[args.split]
         songs = [s for source in sources for s in scan_folder(args.data / "sessions" / source)]
@@ -417,8 +468,11 @@ def main() -> None:
     losses = (StereoSTFTLoss(), StereoSTFTLoss(w_sum=1.0, w_diff=0.0))  # stereo, mid only
     per_song, kinds = [], [song_kind(song) for song in songs]
     roles_of = [song_roles(song) for song in songs]
+    stereo_of = []
     for i, song in enumerate(songs):
         loaded = load_song(song, args.sample_rate)
+        stereo_of.append([False] * len(song.stem_names) if loaded.stereo is None
+                         else loaded.stereo.tolist())
         mixes, settings, faders = mix_song(loaded, systems, args.sample_rate, args.seed + i,
                                            roles_of[i], song_engineer(song))
         per_song.append(score_song(loaded, mixes, settings, faders, args.sample_rate, losses))
@@ -437,6 +491,12 @@ def main() -> None:
     text += "\n\n" + roles_markdown(
         levels, labels, "Mean deviation from equal loudness by role, dB (the engineer's is "
         f"the row `{ENGINEER_DRY}`).", "+.1f")
+    wide = stereo_tracks(per_song, stereo_of, labels)
+    if wide:
+        text += "\n\n" + roles_markdown(
+            wide, labels, "Stereo tracks: level error against the engineer's (dB) and "
+            "balance error (the engineer keeps their image).", ".2f").replace(
+            "| role |", "| metric |")
     print(text)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -446,11 +506,16 @@ def main() -> None:
                                                          encoding="utf-8")
         (args.out / f"{split}-levels.rst").write_text(
             roles_rst(levels, labels, "+.1f"), encoding="utf-8")
+        if wide:
+            (args.out / f"{split}-stereo-tracks.rst").write_text(
+                roles_rst(wide, labels).replace("   * - role", "   * - metric"),
+                encoding="utf-8")
         for kind, kind_table in by_kind.items():
             (args.out / f"{split}-{kind}.rst").write_text(rst(kind_table), encoding="utf-8")
         payload = {"split": split, "sources": sources, "songs": len(songs),
                    "systems": {k: s.source for k, s in systems.items()}, "table": table,
-                   "by_kind": by_kind, "pans_by_role": roles, "levels_by_role": levels}
+                   "by_kind": by_kind, "pans_by_role": roles, "levels_by_role": levels,
+                   "stereo_tracks": wide}
         (args.out / f"{split}.json").write_text(json.dumps(payload, indent=2) + "\n")
 
 

@@ -27,7 +27,7 @@ import attrs
 import torch
 
 from console.chain import EffectChain
-from console.data.loudness import loudness_batch
+from console.data.loudness import track_loudness
 
 #: The level at which the encoder hears every track, and where a zero deviation leaves it.
 REFERENCE_LUFS = -27.0
@@ -79,13 +79,7 @@ def input_trim_db(
     a trim is a measurement of the input.
     """
     with torch.no_grad():
-        rows = rows.detach()
-        if rows.dim() == 3:
-            mono = loudness_batch(rows.mean(dim=1), sample_rate)
-            lufs = mono if stereo is None or not bool(stereo.any()) else torch.where(
-                stereo.to(mono.device), loudness_batch(rows, sample_rate), mono)
-        else:
-            lufs = loudness_batch(rows, sample_rate)
+        lufs = track_loudness(rows.detach(), sample_rate, stereo)
         return trim_db_from_lufs(lufs).to(rows.dtype)
 
 

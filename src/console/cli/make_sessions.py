@@ -65,6 +65,13 @@ def add_parser(subparsers: Any) -> None:
         "random bass shelf within ±DB and treble shelf within ±0.75 DB, so a console "
         "trained on them cannot learn one source's tone (default 0: as the source plays)",
     )
+    parser.add_argument(
+        "--stereo", type=float, default=0.0, metavar="SHARE",
+        help="SoundFont sources: record this share (0 to 1) of the cymbal, keys, pad and "
+        "strings parts as stereo stems, each with its instrument's own image; the engineer "
+        "keeps that image (a balance near the centre). Training reads stems as mono; "
+        "`console mix` and the benchmark keep them stereo (default 0: every stem mono)",
+    )
     parser.add_argument("--spec", default=None, help="the engineer's chain (default: fullest)")
     engineers = "; ".join(f"{name}: {e.description}" for name, e in ENGINEERS.items())
     parser.add_argument(
@@ -86,11 +93,18 @@ def run(args: argparse.Namespace) -> int:
         raise ConsoleError(f"--max-stems must be at least 2, got {args.max_stems}.")
     if not 0.0 <= args.colour <= 24.0:
         raise ConsoleError(f"--colour must be within 0 to 24 dB, got {args.colour}.")
+    if not 0.0 <= args.stereo <= 1.0:
+        raise ConsoleError(f"--stereo must be a share from 0 to 1, got {args.stereo}.")
     from console.data.engineer import DEFAULT_ENGINEER, get_engineer
 
     get_engineer(args.engineer)  # an unknown name is refused before any work
     check_output_folder(args.out, "dataset folder")
     if args.source in LEGACY_SOURCES:
+        if args.stereo:
+            raise ConsoleError(
+                f"--stereo records stems from SoundFont sources; the legacy choice "
+                f"{args.source!r} plays mono only. Pick a --source such as fluidr3."
+            )
         if args.engineer != DEFAULT_ENGINEER:
             raise ConsoleError(
                 f"--engineer mixes songs from recorded sources; the legacy choice "
@@ -127,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
                 folder, seed=seed, source=source, duration=args.duration,
                 sample_rate=args.sample_rate, kind=song_kind, spec=args.spec,
                 max_stems=args.max_stems, colour_db=args.colour, engineer=args.engineer,
+                stereo=args.stereo,
             )
 
         try:

@@ -244,6 +244,7 @@ class TrackFacts:
     taste: float  # a random number in [-1, 1] that varies the rules per track
     session: EngineerStyle = EngineerStyle()
     pan_hint: float | None = None  # where the arrangement puts this track, before the style
+    channels: int = 1  # 2: a stereo stem, whose pan is a balance
 
 
 #: A rule sees the parameter, the track, and the other parameters of the same effect.
@@ -257,9 +258,16 @@ def _gain(spec: ParamSpec, facts: TrackFacts, siblings: dict[str, ParamSpec]) ->
     return target + 1.5 * facts.taste - facts.loudness_lufs
 
 
+#: How far an engineer moves a stereo track's balance off the centre at most: the recorded
+#: image (cymbals across the kit, keys or a pad spread wide) is the placement.
+STEREO_BALANCE = 0.15
+
+
 def _pan(spec: ParamSpec, facts: TrackFacts, siblings: dict[str, ParamSpec]) -> float | None:
     if "pan" not in spec.name:
         return None
+    if facts.channels == 2:
+        return STEREO_BALANCE * facts.taste
     if facts.pan_hint is not None:
         return facts.session.place(facts.pan_hint * facts.style.placement_width)
     return facts.session.place(facts.style.pan + facts.style.pan_spread * facts.taste)
@@ -344,12 +352,16 @@ def choose_settings(
     pan_hints: Sequence[float | None] | None = None,
     tastes: Sequence[float] | None = None,
     engineer: Engineer | None = None,
+    stereo: Sequence[bool] | None = None,
 ) -> torch.Tensor:
-    """``(K, P)`` physical settings for mono ``stems (K, T)`` by the rules of each role.
+    """``(K, P)`` physical settings for ``stems`` by the rules of each role.
 
-    ``engineer`` gives the rules (the default engineer's when ``None``); ``style`` is its
-    style for this song (neutral when ``None``); ``pan_hints`` place tracks that the
-    arrangement positions as a group (toms across the kit, a double-tracked pair).
+    ``stems`` are mono ``(K, T)``, or ``(K, 2, T)`` where ``stereo`` marks the stereo
+    tracks (measured on both channels, and kept near their recorded image: a balance
+    within :data:`STEREO_BALANCE`). ``engineer`` gives the rules (the default engineer's
+    when ``None``); ``style`` is its style for this song (neutral when ``None``);
+    ``pan_hints`` place tracks that the arrangement positions as a group (toms across
+    the kit, a double-tracked pair).
     ``tastes`` fixes each track's taste in ``[-1, 1]`` (0 is the plain rule) instead of
     drawing it from ``rng``.
     """
@@ -360,14 +372,18 @@ def choose_settings(
     siblings: dict[str, dict[str, ParamSpec]] = {}
     for slot in chain.layout:
         siblings.setdefault(slot.effect_key, {})[slot.spec.name] = slot.spec
+    wide = list(stereo) if stereo is not None else [False] * stems.shape[0]
     for k, role in enumerate(roles):
+        track = stems[k : k + 1] if stems.dim() == 2 else (
+            stems[k] if wide[k] else stems[k].mean(dim=0, keepdim=True))
         facts = TrackFacts(
             role=role,
-            loudness_lufs=loudness_lufs(stems[k : k + 1], sample_rate),
+            loudness_lufs=loudness_lufs(track, sample_rate),
             style=engineer.role_style(role),
             taste=float(rng.uniform(-1.0, 1.0)) if tastes is None else float(tastes[k]),
             session=style,
             pan_hint=hints[k],
+            channels=2 if wide[k] else 1,
         )
         for slot in chain.layout:
             settings[k, slot.index] = _value(slot, facts, siblings[slot.effect_key])
@@ -393,19 +409,22 @@ def engineer_mix(
     style: EngineerStyle | None = None,
     pan_hints: Sequence[float | None] | None = None,
     engineer: Engineer | None = None,
+    stereo: Sequence[bool] | None = None,
 ) -> tuple[torch.Tensor, MixParams]:
-    """Mix mono ``stems (K, T)`` by the rules; returns the stereo mix ``(2, T)`` and settings.
+    """Mix ``stems`` by the rules; returns the stereo mix ``(2, T)`` and settings.
 
-    ``engineer`` gives the rules (the default engineer's when ``None``).
+    ``stems`` are mono ``(K, T)``, or ``(K, 2, T)`` where ``stereo`` marks the stereo
+    tracks. ``engineer`` gives the rules (the default engineer's when ``None``).
     """
     chain = EffectChain.from_spec(spec or default_spec(plugins), plugins)
     rng = np.random.default_rng(seed)
     settings = choose_settings(chain, stems, roles, sample_rate, rng, style, pan_hints,
-                               engineer=engineer)
-    params = MixParams.from_tensor(settings, chain.layout, list(names), chain.spec, sample_rate)
+                               engineer=engineer, stereo=stereo)
+    channels = [2 if s else 1 for s in stereo] if stereo is not None else None
+    params = MixParams.from_tensor(settings, chain.layout, list(names), chain.spec, sample_rate,
+                                   channels)
     # The reference is the raw sum: ``console render`` must reproduce it sample for sample.
     params = attrs.evolve(params, master=MasterSettings.off())
-    exact = chain.to_tensor(params)  # the rounded values a re-render will read
     with torch.no_grad():
-        mix = render(chain, stems[None], exact[None], sample_rate=sample_rate)[0]
+        mix = render(chain, stems[None], params, sample_rate=sample_rate)[0]
     return mix, params

@@ -4,7 +4,7 @@ General MIDI SoundFonts (Debian's fluid-soundfont-gm, musescore-general-soundfon
 timgm6mb-soundfont) and drum-kit SoundFonts (avldrums.lv2) hold multi-sampled
 recordings of real instruments; FluidSynth plays them as a sampler would. Each
 part is rendered alone, dry (FluidSynth's own reverb and chorus off), in 32-bit
-float so nothing clips, and folded to mono as a console stem is.
+float so nothing clips, and folded to mono, or kept as a stereo stem.
 
 FluidSynth is optional: ``pip install pyfluidsynth`` plus the system library
 (Debian ``fluidsynth``). :func:`fluidsynth_available` says whether it is here.
@@ -91,9 +91,14 @@ class SoundFontPlayer:
         return buffer.reshape(frames, 2)
 
     def play(
-        self, notes: Sequence[Note], frames: int, bank: int, program: int, drums: bool
+        self, notes: Sequence[Note], frames: int, bank: int, program: int, drums: bool,
+        stereo: bool = False,
     ) -> np.ndarray:
-        """Mono float64 audio of ``notes`` on one preset, ``frames`` samples long."""
+        """Float64 audio of ``notes`` on one preset, ``frames`` samples long.
+
+        Mono ``(frames,)``, or ``(2, frames)`` with ``stereo``: the preset's own image
+        (stereo samples, each key's pan), as a stereo microphone pair would take it.
+        """
         channel = DRUM_CHANNEL if drums else MELODIC_CHANNEL
         synth = self._synth
         synth.system_reset()
@@ -124,6 +129,8 @@ class SoundFontPlayer:
         if position < frames:
             out[position:] = self._render(frames - position)
         synth.all_sounds_off(channel)
+        if stereo:
+            return out.T.astype(np.float64)
         return out.mean(axis=1).astype(np.float64)
 
     def close(self) -> None:

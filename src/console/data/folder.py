@@ -149,10 +149,13 @@ def write_song_folder(
 ) -> None:
     """Write one generated song in this layout: ``stems/``, ``mix.wav``, ``params.json``
     (the engineer's settings, which ``console render`` reproduces the mix from) and
-    ``session.json`` (how it was made)."""
+    ``session.json`` (how it was made). A stem is written with the channels ``params``
+    gives its track."""
     out_dir = Path(out_dir)
-    for name, track in zip(names, stems, strict=True):
-        write_audio(out_dir / "stems" / name, track[None], sample_rate)
+    for name, track, channels in zip(names, stems, params.channels, strict=True):
+        # stems (K, T), or (K, 2, T) with the mono ones on both sides
+        audio = track[None] if track.dim() == 1 else track[:channels]
+        write_audio(out_dir / "stems" / name, audio, sample_rate)
     write_audio(out_dir / MIX_NAMES[0], mix, sample_rate)
     params.save(out_dir / "params.json")
     atomic_write_text(out_dir / "session.json", json.dumps(info, indent=2) + "\n")

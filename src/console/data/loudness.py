@@ -70,3 +70,19 @@ def loudness_batch(rows: torch.Tensor, sample_rate: int) -> torch.Tensor:
     lufs = torchaudio.functional.loudness(rows * (0.1 / peak)[:, None, None], int(sample_rate))
     lufs = lufs + 20.0 * torch.log10(peak / 0.1)
     return torch.where(torch.isfinite(lufs), lufs, torch.full_like(lufs, -math.inf))
+
+
+def track_loudness(
+    rows: torch.Tensor, sample_rate: int, stereo: torch.Tensor | None = None
+) -> torch.Tensor:
+    """:func:`loudness_batch` of tracks: mono ``(M, T)``, or ``(M, 2, T)`` with ``stereo`` (M,).
+
+    A stereo track is measured on both channels, as BS.1770 measures a stereo signal;
+    the other rows are mono tracks on both sides, measured once (their mean).
+    """
+    if rows.dim() == 2:
+        return loudness_batch(rows, sample_rate)
+    mono = loudness_batch(rows.mean(dim=1), sample_rate)
+    if stereo is None or not bool(stereo.any()):
+        return mono
+    return torch.where(stereo.to(mono.device), loudness_batch(rows, sample_rate), mono)

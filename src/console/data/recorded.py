@@ -2,8 +2,9 @@
 
 Written in the plain folder layout (see :mod:`console.data.folder`)::
 
-    OUT/stems/kick.wav ...   mono stems, each arriving up to ±20 dB from where the
-                             engineer wants it (32-bit float, so nothing clips)
+    OUT/stems/kick.wav ...   stems (mono, or stereo with ``stereo``), each arriving up
+                             to ±20 dB from where the engineer wants it (32-bit
+                             float, so nothing clips)
     OUT/mix.wav              the engineer's stereo reference mix
     OUT/params.json          the engineer's settings (``console render`` input)
     OUT/session.json         seed, source and its family, kind, tempo, the engineer's
@@ -37,9 +38,10 @@ from console.data.engineer import (
     get_engineer,
 )
 from console.data.folder import write_song_folder
-from console.data.loudness import loudness_batch
+from console.data.loudness import track_loudness
 from console.data.sources import Source, get_source, session_renderer
 from console.mix_params import MixParams
+from console.stereo import as_channels, check_stereo, stereo_rows
 
 #: How far from the engineer's wish a stem may be recorded, in dB either way.
 INPUT_SPREAD_DB = 20.0
@@ -51,11 +53,18 @@ COLOUR_TREBLE_HZ = 4000.0
 #: The treble shelf varies this share of the bass shelf's range (a close microphone's
 #: proximity effect moves the low end more than placement moves the top).
 COLOUR_TREBLE_SHARE = 0.75
+#: Roles recorded in stereo when a session asks for stereo stems: a cymbal pair over the
+#: kit, and the keys, pads and strings that engineers take wide.
+STEREO_ROLES = ("overhead", "keys", "pad", "strings")
 
 
 @attrs.frozen
 class RecordedSession:
-    """A rendered session in memory: mono ``stems (K, T)``, the ``mix (2, T)`` and its story."""
+    """A rendered session in memory: ``stems``, the ``mix (2, T)`` and its story.
+
+    ``stems`` are ``(K, T)``, or ``(K, 2, T)`` when some are stereo (``params.channels``
+    says which; the mono ones sit on both sides).
+    """
 
     stems: torch.Tensor
     mix: torch.Tensor
@@ -128,7 +137,10 @@ def colour_stems(
     params[:, names.index("high_shelf_freq_hz")] = COLOUR_TREBLE_HZ
     params[:, names.index("high_shelf_gain_db")] = torch.from_numpy(treble).float()
     with torch.no_grad():
-        coloured = eq(stems, params, sample_rate)[:, 0]  # mono in, the two rows are equal
+        if stems.dim() == 2:
+            coloured = eq(stems, params, sample_rate)[:, 0]  # mono in, the two rows are equal
+        else:  # (K, 2, T): stereo stems coloured alike on both sides, mono ones as before
+            coloured = eq(stems, params, sample_rate, stereo_rows(stems))
     return coloured.contiguous(), [(float(b), float(t)) for b, t in zip(bass, treble, strict=True)]
 
 
@@ -142,10 +154,14 @@ def make_recorded_session(
     max_stems: int = 24,
     colour_db: float = 0.0,
     engineer: str = DEFAULT_ENGINEER,
+    stereo: float = 0.0,
 ) -> RecordedSession:
     """Arrange, play, level and mix one song; the same arguments always give the same session.
 
     ``colour_db`` > 0 colours every stem before it is levelled (:func:`colour_stems`).
+    ``stereo`` is the share of the parts of :data:`STEREO_ROLES` recorded as stereo
+    stems, where the source is a SoundFont (a sampler with stereo recordings and each
+    key's pan); it draws from its own generator, so the song is otherwise the same.
     ``engineer`` names who mixes it; with another engineer the same seed gives the same
     song (arrangement, instruments, recording levels up to the song's group level offsets,
     which each engineer's style draws), mixed by that engineer's rules.
@@ -154,6 +170,8 @@ def make_recorded_session(
         raise ValueError(f"duration must be positive, got {duration}.")
     if not 0.0 <= colour_db <= 24.0:
         raise ValueError(f"colour_db must be within 0 to 24 dB, got {colour_db}.")
+    if not 0.0 <= stereo <= 1.0:
+        raise ValueError(f"stereo must be a share from 0 to 1, got {stereo}.")
     chosen = get_source(source)
     mixer = get_engineer(engineer)
     if not chosen.installed():
@@ -176,17 +194,21 @@ def make_recorded_session(
             f"The source {source!r} could not play two parts of a {kind} session."
         )
     render, instruments = session_renderer(chosen, frames, sample_rate, rng)
-    audio = [(part, render(part)) for part in parts]
+    wide = np.random.default_rng([seed, 0x57E0]).random(len(parts)) < stereo
+    asked = [bool(w) and chosen.soundfont and p.role in STEREO_ROLES
+             for p, w in zip(parts, wide, strict=True)]
+    audio = [(part, render(part, stereo=True) if want else render(part))
+             for part, want in zip(parts, asked, strict=True)]
     audio = [(p, a) for p, a in audio if np.abs(a).max() > 1e-6]  # a preset that stayed silent
     if len(audio) < 2:
         raise UnplayableSession(f"The source {source!r} played fewer than two audible parts.")
     parts = [p for p, _ in audio]
     style = mixer.draw_style(rng)
-    stems = torch.from_numpy(np.stack([a for _, a in audio]).astype(np.float32))
+    stems, is_stereo = _stack_stems([a for _, a in audio], [p.name for p in parts])
     colours = [(0.0, 0.0)] * len(parts)
     if colour_db > 0:
         stems, colours = colour_stems(stems, sample_rate, colour_db, seed)
-    measured = loudness_batch(stems, sample_rate).tolist()
+    measured = track_loudness(stems, sample_rate, torch.tensor(is_stereo)).tolist()
     levels = []
     for k, part in enumerate(parts):
         # Stems arrive around the default engineer's wish whoever mixes, so another engineer
@@ -200,12 +222,29 @@ def make_recorded_session(
     names = [p.name for p in parts]
     roles = [p.role for p in parts]
     mix, params = engineer_mix(stems, names, roles, sample_rate, spec=spec, seed=seed,
-                               style=style, pan_hints=pan_hints(parts), engineer=mixer)
+                               style=style, pan_hints=pan_hints(parts), engineer=mixer,
+                               stereo=is_stereo if stems.dim() == 3 else None)
     return RecordedSession(
         stems, mix, names, roles, [None if p.drums else p.program for p in parts], levels,
         params, attrs.evolve(multitrack, parts=parts), style, chosen, instruments,
         sample_rate, seed, colours, mixer.name,
     )
+
+
+def _stack_stems(audio: Sequence[np.ndarray], names: Sequence[str]
+                 ) -> tuple[torch.Tensor, list[bool]]:
+    """Played parts as ``(K, T)``, or ``(K, 2, T)`` when some are stereo, and which are.
+
+    A part asked for in stereo whose two sides came out identical (a centred mono
+    recording) is a mono stem, as ``console mix`` would take it.
+    """
+    tracks = [torch.from_numpy(np.atleast_2d(a).astype(np.float32)) for a in audio]
+    is_stereo = [check_stereo(name, t).channels == 2 for name, t in zip(names, tracks,
+                                                                       strict=True)]
+    if not any(is_stereo):
+        return torch.stack([t.mean(dim=0) for t in tracks]), is_stereo
+    return torch.stack([as_channels(as_channels(t, 2 if s else 1), 2)
+                        for t, s in zip(tracks, is_stereo, strict=True)]), is_stereo
 
 
 def write_recorded_session(out_dir: str | Path, **options) -> RecordedSession:
@@ -231,9 +270,10 @@ def write_recorded_session(out_dir: str | Path, **options) -> RecordedSession:
         **({} if session.engineer == DEFAULT_ENGINEER else {"engineer_name": session.engineer}),
         "tracks": [
             {"name": n, "role": r, "gm_program": p, "input_lufs": lvl,
-             "colour_db": {"bass": c[0], "treble": c[1]}}
-            for n, r, p, lvl, c in zip(session.names, session.roles, session.programs,
-                                       session.input_lufs, session.colours, strict=True)
+             "colour_db": {"bass": c[0], "treble": c[1]}, **({"channels": 2} if ch == 2 else {})}
+            for n, r, p, lvl, c, ch in zip(session.names, session.roles, session.programs,
+                                           session.input_lufs, session.colours,
+                                           session.params.channels, strict=True)
         ],
     }
     write_song_folder(out_dir, session.names, session.stems, session.mix, session.params, info,

@@ -57,9 +57,17 @@ def reference_settings(song: Song, layout: Sequence[ParamSlot]) -> torch.Tensor 
         params = MixParams.load(path)
     except ConsoleError:
         return None
-    tracks = {t.name: t.effects for t in params.tracks}
-    rows = [[float(tracks.get(name, {}).get(slot.effect_key, {}).get(slot.spec.name, math.nan))
-             for slot in layout] for name in song.stem_names]
+    tracks = {t.name: t for t in params.tracks}
+
+    def value(name: str, slot: ParamSlot) -> float:
+        track = tracks.get(name)
+        if track is None:
+            return math.nan
+        # a stereo track's pan is held under the name of its stereo meaning (balance)
+        setting = slot.spec_for(track.channels).name
+        return float(track.effects.get(slot.effect_key, {}).get(setting, math.nan))
+
+    rows = [[value(name, slot) for slot in layout] for name in song.stem_names]
     return torch.tensor(rows, dtype=torch.float32).reshape(len(song.stem_names), len(layout))
 
 

@@ -138,7 +138,8 @@ def _sample_role(part: Part, samples: SampleSet, folder: Path) -> str | None:
     return None
 
 
-Renderer = Callable[[Part], np.ndarray]
+#: Plays a part: mono ``(T,)``, or ``(2, T)`` when asked for stereo and the source can.
+Renderer = Callable[..., np.ndarray]
 
 
 def session_renderer(
@@ -147,7 +148,9 @@ def session_renderer(
     """A function that plays parts with instruments chosen once for the session, and them.
 
     One drum kit (and one SoundFont file, for sources with several) serves
-    every drum part of a session, as one kit is recorded in one room.
+    every drum part of a session, as one kit is recorded in one room. The function
+    takes ``stereo=True`` for a stereo stem, which only SoundFont sources can play
+    (:attr:`Source.soundfont`); the others play mono.
     """
     if source.soundfont:
         files = [p for p in source.files if p.is_file()]
@@ -161,16 +164,17 @@ def session_renderer(
         kit = int(kits[int(rng.integers(len(kits)))])
         info: dict[str, object] = {"soundfont": path.name, "drum_kit": kit}
 
-        def render(part: Part) -> np.ndarray:
+        def render(part: Part, stereo: bool = False) -> np.ndarray:
             if part.drums:
-                return player.play(part.notes, frames, source.drum_bank, kit, drums=True)
-            return player.play(part.notes, frames, 0, part.program, drums=False)
+                return player.play(part.notes, frames, source.drum_bank, kit, drums=True,
+                                   stereo=stereo)
+            return player.play(part.notes, frames, 0, part.program, drums=False, stereo=stereo)
 
         return render, info
     if source.player == "timidity":
         patches = patch_set_player(str(source.path()), sample_rate)
 
-        def render(part: Part) -> np.ndarray:
+        def render(part: Part, stereo: bool = False) -> np.ndarray:
             return patches.play(part.notes, frames, part.program, part.drums)
 
         return render, {"patch_set": str(source.path()), "player": "timidity"}
@@ -181,7 +185,7 @@ def session_renderer(
         folder = samples.folder()
         chosen: dict[str, Voice] = {}  # one recording per role (or kit piece) per session
 
-        def render(part: Part) -> np.ndarray:
+        def render(part: Part, stereo: bool = False) -> np.ndarray:
             role = _sample_role(part, samples, folder)
             if role not in chosen:
                 chosen[role] = sampled_voice(role, rng, folder, samples)
@@ -189,7 +193,7 @@ def session_renderer(
 
         return render, {"samples": str(folder)}
 
-    def render(part: Part) -> np.ndarray:
+    def render(part: Part, stereo: bool = False) -> np.ndarray:
         voice = VOICES.get(part.role) or VOICES[STAND_IN.get(part.role, "keys")]
         return play(part.notes, voice, frames, sample_rate, rng)
 

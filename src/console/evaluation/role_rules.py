@@ -33,9 +33,12 @@ class _Named:
 
 def role_rule_settings(
     stems: torch.Tensor, names: Sequence[str], roles: Sequence[str], sample_rate: int,
-    engineer: str = DEFAULT_ENGINEER,
+    engineer: str = DEFAULT_ENGINEER, stereo: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``(K, 2)`` gain in dB and pan position for mono ``stems (K, T)`` of known ``roles``.
+    """``(K, 2)`` gain in dB and pan position for ``stems`` of known ``roles``.
+
+    ``stems`` are mono ``(K, T)``, or ``(K, 2, T)`` with ``stereo`` ``(K,)`` marking the
+    stereo tracks (whose pan is a balance; the rules keep their recorded image).
 
     ``names`` are the stems' file names; they place tracks the arrangement spreads (toms by
     their order, a crash and a ride, a pair of guitars). ``engineer`` names whose rules
@@ -53,6 +56,7 @@ def role_rule_settings(
     return choose_settings(
         chain, stems, list(roles), sample_rate, np.random.default_rng(0),
         pan_hints=placed, tastes=[0.0] * len(roles), engineer=get_engineer(engineer),
+        stereo=None if stereo is None else stereo.tolist(),
     )
 
 

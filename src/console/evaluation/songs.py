@@ -14,12 +14,24 @@ from console.data.song import Song
 
 @attrs.frozen
 class LoadedSong:
-    """One whole song: mono ``stems (K, T)`` and the reference ``mix (2, T)``, same ``T``."""
+    """One whole song: mono ``stems (K, T)`` and the reference ``mix (2, T)``, same ``T``.
+
+    A song with stereo stems also has them as they are, ``tracks (K, 2, T)`` (the mono
+    ones on both sides), and ``stereo (K,)`` says which; ``stems`` then holds every
+    stem averaged to mono, for mixers that take mono tracks only.
+    """
 
     song: Song
     stems: torch.Tensor
     mix: torch.Tensor
     sample_rate: int
+    tracks: torch.Tensor | None = None
+    stereo: torch.Tensor | None = None
+
+    @property
+    def as_recorded(self) -> torch.Tensor:
+        """The stems as their files hold them: ``tracks`` when some are stereo, else ``stems``."""
+        return self.tracks if self.tracks is not None else self.stems
 
     @property
     def name(self) -> str:
@@ -38,7 +50,13 @@ def load_song(song: Song, sample_rate: int) -> LoadedSong:
     """
     mix, rate = read_audio(song.mix)
     mix = resample(mix, rate, sample_rate)
-    stems = load_stems(None, sample_rate=sample_rate, files=song.stems, stereo=False).audio
+    loaded = load_stems(None, sample_rate=sample_rate, files=song.stems)
     frames = mix.shape[-1]
-    stems = torch.nn.functional.pad(stems[:, :frames], (0, max(0, frames - stems.shape[-1])))
-    return LoadedSong(song, stems, mix, sample_rate)
+
+    def fit(audio: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.pad(audio[..., :frames], (0, max(0, frames - audio.shape[-1])))
+
+    if loaded.audio.dim() == 2:
+        return LoadedSong(song, fit(loaded.audio), mix, sample_rate)
+    tracks = fit(loaded.audio)
+    return LoadedSong(song, tracks.mean(dim=1), mix, sample_rate, tracks, loaded.stereo)
