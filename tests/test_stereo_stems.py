@@ -293,3 +293,94 @@ def test_an_export_under_a_path_with_a_colon_is_refused(folder, tmp_path, capsys
                  str(odd / "session"), "-q"]) == 2
     assert "reads ':' in a path" in error_line(capsys)
     assert not (odd / "session").exists()
+
+
+def _soundfont_source():
+    from console.data.fluid import fluidsynth_available
+    from console.data.sources import installed_sources
+
+    if not fluidsynth_available():
+        return None
+    return next((s for s in ("timgm6mb", "fluidr3") if s in installed_sources()), None)
+
+
+needs_soundfont = pytest.mark.skipif(_soundfont_source() is None,
+                                     reason="needs FluidSynth and a GM SoundFont")
+
+
+@needs_soundfont
+def test_a_session_with_stereo_stems_is_the_same_song_and_renders_from_its_params(tmp_path):
+    from console.data.recorded import STEREO_ROLES, make_recorded_session
+
+    source = _soundfont_source()
+    for seed in range(8):  # a band song whose keys, pad or strings play in stereo
+        wide = make_recorded_session(seed=seed, source=source, duration=2.0, sample_rate=RATE,
+                                     kind="band", stereo=1.0)
+        if 2 in wide.params.channels:
+            break
+    assert 2 in wide.params.channels
+    mono = make_recorded_session(seed=seed, source=source, duration=2.0, sample_rate=RATE,
+                                 kind="band")
+    assert wide.names == mono.names and wide.roles == mono.roles
+    channels = wide.params.channels
+    assert all(c == 1 or r in STEREO_ROLES
+                                 for c, r in zip(channels, wide.roles, strict=True))
+    assert wide.stems.shape[:2] == (len(wide.names), 2)
+    for k, (c, name) in enumerate(zip(channels, wide.names, strict=True)):
+        if c == 1:  # a mono stem is the mono session's, on both sides
+            torch.testing.assert_close(wide.stems[k, 0], mono.stems[k])
+        else:  # a stereo one keeps its image; the engineer keeps it too
+            assert not torch.equal(wide.stems[k, 0], wide.stems[k, 1])
+            balance = next(t for t in wide.params.tracks if t.name == name).effects["pan"]
+            assert abs(balance["balance"]) <= 0.15
+    # written as such, and `console render` of the engineer's params gives the mix
+    from console.data.folder import write_song_folder
+
+    write_song_folder(tmp_path / "song", wide.names, wide.stems, wide.mix, wide.params, {},
+                      RATE)
+    for name, c in zip(wide.names, channels, strict=True):
+        assert sf.info(str(tmp_path / "song" / "stems" / name)).channels == c
+    assert main(["render", str(tmp_path / "song" / "stems"),
+                 str(tmp_path / "song" / "params.json"), "-o", str(tmp_path / "r.wav"),
+                 "-q"]) == 0
+    rendered, _ = sf.read(tmp_path / "r.wav", always_2d=True)
+    np.testing.assert_allclose(rendered.T, wide.mix.numpy(), atol=1e-5)
+
+
+def test_make_sessions_refuses_a_stereo_share_out_of_range(tmp_path, capsys):
+    assert main(["make-sessions", str(tmp_path / "d"), "--source", "procedural",
+                 "--stereo", "1.5"]) == 2
+    assert "--stereo must be a share from 0 to 1" in error_line(capsys)
+
+
+def test_the_engineers_settings_of_a_stereo_track_are_read_under_their_stereo_name(tmp_path):
+    from console.data.reference_decisions import reference_settings
+    from console.data.song import Song
+
+    (tmp_path / "stems").mkdir()
+    params = MixParams.from_json(json.dumps({
+        "spec": "gain+pan", "sample_rate": RATE, "format": "console-mix-params", "version": 2,
+        "tracks": [{"name": "a.wav", "effects": {"gain": {"gain_db": -3.0},
+                                                 "pan": {"pan": 0.4}}},
+                   {"name": "b.wav", "channels": 2,
+                    "effects": {"gain": {"gain_db": -5.0}, "pan": {"balance": -0.1}}}]}))
+    params.save(tmp_path / "params.json")
+    song = Song(name="s", mix=tmp_path / "mix.wav",
+                stems=[tmp_path / "stems" / "a.wav", tmp_path / "stems" / "b.wav"],
+                stem_names=["a.wav", "b.wav"], roles=["keys", "pad"])
+    settings = reference_settings(song, EffectChain.from_spec("gain+pan").layout)
+    assert settings.flatten().tolist() == pytest.approx([-3.0, 0.4, -5.0, -0.1])
+
+
+def test_a_console_keeps_a_stereo_tracks_image(tiny_console, folder):
+    """Its pans were learned on mono tracks: a stereo track's balance stays at 0, and the mono
+    tracks are placed as they would be without it."""
+    for decisions in (Decisions.generalising(), Decisions()):
+        console = tiny_console(decisions=decisions).eval()
+        stems = load_stems(folder)
+        with torch.no_grad():
+            result = console(stems.audio[None], None, stems.sample_rate,
+                             stereo=stems.stereo[None])
+        pans = result.params[0, :, 1]
+        assert pans[stems.stereo].abs().max() == 0.0
+        assert pans[~stems.stereo].abs().max() > 0.0  # an untrained console pans the others

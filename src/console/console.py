@@ -220,7 +220,8 @@ class Console(nn.Module):
         else:
             trim = (input_trim_db(rows, sample_rate, row_stereo) if self.head.hears_trimmed
                     else rows.new_zeros(rows.shape[0]))
-        normalised, physical = self.decide(embeddings, trim, batch_index, stems.shape[0])
+        normalised, physical = self.decide(embeddings, trim, batch_index, stems.shape[0],
+                                           row_stereo)
         mix = self.chain.mix(rows, physical, batch_index, stems.shape[0], sample_rate,
                              row_stereo)
         defaults = self.chain.defaults()
@@ -271,11 +272,17 @@ class Console(nn.Module):
         trim_db: torch.Tensor,
         batch_index: torch.Tensor,
         batch_size: int,
+        stereo: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Normalised ``(M, P)`` network outputs and the physical settings they stand for."""
+        """Normalised ``(M, P)`` network outputs and the physical settings they stand for.
+
+        ``stereo`` ``(M,)`` marks stereo tracks (their balance keeps the recorded image;
+        see :class:`~console.decisions.DecisionHead`).
+        """
         context = masked_mean(embeddings, batch_index, batch_size)
         normalised = self.post_processor(embeddings, batch_index, batch_size)
-        physical = self.head.physical(normalised, trim_db, batch_index, batch_size, context)
+        physical = self.head.physical(normalised, trim_db, batch_index, batch_size, context,
+                                      stereo)
         return normalised, physical
 
     def render(

@@ -128,6 +128,7 @@ class DecisionHead:
             _first_slot(chain, "gain", "gain_db") if decisions.level == "loudness" else None
         )
         self.pan_column = _first_slot(chain, "pan", "pan") if decisions.pan == "balanced" else None
+        self.balance_column = _first_slot(chain, "pan", "pan")
 
     @property
     def hears_trimmed(self) -> bool:
@@ -141,9 +142,22 @@ class DecisionHead:
         batch_index: torch.Tensor,
         batch_size: int,
         context: torch.Tensor,
+        stereo: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``(M, P)`` physical settings from ``(M, P)`` outputs in ``[0, 1]``."""
+        """``(M, P)`` physical settings from ``(M, P)`` outputs in ``[0, 1]``.
+
+        ``stereo`` ``(M,)`` marks stereo tracks, whose balance stays at 0: their recorded
+        image. Consoles learn pans on mono tracks; applied as balances they moved stereo
+        tracks 0.37 from where the engineer keeps them, against 0.08 for keeping the image
+        (the shipped gain+pan console on the validation songs with stereo stems,
+        docs/stereo.rst). Their width is then 0, so they leave the balancing of the mono
+        tracks' sides alone.
+        """
         physical = self.chain.denormalise(normalised)
+        if stereo is not None and self.balance_column is not None and bool(stereo.any()):
+            normalised = normalised.clone()
+            normalised[stereo.to(normalised.device), self.balance_column] = 0.5  # centre
+            physical = self.chain.denormalise(normalised)
         columns = list(physical.unbind(-1))
         if self.gain_column is not None:
             spec = self.chain.layout[self.gain_column].spec

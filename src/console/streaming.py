@@ -195,7 +195,8 @@ def decide_settings(
         if len(silent) == len(paths):
             alarm("every stem is silent, so the mix is silence")
         song = torch.zeros(len(paths), dtype=torch.long)
-        _, physical = console.decide(torch.cat(embeddings), torch.cat(trims), song, 1)
+        _, physical = console.decide(torch.cat(embeddings), torch.cat(trims), song, 1,
+                                     torch.tensor(channels) == 2)
     return DecidedMix(physical, channels)
 
 
