@@ -43,6 +43,15 @@ writes them and scores nothing)::
 
 ``--split test`` refuses to run without ``--final`` and records each use in
 ``DATA/test-uses.log``, so a test figure is one that was looked at once.
+
+Songs with stereo stems (docs/stereo.rst): ``--make-data --stereo`` writes the validation
+songs of the SoundFont validation sources again with their cymbal, keys, pad and strings
+parts recorded in stereo, and ``--split validation-stereo`` scores them; the gain+pan
+baselines keep stereo stems stereo, ``mono`` and ``loudness`` mix them folded to mono,
+and a table of the stereo tracks' level and balance errors is added::
+
+    python benchmarks/bench_generalisation.py --make-data --stereo --split validation-stereo \
+        --systems gain+pan gain+eq:dsp+comp:dsp+reverb:dsp+pan
 """
 
 from __future__ import annotations
