@@ -384,3 +384,68 @@ def test_a_console_keeps_a_stereo_tracks_image(tiny_console, folder):
         pans = result.params[0, :, 1]
         assert pans[stems.stereo].abs().max() == 0.0
         assert pans[~stems.stereo].abs().max() > 0.0  # an untrained console pans the others
+
+
+def write_stereo_songs(root, n: int = 3, seconds: float = 2.0) -> None:
+    """Songs in the folder layout with a stereo keys stem, mixed by the engineer."""
+    from console.data.engineer import engineer_mix
+    from console.data.folder import write_song_folder
+
+    rng = np.random.default_rng(7)
+    t = torch.arange(int(seconds * RATE)) / RATE
+    for i in range(n):
+        bass = 0.2 * torch.sin(2 * torch.pi * (55 + 5 * i) * t)
+        keys = torch.stack([0.1 * torch.sin(2 * torch.pi * 330 * t),
+                            0.05 * torch.sin(2 * torch.pi * 440 * t)])
+        snare = torch.from_numpy(rng.standard_normal(t.shape[0]).astype(np.float32)) * 0.05
+        stems = torch.stack([bass.expand(2, -1), keys, snare.expand(2, -1)])
+        names, roles = ["bass.wav", "keys.wav", "snare.wav"], ["bass", "keys", "snare"]
+        mix, params = engineer_mix(stems, names, roles, RATE, spec="gain+pan", seed=i,
+                                   stereo=[False, True, False])
+        write_song_folder(root / f"song_{i:04d}", names, stems, mix, params,
+                          {"tracks": [{"name": n, "role": r} for n, r in zip(names, roles,
+                                                                             strict=True)]},
+                          RATE)
+
+
+def test_a_dataset_reads_stereo_stems_as_stereo_tracks_and_batches_them(tmp_path):
+    from console.data import scan_folder
+    from console.data.collate import collate_examples
+    from console.data.dataset import MultitrackDataset
+
+    write_stereo_songs(tmp_path / "songs")
+    songs = scan_folder(tmp_path / "songs")
+    layout = EffectChain.from_spec("gain+pan").layout
+    wide = MultitrackDataset(songs, sample_rate=RATE, segment_seconds=1.0, stereo=True,
+                             targets=layout)
+    example = wide[0]
+    assert example.stems.shape[:2] == (3, 2) and example.stereo == (False, True, False)
+    assert torch.equal(example.stems[0, 0], example.stems[0, 1])  # mono bass on both sides
+    assert not torch.equal(example.stems[1, 0], example.stems[1, 1])
+    assert abs(float(example.targets[1, 1])) <= 0.15  # the engineer's balance of the keys
+    mono = MultitrackDataset(songs, sample_rate=RATE, segment_seconds=1.0)[0]
+    assert mono.stems.dim() == 2 and mono.stereo is None
+    torch.testing.assert_close(mono.stems[1], example.stems[1].mean(0))
+    batch = collate_examples([example, mono])
+    assert batch.stems.shape[:3] == (2, 3, 2)
+    assert batch.stereo.tolist() == [[False, True, False], [False, False, False]]
+    torch.testing.assert_close(batch.stems[1, 1, 0], batch.stems[1, 1, 1])
+
+
+@pytest.mark.slow
+def test_console_train_stereo_trains_on_stereo_tracks(tmp_path, capsys):
+    write_stereo_songs(tmp_path / "songs", n=4)
+    run = tmp_path / "run"
+    args = ["train", "--spec", "gain+pan", "--data", str(tmp_path / "songs"), "--out",
+            str(run), "--sample-rate", str(RATE), "--segment-seconds", "1", "--batch-size",
+            "2", "--hidden", "16", "--steps", "2", "--val-every", "2", "--checkpoint-every",
+            "2", "--warmup-steps", "0", "--no-progress", "--stereo"]
+    assert main(args) == 0
+    console = Console.load(run / "console.pt")
+    stems = load_stems(tmp_path / "songs" / "song_0000" / "stems")
+    with torch.no_grad():
+        result = console(stems.audio[None], None, stems.sample_rate, stereo=stems.stereo[None])
+    assert bool(torch.isfinite(result.mix).all())
+    assert main(["train", "--mixer", "wave-u-net", "--data", str(tmp_path / "songs"),
+                 "--out", str(tmp_path / "w"), "--stereo"]) == 2
+    assert "--stereo trains a console" in error_line(capsys)

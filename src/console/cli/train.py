@@ -78,6 +78,10 @@ def add_parser(subparsers: Any) -> None:
         help="steps between checkpoints (default %(default)s)")
     add("--segment-seconds", type=float, default=3.0,
         help="length of a training segment (default %(default)g)")
+    add("--stereo", action="store_true",
+        help="read stereo stems as stereo tracks, as `console mix` does (their levels "
+        "learned by the loudness of both channels, their image kept); default: every stem "
+        "averaged to mono")
     add("--examples-per-epoch", type=int, default=None,
         help="segments per epoch (default: one per training song)")
     add("--sample-rate", type=int, default=22050,
@@ -211,7 +215,8 @@ def run(args: argparse.Namespace) -> int:
     if not splits.train:
         raise ConsoleError("The split left no training songs; add songs or change --split.")
     common = {"sample_rate": args.sample_rate, "segment_seconds": args.segment_seconds,
-              "resample": True, "targets": getattr(task, "target_layout", None)}
+              "resample": True, "targets": getattr(task, "target_layout", None),
+              "stereo": getattr(args, "stereo", False)}
     train_data = MultitrackDataset(
         splits.train, examples_per_epoch=args.examples_per_epoch, seed=args.seed, **common
     )
@@ -272,6 +277,11 @@ def check_arguments(args: argparse.Namespace) -> None:
     check_sample_rate(args.sample_rate, "--sample-rate")
     check_learning_rate(args.lr)
     check_seconds(args.segment_seconds, "--segment-seconds", 0, MAX_SEGMENT_SECONDS)
+    if getattr(args, "stereo", False) and args.mixer is not None:
+        raise ConsoleError(
+            f"--stereo trains a console on stereo tracks; the mixer {args.mixer!r} mixes mono "
+            f"tracks only: drop --stereo to train it on the stems averaged to mono."
+        )
     for name in ("workers", "warmup_steps"):
         if getattr(args, name) < 0:
             raise ConsoleError(f"--{name.replace('_', '-')} must be 0 or more, got "

@@ -16,7 +16,11 @@ import torch
 
 @attrs.frozen
 class Example:
-    """One segment of one song: mono ``stems (K, T)``, stereo ``mix (2, T)``."""
+    """One segment of one song: ``stems (K, T)``, stereo ``mix (2, T)``.
+
+    A song with stereo tracks has ``stems (K, 2, T)`` (its mono tracks on both sides)
+    and ``stereo`` saying which are stereo.
+    """
 
     stems: torch.Tensor
     mix: torch.Tensor
@@ -27,11 +31,17 @@ class Example:
     #: ``(K, P)`` the reference mix's settings in the console's columns (``nan`` where
     #: unknown), when the song says (see :mod:`console.data.reference_decisions`).
     targets: torch.Tensor | None = None
+    #: Which tracks are stereo, for ``stems (K, 2, T)``; ``None``: every track mono.
+    stereo: tuple[bool, ...] | None = None
 
 
 @attrs.frozen
 class Batch:
-    """``stems (B, K, T)``, ``mask (B, K)`` bool, ``mix (B, 2, T)`` and what each row is."""
+    """``stems (B, K, T)``, ``mask (B, K)`` bool, ``mix (B, 2, T)`` and what each row is.
+
+    When an example has stereo tracks, ``stems`` is ``(B, K, 2, T)`` (mono tracks on
+    both sides) and ``stereo (B, K)`` says which tracks are stereo.
+    """
 
     stems: torch.Tensor
     mask: torch.Tensor
@@ -43,6 +53,8 @@ class Batch:
     #: ``(B, K, P)`` reference settings, ``nan`` where unknown or padded; ``None`` if no
     #: song knew.
     targets: torch.Tensor | None = None
+    #: ``(B, K)`` the stereo tracks, with ``stems (B, K, 2, T)``; ``None``: all mono.
+    stereo: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
         """The tensors moved to ``device`` (the labels stay as they are)."""
@@ -53,6 +65,7 @@ class Batch:
             mix=self.mix.to(device),
             starts=self.starts.to(device),
             targets=None if self.targets is None else self.targets.to(device),
+            stereo=None if self.stereo is None else self.stereo.to(device),
         )
 
     def pin_memory(self) -> Batch:
@@ -64,6 +77,7 @@ class Batch:
             mix=self.mix.pin_memory(),
             starts=self.starts.pin_memory(),
             targets=None if self.targets is None else self.targets.pin_memory(),
+            stereo=None if self.stereo is None else self.stereo.pin_memory(),
         )
 
     def __len__(self) -> int:
@@ -79,15 +93,20 @@ def collate_examples(examples: Sequence[Example]) -> Batch:
         raise ValueError(f"Examples of one batch must have one length, got {sorted(lengths)}.")
     (frames,) = lengths
     tracks = max(e.stems.shape[0] for e in examples)
+    wide = any(e.stems.dim() == 3 for e in examples)
     # Filled through numpy: large torch copies are slow when DataLoader workers
     # compete for the CPU's threads.
-    stems = np.zeros((len(examples), tracks, frames), dtype=np.float32)
+    stems = np.zeros((len(examples), tracks, *((2,) if wide else ()), frames), dtype=np.float32)
     mask = np.zeros((len(examples), tracks), dtype=bool)
+    stereo = np.zeros((len(examples), tracks), dtype=bool)
     targets = _targets([e.targets for e in examples], tracks)
     for b, example in enumerate(examples):
         k = example.stems.shape[0]
-        stems[b, :k] = example.stems.detach().cpu().numpy()
+        audio = example.stems.detach().cpu().numpy()
+        stems[b, :k] = audio[:, None] if wide and audio.ndim == 2 else audio
         mask[b, :k] = True
+        if example.stereo is not None:
+            stereo[b, :k] = example.stereo
     return Batch(
         stems=torch.from_numpy(stems),
         mask=torch.from_numpy(mask),
@@ -97,6 +116,7 @@ def collate_examples(examples: Sequence[Example]) -> Batch:
         songs=[e.song for e in examples],
         starts=torch.tensor([e.start for e in examples], dtype=torch.long),
         targets=None if targets is None else torch.from_numpy(targets),
+        stereo=torch.from_numpy(stereo) if wide else None,
     )
 
 

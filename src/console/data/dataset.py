@@ -9,12 +9,14 @@ gives the same batches whatever the number of DataLoader workers, and
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from console.audio import read_audio
 from console.data.checks import CheckedSong, check_songs
 from console.data.collate import Example, collate_examples
 from console.data.loudness import normalise_loudness, normalise_tracks
@@ -24,6 +26,7 @@ from console.data.reference_decisions import reference_settings
 from console.data.segments import SILENCE_DB, is_useful_segment, random_start
 from console.data.song import Song
 from console.errors import AudioInputError
+from console.stereo import check_stereo
 
 if TYPE_CHECKING:  # console.mix_params imports this package through the master stage
     from console.mix_params import ParamSlot
@@ -36,7 +39,10 @@ class MultitrackDataset(torch.utils.data.Dataset):
     dataset is built; a file that fails while reading is reported, its song
     is dropped for the rest of the epoch in that worker, and the next song
     is used instead, so an epoch never stops half-way. Multichannel stems are
-    averaged to mono.
+    averaged to mono, unless ``stereo``: then a stereo stem (two channels that
+    differ anywhere in the file, as ``console mix`` decides) is a stereo track,
+    and a song with one gives ``stems (K, 2, T)`` with its mono tracks on both
+    sides (files of more channels are still averaged).
 
     ``examples_per_epoch`` defaults to one example per song; example ``i``
     comes from song ``i % len(songs)`` (so shuffle with the DataLoader).
@@ -59,6 +65,7 @@ class MultitrackDataset(torch.utils.data.Dataset):
         mix_lufs: float | None = None,
         resample: bool = False,
         targets: Sequence[ParamSlot] | None = None,
+        stereo: bool = False,
     ) -> None:
         if segment_seconds <= 0:
             raise ValueError(f"segment_seconds must be positive, got {segment_seconds}.")
@@ -77,6 +84,8 @@ class MultitrackDataset(torch.utils.data.Dataset):
         self.tries_per_song = max(1, int(tries_per_song))
         self.stem_lufs = stem_lufs
         self.mix_lufs = mix_lufs
+        self.stereo = bool(stereo)
+        self._channels: dict[Path, int] = {}
         self._broken: set[int] = set()
         self._targets = [None if targets is None else reference_settings(c.song, targets)
                          for c in self.songs]
@@ -111,42 +120,58 @@ class MultitrackDataset(torch.utils.data.Dataset):
         for _ in range(self.tries_per_song):
             start = random_start(rng, checked.frames, self.segment_frames)
             try:
-                stems, mix = self._read(checked, start)
+                stems, mix, channels = self._read(checked, start)
             except AudioInputError as exc:
                 report(checked.song.name, str(exc), "skipping this song from now on")
                 self._broken.add(song_index)
                 return None
             if is_useful_segment(stems, mix, self.silence_db):
-                return self._example(checked.song, stems, mix, start, self._targets[song_index])
+                stereo = tuple(c == 2 for c in channels) if stems.dim() == 3 else None
+                return self._example(checked.song, stems, mix, start, self._targets[song_index],
+                                     stereo)
         return None
 
-    def _read(self, checked: CheckedSong, start: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def channels_of(self, path: Path, file_channels: int) -> int:
+        """1 or 2: how a stem is read (2 only with ``stereo``, for a really stereo file)."""
+        if not self.stereo or file_channels != 2:
+            return 1
+        if path not in self._channels:  # once per file and worker: the whole file is read
+            audio, _ = read_audio(path)
+            self._channels[path] = check_stereo(path.name, audio).channels
+        return self._channels[path]
+
+    def _read(self, checked: CheckedSong, start: int
+              ) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
         song, frames = checked.song, self.segment_frames
+        channels = [self.channels_of(Path(path), info.channels)
+                    for path, info in zip(song.stems, checked.stem_infos, strict=True)]
+        wide = 2 in channels
         # Filled through numpy: torch copies are slow when workers compete for threads.
-        stems = np.empty((len(song.stems), frames), dtype=np.float32)
+        stems = np.empty((len(song.stems), *((2,) if wide else ()), frames), dtype=np.float32)
         for k, (path, info) in enumerate(zip(song.stems, checked.stem_infos, strict=True)):
-            stems[k] = read_segment(path, start, frames, info.sample_rate, self.sample_rate,
-                                    mono=True).numpy()[0]
+            audio = read_segment(path, start, frames, info.sample_rate, self.sample_rate,
+                                 mono=channels[k] == 1).numpy()
+            stems[k] = audio if wide else audio[0]  # a mono track on both sides
         mix = read_segment(song.mix, start, frames, checked.mix_info.sample_rate,
                            self.sample_rate).numpy()
         end = max(checked.frames - start, 0)
-        stems[:, end:] = 0.0  # nothing of any file past the end of the mix
+        stems[..., end:] = 0.0  # nothing of any file past the end of the mix
         mix[:, end:] = 0.0
-        return torch.from_numpy(stems), torch.from_numpy(mix)
+        return torch.from_numpy(stems), torch.from_numpy(mix), channels
 
     def _example(
         self, song: Song, stems: torch.Tensor, mix: torch.Tensor, start: int,
-        targets: torch.Tensor | None = None,
+        targets: torch.Tensor | None = None, stereo: tuple[bool, ...] | None = None,
     ) -> Example:
         if self.stem_lufs is not None:
-            stems = normalise_tracks(stems, self.sample_rate, self.stem_lufs)
+            stems = normalise_tracks(stems, self.sample_rate, self.stem_lufs, stereo)
         if self.mix_lufs is not None:
             mix = normalise_loudness(mix, self.sample_rate, self.mix_lufs)
         if self.stem_lufs is not None and targets is not None:
             targets = None  # the faders were set for the stems as recorded, not as normalised
         return Example(
             stems, mix, song.stem_names, song.roles, song.name, start,
-            targets,
+            targets, stereo,
         )
 
 

@@ -7,6 +7,7 @@ otherwise have to learn; normalising the mix gives the loss one scale.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pyloudnorm
@@ -42,11 +43,24 @@ def normalise_loudness(audio: torch.Tensor, sample_rate: int, target_lufs: float
     return audio * float(10.0 ** ((target_lufs - current) / 20.0))
 
 
-def normalise_tracks(tracks: torch.Tensor, sample_rate: int, target_lufs: float) -> torch.Tensor:
-    """Normalise each mono track of ``(K, T)`` on its own."""
-    return torch.stack(
-        [normalise_loudness(t[None], sample_rate, target_lufs)[0] for t in tracks]
-    )
+def normalise_tracks(
+    tracks: torch.Tensor, sample_rate: int, target_lufs: float,
+    stereo: Sequence[bool] | None = None,
+) -> torch.Tensor:
+    """Normalise each track on its own: mono ``(K, T)``, or ``(K, 2, T)`` where ``stereo``
+    marks the stereo tracks (measured on both channels; the others once)."""
+    if tracks.dim() == 2:
+        return torch.stack(
+            [normalise_loudness(t[None], sample_rate, target_lufs)[0] for t in tracks]
+        )
+    wide = list(stereo) if stereo is not None else [True] * tracks.shape[0]
+    out = []
+    for track, is_stereo in zip(tracks, wide, strict=True):
+        measured = track if is_stereo else track[:1]
+        current = loudness_lufs(measured, sample_rate)
+        scale = 10.0 ** ((target_lufs - current) / 20.0) if math.isfinite(current) else 1.0
+        out.append(track * float(scale))
+    return torch.stack(out)
 
 
 def loudness_batch(rows: torch.Tensor, sample_rate: int) -> torch.Tensor:

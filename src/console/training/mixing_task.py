@@ -100,8 +100,8 @@ class MixingTask:
         console.encoder.requires_grad_(not freeze_encoder)
         console.chain.requires_grad_(train_effects)
         self._stems: dict[tuple[str, str], Path] = {}
-        self._heard: dict[Path, torch.Tensor] = {}
-        self._trim_cache: dict[Path, float] = {}
+        self._heard: dict[tuple[Path, bool], torch.Tensor] = {}
+        self._trim_cache: dict[tuple[Path, bool], float] = {}
 
     @classmethod
     def recommended(
@@ -152,18 +152,24 @@ class MixingTask:
                     paths.append(path)
         return paths
 
-    def _trims(self, paths: list[Path] | None, device: torch.device) -> torch.Tensor | None:
-        """Whole-track input trims ``(M,)`` of the batch's tracks, or ``None``."""
+    def _trims(self, paths: list[Path] | None, device: torch.device, mono: bool = True
+               ) -> torch.Tensor | None:
+        """Whole-track input trims ``(M,)`` of the batch's tracks, or ``None``.
+
+        ``mono``: of the stems averaged to mono, as a dataset without ``stereo`` reads them;
+        else a stereo stem's of both channels, as ``console mix`` measures it.
+        """
         if paths is None:
             return None
         from console.streaming import track_trim_db
 
         for path in paths:
-            if path not in self._trim_cache:
-                self._trim_cache[path] = track_trim_db(path, self.sample_rate, mono=True)
-        return torch.tensor([self._trim_cache[p] for p in paths], device=device)
+            if (path, mono) not in self._trim_cache:
+                self._trim_cache[(path, mono)] = track_trim_db(path, self.sample_rate, mono=mono)
+        return torch.tensor([self._trim_cache[(p, mono)] for p in paths], device=device)
 
-    def _embeddings(self, paths: list[Path] | None, device: torch.device) -> torch.Tensor | None:
+    def _embeddings(self, paths: list[Path] | None, device: torch.device, mono: bool = True
+                    ) -> torch.Tensor | None:
         """Whole-track embeddings from a frozen encoder, or ``None`` to encode segments."""
         if paths is None or not self.hears_whole_tracks or device.type != "cpu":
             return None  # (listening reads files on the CPU)
@@ -171,11 +177,11 @@ class MixingTask:
 
         self.model.encoder.eval()  # frozen: it hears as it will in use
         for path in paths:
-            if path not in self._heard:
+            if (path, mono) not in self._heard:
                 with torch.no_grad():
-                    embedding, _ = listen_to_file(self.model, path, self.sample_rate, mono=True)
-                self._heard[path] = embedding[0].detach()
-        return torch.stack([self._heard[p] for p in paths])
+                    embedding, _ = listen_to_file(self.model, path, self.sample_rate, mono=mono)
+                self._heard[(path, mono)] = embedding[0].detach()
+        return torch.stack([self._heard[(p, mono)] for p in paths])
 
     @property
     def wants_targets(self) -> bool:
@@ -192,9 +198,11 @@ class MixingTask:
         if not any(p.requires_grad for p in self.model.encoder.parameters()):
             self.model.encoder.eval()  # a frozen encoder hears as it will in use: no dropout
         paths = self._paths(batch)
+        stereo = getattr(batch, "stereo", None)  # stereo tracks: heard and trimmed as such
+        mono = stereo is None
         result = model(batch.stems, batch.mask, sample_rate=self.sample_rate,
-                       embeddings=self._embeddings(paths, batch.stems.device),
-                       trims=self._trims(paths, batch.stems.device))
+                       embeddings=self._embeddings(paths, batch.stems.device, mono),
+                       trims=self._trims(paths, batch.stems.device, mono), stereo=stereo)
         loss = self.loss_fn(result.mix, batch.mix)
         targets = getattr(batch, "targets", None)
         if targets is None:
