@@ -449,3 +449,20 @@ def test_console_train_stereo_trains_on_stereo_tracks(tmp_path, capsys):
     assert main(["train", "--mixer", "wave-u-net", "--data", str(tmp_path / "songs"),
                  "--out", str(tmp_path / "w"), "--stereo"]) == 2
     assert "--stereo trains a console" in error_line(capsys)
+
+
+def test_every_effect_says_what_its_settings_mean_on_a_stereo_track(capsys):
+    """``stereo_params`` give one spec per parameter (pan's is ``balance``), and ``console
+    plugins`` lists them."""
+    plugins = get_plugins()
+    for name, component in plugins.registry("effect").items():
+        stereo = getattr(component.factory, "stereo_params", None)
+        if stereo is not None:
+            params = component.factory.params
+            assert len(stereo) == len(params), name
+            assert all((s.minimum, s.maximum) == (p.minimum, p.maximum)
+                       for s, p in zip(stereo, params, strict=True)), name
+    assert main(["plugins", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    pan = next(e for e in listing["effect"] if e["name"] == "pan")
+    assert [(p["name"], p["for"]) for p in pan["stereo_params"]] == [("balance", "pan")]

@@ -32,9 +32,13 @@ class ConsoleParams(SphinxDirective):
             "     - scale",
             "     - meaning",
         ]
-        for p in params:
+        stereo = getattr(component.factory, "stereo_params", None) or ()
+        rows = [(p, p.name) for p in params] + [
+            (p, f"{p.name}`` (stereo track, for ``{q.name}``)") for p, q in zip(stereo, params)
+        ]
+        for p, label in rows:
             lines += [
-                f"   * - ``{p.name}``",
+                f"   * - ``{label}``",
                 f"     - {p.unit}",
                 f"     - {p.minimum:g} to {p.maximum:g}",
                 f"     - {p.default:g}",

@@ -27,6 +27,7 @@ def add_parser(subparsers: Any) -> None:
 def describe(component: Component) -> dict[str, Any]:
     """A JSON-ready description of one component."""
     params = getattr(component.factory, "params", ())
+    stereo = getattr(component.factory, "stereo_params", None) or ()
     return {
         "kind": component.kind,
         "name": component.name,
@@ -45,6 +46,12 @@ def describe(component: Component) -> dict[str, Any]:
                 "description": p.description,
             }
             for p in params
+        ],
+        # what the parameters mean on a stereo track, where that differs (pan: balance)
+        "stereo_params": [
+            {"name": p.name, "for": q.name, "unit": p.unit, "min": p.minimum, "max": p.maximum,
+             "default": p.default, "scale": p.scale, "description": p.description}
+            for p, q in zip(stereo, params, strict=False)
         ],
     }
 
@@ -75,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
                     f"      {p['name']:<16} {rng:<24} default {p['default']:g}, {p['scale']}"
                     + (f"  {p['description']}" if p["description"] else "")
                 )
+            for p in item["stereo_params"]:
+                rng = f"[{p['min']:g}, {p['max']:g}] {p['unit']}"
+                print(f"      {p['name']:<16} {rng:<24} on a stereo track, for {p['for']}:"
+                      f"  {p['description']}")
         print()
     if conflicts:
         print("conflicts:")
