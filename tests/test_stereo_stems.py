@@ -234,6 +234,12 @@ def test_mix_then_render_reproduces_a_mix_of_stereo_stems(folder, tmp_path, caps
     # --mono keeps the old behaviour, and render then averages as the file says
     assert main(["mix", str(folder), "-o", str(tmp_path / "mono.wav"), "--mono", "-q"]) == 0
     assert MixParams.load(tmp_path / "mono.params.json").channels == [1, 1, 1, 1]
+    capsys.readouterr()
+    assert main(["render", str(folder), str(tmp_path / "mono.params.json"), "-o",
+                 str(tmp_path / "mono-again.wav")]) == 0
+    assert "keys.wav: 2 channels averaged to mono" in capsys.readouterr().err
+    np.testing.assert_allclose(sf.read(tmp_path / "mono-again.wav")[0],
+                               sf.read(tmp_path / "mono.wav")[0], atol=1e-6)
 
 
 def test_render_refuses_a_stereo_setting_for_a_mono_file(folder, tmp_path, capsys):
