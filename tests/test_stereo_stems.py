@@ -472,3 +472,17 @@ def test_every_effect_says_what_its_settings_mean_on_a_stereo_track(capsys):
     listing = json.loads(capsys.readouterr().out)
     pan = next(e for e in listing["effect"] if e["name"] == "pan")
     assert [(p["name"], p["for"]) for p in pan["stereo_params"]] == [("balance", "pan")]
+
+
+def test_stems_of_another_shape_or_a_stereo_mask_without_stereo_audio_are_refused(tiny_console):
+    console = tiny_console().eval()
+    with pytest.raises(AudioInputError, match=r"or \(batch, tracks, 2, samples\)"):
+        console(torch.zeros(1, 2, 3, RATE), None, RATE)
+    with pytest.raises(AudioInputError, match=r"or \(batch, tracks, 2, samples\)"):
+        console(torch.zeros(1, 2, 1, RATE), None, RATE)
+    with pytest.raises(AudioInputError, match="the stems are mono"):
+        console(torch.randn(1, 2, RATE), None, RATE, stereo=torch.tensor([[True, False]]))
+    with pytest.raises(AudioInputError, match="takes mono stems"):
+        from console.mixer import create_mixer
+
+        create_mixer("mono")(torch.zeros(1, 2, 2, RATE), None, RATE)

@@ -456,6 +456,11 @@ def _row_stereo(
 ) -> torch.Tensor | None:
     """``(M,)`` which rows are stereo tracks: as ``stereo`` ``(B, K)`` says, else measured."""
     if rows.dim() == 2:
+        if stereo is not None and bool(stereo.any()):
+            raise AudioInputError(
+                "stereo marks stereo tracks, but the stems are mono (batch, tracks, samples); "
+                "give stereo tracks as (batch, tracks, 2, samples) (console.audio.load_stems)."
+            )
         return None
     if stereo is None:
         return stereo_rows(rows)

@@ -27,7 +27,7 @@ def check_stems(
         )
     if stereo and stems.dim() == 4 and stems.shape[2] == 2:
         pass
-    elif stems.dim() == 4 and stems.shape[2] in (1, 2):
+    elif not stereo and stems.dim() == 4 and stems.shape[2] in (1, 2):
         raise AudioInputError(
             f"This mixer takes mono stems (batch, tracks, samples), got shape "
             f"{tuple(stems.shape)}; load them with load_stems(..., stereo=False)."
