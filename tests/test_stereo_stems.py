@@ -70,14 +70,29 @@ def test_loading_keeps_stereo_stems_and_calls_a_doubled_mono_file_mono(folder):
 
 
 def test_more_than_two_channels_are_refused_in_one_line(folder, tmp_path, capsys):
-    sf.write(folder / "surround.wav", np.zeros((RATE, 6), np.float32), RATE)
+    surround = 0.1 * np.random.default_rng(0).standard_normal((RATE, 6)).astype(np.float32)
+    sf.write(folder / "surround.wav", surround, RATE, subtype="FLOAT")
     with pytest.raises(AudioInputError, match="surround.wav has 6 channels"):
         load_stems(folder)
     with pytest.raises(AudioInputError, match="6 channels"):
-        StemReader(folder / "surround.wav", RATE)
+        StemReader(folder / "surround.wav", RATE, channels=2)
     assert main(["mix", str(folder), "-o", str(tmp_path / "m.wav"), "-q"]) == 2
     assert "surround.wav has 6 channels" in error_line(capsys)
     assert not (tmp_path / "m.wav").exists()
+    # a mix from before stereo tracks averaged it: it still renders so, and says so
+    averaged = load_stems(folder, stereo=False)
+    assert any("surround.wav: 6 channels averaged" in n for n in averaged.notes)
+    with StemReader(folder / "surround.wav", RATE) as reader:
+        np.testing.assert_allclose(reader.read(RATE).numpy(), surround.mean(1), atol=1e-6)
+    tracks = [{"name": n, "effects": {"gain": {"gain_db": 0.0}, "pan": {"pan": 0.0}}}
+              for n in averaged.names]
+    MixParams.from_json(json.dumps({
+        "spec": "gain+pan", "sample_rate": RATE, "format": "console-mix-params", "version": 2,
+        "tracks": tracks})).save(tmp_path / "old.params.json")
+    capsys.readouterr()
+    assert main(["render", str(folder), str(tmp_path / "old.params.json"), "-o",
+                 str(tmp_path / "old.wav")]) == 0
+    assert "surround.wav: 6 channels averaged to mono" in capsys.readouterr().err
 
 
 def test_an_out_of_phase_stem_keeps_its_energy_and_is_flagged():

@@ -222,11 +222,12 @@ class BlockResampler:
 class StemReader:
     """One stem read block by block at ``sample_rate``, checked as it is read.
 
-    ``channels=1`` reads the stem as mono (a stereo file's channels averaged);
-    ``channels=2`` as stereo (a mono file on both sides). :meth:`read` returns
-    exactly the number of samples asked for (silence after the end), so tracks of
-    different lengths and rates line up block by block. Files of more than two
-    channels are refused (see :mod:`console.stereo`).
+    ``channels=1`` reads the stem as mono (its channels averaged, as mixes made
+    before stereo tracks, or with ``--mono``, heard it); ``channels=2`` as stereo (a
+    mono file on both sides; a file of more channels is refused, see
+    :mod:`console.stereo`). :meth:`read` returns exactly the number of samples asked
+    for (silence after the end), so tracks of different lengths and rates line up
+    block by block.
     """
 
     #: Frames read from the file at a time.
@@ -235,9 +236,10 @@ class StemReader:
     def __init__(self, path: str | Path, sample_rate: int, channels: int = 1) -> None:
         self.path = Path(path)
         self.info = probe(self.path)
-        check_channel_count(self.path.name, self.info.channels)
         if channels not in (1, 2):
             raise ValueError(f"A stem is read as 1 or 2 channels, not {channels}.")
+        if channels == 2:
+            check_channel_count(self.path.name, self.info.channels)
         self.channels = channels
         self.sample_rate = int(sample_rate)
         self.frames = (self.info.frames if self.info.sample_rate == self.sample_rate
@@ -319,8 +321,8 @@ def load_stems(
     """Load every stem of a folder at one sample rate, stereo stems as stereo tracks.
 
     A stereo file whose channels are identical is a mono track (and a note says
-    so); ``stereo=False`` averages every stereo stem to mono, for mixers that take
-    mono tracks only. Files of more than two channels are refused. Stems at other
+    so); files of more than two channels are refused. ``stereo=False`` averages every
+    file to mono, of any channel count, for mixers that take mono tracks only. Stems at other
     rates are resampled to ``sample_rate`` (default: the highest rate among the
     stems). Stems of different lengths are padded with silence to the longest, or
     refused when ``pad=False``.
@@ -333,18 +335,20 @@ def load_stems(
     notes: list[str] = []
     tracks, channels = [], []
     for path, audio, sr in loaded:
-        check = check_stereo(path.name, audio)
-        if check.channels == 2 and not stereo:
-            notes.append(f"{path.name}: 2 channels averaged to mono")
-            check = attrs.evolve(check, channels=1)
+        if not stereo:  # every file averaged, of any channel count, as before stereo tracks
+            if audio.shape[0] > 1:
+                notes.append(f"{path.name}: {audio.shape[0]} channels averaged to mono")
+            count = 1
         else:
+            check = check_stereo(path.name, audio)
             notes += check.notes()
-        audio = as_channels(audio, check.channels)
+            count = check.channels
+        audio = as_channels(audio, count)
         if sr != target:
             notes.append(f"{path.name}: resampled from {sr} Hz to {target} Hz")
             audio = resample(audio, sr, target)
         tracks.append(audio)
-        channels.append(check.channels)
+        channels.append(count)
     lengths = [t.shape[-1] for t in tracks]
     longest = max(lengths)
     if min(lengths) != longest:

@@ -294,21 +294,23 @@ class MixParams:
         """Check that each stem can be read as this mix had it (mono or stereo); notes.
 
         A stereo file mixed as mono (``--mono``, or a file from before stereo tracks) is
-        averaged again, and a note says so; a mix calling a mono file stereo, or a file
-        of more than two channels, is refused (a balance needs an image to act on).
+        averaged again, and a note says so (so is a file of more channels, which a mix
+        from before stereo tracks averaged); a mix calling a mono file stereo is refused
+        (a balance needs an image to act on).
         """
         notes = []
         for info, track in zip(infos, self.tracks, strict=True):
-            check_channel_count(info.path.name, info.channels)
+            if track.channels == 2:
+                check_channel_count(info.path.name, info.channels)
             if track.channels == 2 and info.channels == 1:
                 raise AudioInputError(
                     f"{label} mixed {track.name} as a stereo track, but {info.path} has one "
                     f"channel; give the stems that were mixed, or set its \"channels\" to 1 "
                     f"and rename its pan.balance to pan.pan."
                 )
-            if track.channels == 1 and info.channels == 2:
-                notes.append(f"{track.name}: 2 channels averaged to mono, as {label} mixed it "
-                             f"(it gives no \"channels\": 2)")
+            if track.channels == 1 and info.channels > 1:
+                notes.append(f"{track.name}: {info.channels} channels averaged to mono, as "
+                             f"{label} mixed it (it gives no \"channels\": 2)")
         return notes
 
     def with_value(self, track: str, effect_key: str, param: str, value: float) -> MixParams:

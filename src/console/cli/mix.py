@@ -221,6 +221,10 @@ def run(args: argparse.Namespace) -> int:
     console = load_console(args).eval()
     infos = [probe(path) for path in files]
     sample_rate = int(args.sample_rate or max(i.sample_rate for i in infos))
+    # A new mix takes mono and stereo stems; `console render` still averages a file of more
+    # channels that a mix from before stereo tracks averaged.
+    for info in infos:
+        check_channel_count(info.path.name, info.channels)
     for note in stem_notes(infos, sample_rate, args.strict_length):
         say(note)
     paths = [i.path for i in infos]
@@ -293,7 +297,6 @@ def stem_notes(infos: Sequence[AudioInfo], sample_rate: int, strict_length: bool
             notes.append(
                 f"{info.path.name}: resampled from {info.sample_rate} Hz to {sample_rate} Hz"
             )
-        check_channel_count(info.path.name, info.channels)
     seconds = [i.frames / i.sample_rate for i in infos]
     longest = max(seconds)
     short = [(i, s) for i, s in zip(infos, seconds, strict=True)
