@@ -67,6 +67,8 @@ def test_loading_keeps_stereo_stems_and_calls_a_doubled_mono_file_mono(folder):
     assert any("pad.wav" in n and "out of phase" in n for n in stems.notes)
     mono = load_stems(folder, stereo=False)
     assert mono.audio.dim() == 2 and mono.channels == [1, 1, 1, 1]
+    silent = check_stereo("silent.wav", torch.zeros(2, RATE))
+    assert silent.channels == 1 and silent.notes() == []  # its silence is said elsewhere
 
 
 def test_more_than_two_channels_are_refused_in_one_line(folder, tmp_path, capsys):

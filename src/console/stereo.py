@@ -55,8 +55,9 @@ class StereoCheck:
         return self.channels == 2 and self.correlation <= OUT_OF_PHASE_CORRELATION
 
     def notes(self) -> list[str]:
-        """What a user should hear about this stem, in the words the CLI prints."""
-        if self.file_channels == 2 and self.channels == 1:
+        """What a user should hear about this stem, in the words the CLI prints (nothing of a
+        silent one's channels: its silence is reported elsewhere)."""
+        if self.file_channels == 2 and self.channels == 1 and not math.isnan(self.correlation):
             return [f"{self.name}: its two channels are identical; mixed as a mono track"]
         if self.out_of_phase:
             return [
