@@ -503,3 +503,16 @@ def test_stems_of_another_shape_or_a_stereo_mask_without_stereo_audio_are_refuse
         from console.mixer import create_mixer
 
         create_mixer("mono")(torch.zeros(1, 2, 2, RATE), None, RATE)
+
+
+def test_training_still_hears_a_file_of_more_channels_averaged(tmp_path):
+    """Datasets average such files (without --stereo); their whole-track trims must too."""
+    from console.streaming import track_trim_db
+
+    audio = 0.1 * np.random.default_rng(1).standard_normal((RATE, 6)).astype(np.float32)
+    sf.write(tmp_path / "six.wav", audio, RATE, subtype="FLOAT")
+    trim = track_trim_db(tmp_path / "six.wav", RATE, mono=True)
+    sf.write(tmp_path / "mean.wav", audio.mean(1), RATE, subtype="FLOAT")
+    assert trim == pytest.approx(track_trim_db(tmp_path / "mean.wav", RATE), abs=1e-3)
+    with pytest.raises(AudioInputError, match="6 channels"):
+        track_trim_db(tmp_path / "six.wav", RATE)

@@ -94,7 +94,8 @@ def _read_track(
     """Listen to one stem, read in blocks; ``mono`` reads a stereo stem as its average."""
     path = Path(path)
     info = probe(path)
-    check_channel_count(path.name, info.channels)
+    if not mono:  # averaged, a file of any channel count is a mono track (training's datasets)
+        check_channel_count(path.name, info.channels)
     channels = 1 if mono else info.channels
     with StemReader(path, sample_rate, channels) as reader:
         frames = reader.frames
