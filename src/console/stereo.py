@@ -9,8 +9,10 @@ loud instead of being mixed silently wrong:
 * a file whose channels are largely out of phase (``L ~ -R``) is kept as stereo,
   so nothing cancels, but flagged: it would vanish in any mono down-mix.
 
-Files of more than two channels are refused: surround stems need splitting into
-mono or stereo stems first (there is no one right down-mix of them).
+A file of more than two channels has no one right down-mix: ``console mix`` refuses
+it in one line (split surround stems into mono or stereo stems first); the library
+(:func:`console.audio.load_stems`, the streaming mix, training and evaluation)
+averages it to a mono track and says so, as it did before stereo tracks.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class StereoCheck:
     """What one stem is, from its channel statistics."""
 
     name: str
-    #: Channels of the file (1 or 2).
+    #: Channels of the file.
     file_channels: int
     #: Channels of the track it becomes: 2 only for a file with two different channels.
     channels: int
@@ -57,6 +59,9 @@ class StereoCheck:
     def notes(self) -> list[str]:
         """What a user should hear about this stem, in the words the CLI prints (nothing of a
         silent one's channels: its silence is reported elsewhere)."""
+        if self.file_channels > 2:
+            return [f"{self.name}: {self.file_channels} channels averaged to mono (split it into "
+                    f"mono or stereo stems to keep its image)"]
         if self.file_channels == 2 and self.channels == 1 and not math.isnan(self.correlation):
             return [f"{self.name}: its two channels are identical; mixed as a mono track"]
         if self.out_of_phase:
@@ -72,13 +77,12 @@ class ChannelStats:
     """Sums over a stem fed in ``(C, n)`` blocks, enough to say whether it is really stereo."""
 
     def __init__(self, name: str, channels: int) -> None:
-        check_channel_count(name, channels)
         self.name = name
         self.channels = channels
         self._left = self._right = self._cross = self._side = 0.0
 
     def feed(self, block: torch.Tensor | np.ndarray) -> None:
-        if self.channels == 1:
+        if self.channels != 2:
             return
         data = np.asarray(block, dtype=np.float64).reshape(2, -1)
         left, right = data
@@ -89,8 +93,8 @@ class ChannelStats:
         self._side += float(side @ side)
 
     def check(self) -> StereoCheck:
-        if self.channels == 1:
-            return StereoCheck(self.name, 1, 1, 1.0)
+        if self.channels != 2:  # a file of more channels is averaged (see the module)
+            return StereoCheck(self.name, self.channels, 1, math.nan)
         energy = self._left + self._right
         identical = self._side <= energy * 10.0 ** (IDENTICAL_BELOW_DB / 10.0)
         scale = math.sqrt(self._left * self._right)

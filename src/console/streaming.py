@@ -44,7 +44,7 @@ from console.decisions import trim_db_from_lufs
 from console.errors import AudioInputError, ConsoleError
 from console.master import MasterReport, MasterSettings, apply_gain, master_gain, master_report
 from console.meter import LoudnessMeter
-from console.stereo import ChannelStats, StereoCheck, check_channel_count, encoder_view
+from console.stereo import ChannelStats, StereoCheck, encoder_view
 
 Progress = Callable[[str], None]
 
@@ -94,13 +94,12 @@ def _read_track(
     """Listen to one stem, read in blocks; ``mono`` reads a stereo stem as its average."""
     path = Path(path)
     info = probe(path)
-    if not mono:  # averaged, a file of any channel count is a mono track (training's datasets)
-        check_channel_count(path.name, info.channels)
-    channels = 1 if mono else info.channels
+    # a file of more than two channels is a mono track (console mix refuses it before this)
+    channels = 1 if mono or info.channels > 2 else info.channels
     with StemReader(path, sample_rate, channels) as reader:
         frames = reader.frames
         windows = excerpt_windows(frames, sample_rate)
-        stats = ChannelStats(path.name, channels)
+        stats = ChannelStats(path.name, info.channels if not mono else 1)
         meters = [LoudnessMeter(sample_rate, frames, c, "torchaudio")
                   for c in range(1, channels + 1)]
         pieces, peak, start = [], 0.0, 0

@@ -165,8 +165,7 @@ class MixingTask:
 
         for path in paths:
             if (path, mono) not in self._trim_cache:
-                self._trim_cache[(path, mono)] = track_trim_db(
-                    path, self.sample_rate, mono=mono or _surround(path))
+                self._trim_cache[(path, mono)] = track_trim_db(path, self.sample_rate, mono=mono)
         return torch.tensor([self._trim_cache[(p, mono)] for p in paths], device=device)
 
     def _embeddings(self, paths: list[Path] | None, device: torch.device, mono: bool = True
@@ -180,8 +179,7 @@ class MixingTask:
         for path in paths:
             if (path, mono) not in self._heard:
                 with torch.no_grad():
-                    embedding, _ = listen_to_file(self.model, path, self.sample_rate,
-                                                  mono=mono or _surround(path))
+                    embedding, _ = listen_to_file(self.model, path, self.sample_rate, mono=mono)
                 self._heard[(path, mono)] = embedding[0].detach()
         return torch.stack([self._heard[(p, mono)] for p in paths])
 
@@ -344,9 +342,3 @@ def relative_level_error(
     errors = ((difference - mean).abs() * weights)[songs]
     return errors.sum() / weights[songs].sum()
 
-
-def _surround(path: Path) -> bool:
-    """Whether a stem has more than two channels: datasets average it even with ``stereo``."""
-    from console.audio import probe
-
-    return probe(path).channels > 2
