@@ -53,6 +53,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, nargs="+", default=[2.0, 10.0])
     parser.add_argument("--init", default="gain+pan", help="the console to start from")
     parser.add_argument("--out", type=Path, default=Path("out/engineer/runs"))
+    parser.add_argument("--train-options", default="",
+                        help="further `console train` options, e.g. '--level-weight 0'")
     args = parser.parse_args()
     systems = [f"shipped={args.init}"]
     steps = {}
@@ -65,7 +67,8 @@ def main() -> None:
                 subprocess.run(
                     [sys.executable, "-m", "console.cli.main", "train", "--init", args.init,
                      "--data", str(data), "--out", str(run), "--split", "1,0,0",
-                     "--max-time", f"{minutes * 60:g}s", "--no-progress"], check=True)
+                     "--max-time", f"{minutes * 60:g}s", "--no-progress",
+                     *args.train_options.split()], check=True)
             state = torch.load(run / "train_state.pt", weights_only=True)
             steps[label] = int(state["step"])
             systems.append(f"{label}={run / 'console.pt'}")
