@@ -253,3 +253,23 @@ def test_split_fractions_are_read_one_way_for_train_and_evaluate():
     for bad in ("a,b,c", "0.5,0.5", "-1,1,1", "0,0,0"):
         with pytest.raises(ConsoleError, match="--split"):
             split_fractions(bad)
+
+
+def test_fine_tuning_a_console_trains_its_own_chain_unless_told(tmp_path):
+    """``--init`` of a full chain without ``--spec`` fine-tunes that chain (it built a gain+pan
+    console from the donor's encoder, its last layer new, before)."""
+    data = tmp_path / "sessions"
+    assert main(["make-sessions", str(data), "--n", "2", "--duration", "1.5",
+                 "--sample-rate", "16000", "--source", "synth"]) == 0
+    torch.manual_seed(0)
+    donor = Console.from_spec("gain+eq:dsp+pan", hidden=16)
+    donor.save(tmp_path / "donor.pt")
+    common = ["--data", str(data), "--sample-rate", "16000", "--segment-seconds", "1",
+              "--batch-size", "1", "--steps", "1", "--split", "1,0,0", "--warmup-steps", "0",
+              "--no-progress"]
+    assert main(["train", "--init", str(tmp_path / "donor.pt"), "--out",
+                 str(tmp_path / "tuned"), *common]) == 0
+    assert Console.load(tmp_path / "tuned" / "console.pt").spec == "gain+eq:dsp+pan"
+    assert main(["train", "--init", str(tmp_path / "donor.pt"), "--spec", "gain+pan", "--out",
+                 str(tmp_path / "other"), *common]) == 0
+    assert Console.load(tmp_path / "other" / "console.pt").spec == "gain+pan"

@@ -41,6 +41,10 @@ LAYOUTS = ("auto", "folder", "enst", "medleydb")
 DEFAULT_STEPS = 1500
 
 
+#: The chain ``console train`` trains when neither ``--spec`` nor ``--init`` says.
+DEFAULT_SPEC = "gain+pan"
+
+
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "train",
@@ -53,8 +57,9 @@ def add_parser(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
-    add("--spec", default="gain+pan",
-        help="effect chain, e.g. gain+eq+comp+pan (default %(default)s)")
+    add("--spec", default=None,
+        help="effect chain, e.g. gain+eq+comp+pan (default gain+pan; with --init, the "
+        "donor's chain)")
     add("--data", type=Path, required=True, help="dataset root or song folder")
     add("--out", type=Path, required=True, help="run folder (checkpoints)")
     add("--layout", choices=LAYOUTS, default="auto", help="dataset layout (default %(default)s)")
@@ -359,8 +364,10 @@ def build_task(args: argparse.Namespace) -> MixingTask | MixerTask:
 
         loaded = load_source(args.init)
     architecture = console_architecture(args, loaded[0] if loaded else None)
+    # fine-tuning a full chain (--init gain+eq:dsp+...) trains that chain unless told otherwise
+    spec = args.spec or (loaded[0].spec if loaded else DEFAULT_SPEC)
     try:
-        console = Console.from_spec(args.spec, **architecture)
+        console = Console.from_spec(spec, **architecture)
     except ConsoleError:
         raise
     except (TypeError, ValueError) as exc:
