@@ -517,3 +517,16 @@ def test_training_still_hears_a_file_of_more_channels_averaged(tmp_path):
     sf.write(tmp_path / "mean.wav", audio.mean(1), RATE, subtype="FLOAT")
     assert trim == pytest.approx(track_trim_db(tmp_path / "mean.wav", RATE), abs=1e-3)
     assert track_trim_db(tmp_path / "six.wav", RATE) == pytest.approx(trim, abs=1e-6)
+
+
+def test_normalising_stereo_and_mono_tracks_measures_each_as_it_is():
+    from console.data.loudness import loudness_lufs, normalise_tracks
+
+    t = torch.arange(RATE) / RATE
+    tone = 0.05 * torch.sin(2 * torch.pi * 440 * t)
+    tracks = torch.stack([tone.expand(2, -1), torch.stack([tone, 0.5 * tone])])
+    out = normalise_tracks(tracks, RATE, -20.0)  # stereo found by their channels
+    assert torch.equal(out[0, 0], out[0, 1])
+    assert loudness_lufs(out[0, :1], RATE) == pytest.approx(-20.0, abs=0.05)
+    assert loudness_lufs(out[1], RATE) == pytest.approx(-20.0, abs=0.05)
+    torch.testing.assert_close(normalise_tracks(tracks, RATE, -20.0, [False, True]), out)

@@ -15,7 +15,7 @@ import torchaudio
 
 from console.atomic import atomic_write
 from console.errors import AudioInputError
-from console.stereo import as_channels, check_channel_count, check_stereo
+from console.stereo import as_channels, check_channel_count, check_stereo, stack_tracks
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff")
 #: Sample rates console reads, mixes and writes: telephone quality up to studio rates. A
@@ -320,9 +320,9 @@ def load_stems(
 ) -> Stems:
     """Load every stem of a folder at one sample rate, stereo stems as stereo tracks.
 
-    A stereo file whose channels are identical is a mono track (and a note says
-    so); files of more than two channels are refused. ``stereo=False`` averages every
-    file to mono, of any channel count, for mixers that take mono tracks only. Stems at other
+    A stereo file whose channels are identical is a mono track, and a file of more
+    than two channels is averaged to one (a note says so of each). ``stereo=False``
+    averages every file to mono, for mixers that take mono tracks only. Stems at other
     rates are resampled to ``sample_rate`` (default: the highest rate among the
     stems). Stems of different lengths are padded with silence to the longest, or
     refused when ``pad=False``.
@@ -359,12 +359,7 @@ def load_stems(
                 f"length or allow padding with silence."
             )
         notes.append(f"shorter stems padded with silence to {longest} samples")
-    wide = 2 if 2 in channels else 1
-    audio = torch.stack([
-        torch.nn.functional.pad(as_channels(t, wide), (0, longest - t.shape[-1])) for t in tracks
-    ])
-    if wide == 1:
-        audio = audio[:, 0]
+    audio = stack_tracks(tracks, channels, longest)
     return Stems(audio, target, [p.name for p in paths], paths, notes, channels)
 
 

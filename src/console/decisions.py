@@ -153,11 +153,10 @@ class DecisionHead:
         docs/stereo.rst). Their width is then 0, so they leave the balancing of the mono
         tracks' sides alone.
         """
-        physical = self.chain.denormalise(normalised)
         if stereo is not None and self.balance_column is not None and bool(stereo.any()):
             normalised = normalised.clone()
             normalised[stereo.to(normalised.device), self.balance_column] = 0.5  # centre
-            physical = self.chain.denormalise(normalised)
+        physical = self.chain.denormalise(normalised)
         columns = list(physical.unbind(-1))
         if self.gain_column is not None:
             spec = self.chain.layout[self.gain_column].spec

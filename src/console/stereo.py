@@ -49,7 +49,7 @@ class StereoCheck:
     file_channels: int
     #: Channels of the track it becomes: 2 only for a file with two different channels.
     channels: int
-    #: Correlation of the two channels (1 for mono files, NaN for silence).
+    #: Correlation of the two channels (NaN for silence, and for a file not read as two).
     correlation: float
 
     @property
@@ -117,6 +117,23 @@ def as_channels(audio: torch.Tensor, channels: int) -> torch.Tensor:
     if channels == 1:
         return audio.mean(dim=0, keepdim=True) if audio.shape[0] > 1 else audio
     return audio.expand(2, -1) if audio.shape[0] == 1 else audio
+
+
+def stack_tracks(tracks: list[torch.Tensor], channels: list[int],
+                 frames: int | None = None) -> torch.Tensor:
+    """``(C, T)`` tracks as one tensor: ``(K, T)`` when all are mono, else ``(K, 2, T)``.
+
+    Each becomes its ``channels`` (:func:`as_channels`), a mono track then sits on
+    both sides of a stereo batch; shorter tracks are padded with silence to
+    ``frames`` (default: the longest).
+    """
+    frames = frames if frames is not None else max(t.shape[-1] for t in tracks)
+    wide = 2 if 2 in channels else 1
+    stacked = torch.stack([
+        torch.nn.functional.pad(as_channels(as_channels(t, c), wide), (0, frames - t.shape[-1]))
+        for t, c in zip(tracks, channels, strict=True)
+    ])
+    return stacked[:, 0] if wide == 1 else stacked
 
 
 def encoder_view(rows: torch.Tensor) -> torch.Tensor:

@@ -99,7 +99,7 @@ def _read_track(
     with StemReader(path, sample_rate, channels) as reader:
         frames = reader.frames
         windows = excerpt_windows(frames, sample_rate)
-        stats = ChannelStats(path.name, info.channels if not mono else 1)
+        stats = ChannelStats(path.name, channels)
         meters = [LoudnessMeter(sample_rate, frames, c, "torchaudio")
                   for c in range(1, channels + 1)]
         pieces, peak, start = [], 0.0, 0
@@ -116,7 +116,7 @@ def _read_track(
                 if low < high:
                     pieces.append(block[:, low - start : high - start].clone())
             start = end
-    check = stats.check()
+    check = attrs.evolve(stats.check(), file_channels=info.channels)  # read as `channels`
     excerpt = None
     if keep:
         audio = torch.cat(pieces, dim=-1)
@@ -177,7 +177,7 @@ def decide_settings(
         for k, path in enumerate(paths):
             note(f"listening to {path.name} ({k + 1}/{len(paths)})")
             embedding, heard = listen_to_file(console, path, sample_rate, mono)
-            if mono and probe(path).channels == 2:
+            if mono and heard.stereo.file_channels == 2:
                 note(f"{path.name}: 2 channels averaged to mono (--mono)")
             for text in heard.stereo.notes():
                 (alarm if heard.stereo.out_of_phase else note)(text)

@@ -15,6 +15,7 @@ import torch
 import torchaudio
 
 from console.data.segments import SILENCE_DB, rms_db
+from console.stereo import stereo_rows
 
 # pyloudnorm gates 400 ms blocks: shorter audio falls back to an RMS estimate.
 _BLOCK_SECONDS = 0.4
@@ -48,19 +49,18 @@ def normalise_tracks(
     stereo: Sequence[bool] | None = None,
 ) -> torch.Tensor:
     """Normalise each track on its own: mono ``(K, T)``, or ``(K, 2, T)`` where ``stereo``
-    marks the stereo tracks (measured on both channels; the others once)."""
+    marks the stereo tracks (measured on both channels; the others, on both sides, once;
+    by default the tracks whose channels differ)."""
     if tracks.dim() == 2:
         return torch.stack(
             [normalise_loudness(t[None], sample_rate, target_lufs)[0] for t in tracks]
         )
-    wide = list(stereo) if stereo is not None else [True] * tracks.shape[0]
-    out = []
-    for track, is_stereo in zip(tracks, wide, strict=True):
-        measured = track if is_stereo else track[:1]
-        current = loudness_lufs(measured, sample_rate)
-        scale = 10.0 ** ((target_lufs - current) / 20.0) if math.isfinite(current) else 1.0
-        out.append(track * float(scale))
-    return torch.stack(out)
+    wide = list(stereo) if stereo is not None else stereo_rows(tracks).tolist()
+    return torch.stack([
+        normalise_loudness(track, sample_rate, target_lufs) if is_stereo
+        else normalise_loudness(track[:1], sample_rate, target_lufs).expand(2, -1)
+        for track, is_stereo in zip(tracks, wide, strict=True)
+    ])
 
 
 def loudness_batch(rows: torch.Tensor, sample_rate: int) -> torch.Tensor:

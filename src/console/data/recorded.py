@@ -41,7 +41,7 @@ from console.data.folder import write_song_folder
 from console.data.loudness import track_loudness
 from console.data.sources import Source, get_source, session_renderer
 from console.mix_params import MixParams
-from console.stereo import as_channels, check_stereo, stereo_rows
+from console.stereo import check_stereo, stack_tracks, stereo_rows
 
 #: How far from the engineer's wish a stem may be recorded, in dB either way.
 INPUT_SPREAD_DB = 20.0
@@ -239,12 +239,8 @@ def _stack_stems(audio: Sequence[np.ndarray], names: Sequence[str]
     recording) is a mono stem, as ``console mix`` would take it.
     """
     tracks = [torch.from_numpy(np.atleast_2d(a).astype(np.float32)) for a in audio]
-    is_stereo = [check_stereo(name, t).channels == 2 for name, t in zip(names, tracks,
-                                                                       strict=True)]
-    if not any(is_stereo):
-        return torch.stack([t.mean(dim=0) for t in tracks]), is_stereo
-    return torch.stack([as_channels(as_channels(t, 2 if s else 1), 2)
-                        for t, s in zip(tracks, is_stereo, strict=True)]), is_stereo
+    channels = [check_stereo(name, t).channels for name, t in zip(names, tracks, strict=True)]
+    return stack_tracks(tracks, channels), [c == 2 for c in channels]
 
 
 def write_recorded_session(out_dir: str | Path, **options) -> RecordedSession:
