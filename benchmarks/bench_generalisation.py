@@ -289,9 +289,9 @@ def stereo_tracks(per_song: list[dict], stereo: list[list[bool]],
 
 def roles_markdown(table: dict[str, dict[str, float]], labels: list[str],
                    title: str = "Mean |pan| by role (0 is centre, 1 is hard left or right).",
-                   digits: str = ".2f") -> str:
+                   digits: str = ".2f", key: str = "role") -> str:
     lines = [title, "",
-             "| role | tracks | " + " | ".join(labels) + " |",
+             f"| {key} | tracks | " + " | ".join(labels) + " |",
              "|---|---|" + "---|" * len(labels)]
     for role, row in table.items():
         lines.append(f"| {role} | {row['tracks']} | "
@@ -300,8 +300,8 @@ def roles_markdown(table: dict[str, dict[str, float]], labels: list[str],
 
 
 def roles_rst(table: dict[str, dict[str, float]], labels: list[str],
-              digits: str = ".2f") -> str:
-    lines = [".. list-table::", "   :header-rows: 1", "", "   * - role", "     - tracks",
+              digits: str = ".2f", key: str = "role") -> str:
+    lines = [".. list-table::", "   :header-rows: 1", "", f"   * - {key}", "     - tracks",
              *[f"     - {label}" for label in labels]]
     for role, row in table.items():
         lines += [f"   * - {role}", f"     - {row['tracks']}",
@@ -362,18 +362,18 @@ def make_data(root: Path, sample_rate: int = 22050, colour: bool = False,
 
     if extra_sets > len(EXTRA_SEED_OFFSETS):
         raise SystemExit(f"at most {len(EXTRA_SEED_OFFSETS)} extra sets of training songs")
-    jobs = [(root / "sessions" / source, source, 0.0, 0) for source in DATA_PLAN]
+    jobs = [(root / "sessions" / source, source, 0.0, 0, False) for source in DATA_PLAN]
     if stereo:
-        jobs += [(root / STEREO_SESSIONS / source, source, 0.0, 0) for source in STEREO_SOURCES]
+        jobs += [(root / STEREO_SESSIONS / source, source, 0.0, 0, True)
+                 for source in STEREO_SOURCES]
     if colour:
-        jobs += [(root / "sessions-colour" / source, source, TRAIN_COLOUR_DB, 0)
+        jobs += [(root / "sessions-colour" / source, source, TRAIN_COLOUR_DB, 0, False)
                  for source in SPLITS["train"]]
     for n in range(1, extra_sets + 1):
-        jobs += [(root / extra_sessions(n) / source, source, 0.0, EXTRA_SEED_OFFSETS[n - 1])
-                 for source in SPLITS["train"]]
-    for out, source, colour, offset in jobs:
+        jobs += [(root / extra_sessions(n) / source, source, 0.0, EXTRA_SEED_OFFSETS[n - 1],
+                  False) for source in SPLITS["train"]]
+    for out, source, colour, offset, wide in jobs:
         count, seed = DATA_PLAN[source]
-        wide = ["--stereo", "1"] if out.parent.name == STEREO_SESSIONS else []
         # make-sessions skips a seed the source cannot play, so a finished set may hold
         # fewer songs than asked for: the marker says it finished
         if (out / f"song_{count - 1:04d}" / "session.json").is_file() or \
@@ -382,7 +382,8 @@ def make_data(root: Path, sample_rate: int = 22050, colour: bool = False,
         subprocess.run(
             [sys.executable, "-m", "console.cli.main", "make-sessions", str(out), "--source",
              source, "--n", str(count), "--seed", str(seed + offset), "--duration",
-             str(SECONDS), "--sample-rate", str(sample_rate), "--colour", str(colour), *wide],
+             str(SECONDS), "--sample-rate", str(sample_rate), "--colour", str(colour),
+             *(["--stereo", "1"] if wide else [])],
             check=True,
         )
         (out / ".complete").touch()
@@ -504,8 +505,7 @@ def main() -> None:
     if wide:
         text += "\n\n" + roles_markdown(
             wide, labels, "Stereo tracks: level error against the engineer's (dB) and "
-            "balance error (the engineer keeps their image).", ".2f").replace(
-            "| role |", "| metric |")
+            "balance error (the engineer keeps their image).", ".2f", key="metric")
     print(text)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -517,8 +517,7 @@ def main() -> None:
             roles_rst(levels, labels, "+.1f"), encoding="utf-8")
         if wide:
             (args.out / f"{split}-stereo-tracks.rst").write_text(
-                roles_rst(wide, labels).replace("   * - role", "   * - metric"),
-                encoding="utf-8")
+                roles_rst(wide, labels, key="metric"), encoding="utf-8")
         for kind, kind_table in by_kind.items():
             (args.out / f"{split}-{kind}.rst").write_text(rst(kind_table), encoding="utf-8")
         payload = {"split": split, "sources": sources, "songs": len(songs),
